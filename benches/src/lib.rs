@@ -1,0 +1,1 @@
+//! Weft benchmarks; see benches/ and RESULTS.md.

@@ -1,0 +1,161 @@
+//! Ids and hashes: 32-byte newtypes, hex in human formats, raw bytes in borsh.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a hex string is not a valid 32-byte id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseHexError {
+    /// The string did not start with `0x`.
+    #[error("expected a 0x-prefixed hex string, got {0:?}")]
+    MissingPrefix(String),
+    /// The string had the wrong number of hex digits.
+    #[error("expected 64 hex digits (32 bytes) after 0x, got {0}")]
+    WrongLength(usize),
+    /// A character was not a hex digit.
+    #[error("invalid hex digit in {0:?}")]
+    InvalidDigit(String),
+}
+
+fn parse_hex32(s: &str) -> Result<[u8; 32], ParseHexError> {
+    let digits = s
+        .strip_prefix("0x")
+        .ok_or_else(|| ParseHexError::MissingPrefix(s.to_string()))?;
+    if digits.len() != 64 {
+        return Err(ParseHexError::WrongLength(digits.len()));
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(digits, &mut out)
+        .map_err(|_| ParseHexError::InvalidDigit(s.to_string()))?;
+    Ok(out)
+}
+
+macro_rules! id32 {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize,
+            BorshDeserialize,
+        )]
+        pub struct $name(pub [u8; 32]);
+
+        impl $name {
+            /// The raw bytes.
+            pub const fn as_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+
+            /// `0x`-prefixed lowercase hex.
+            pub fn to_hex(&self) -> String {
+                format!("0x{}", hex::encode(self.0))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.to_hex())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseHexError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_hex32(s).map(Self)
+            }
+        }
+
+        impl From<[u8; 32]> for $name {
+            fn from(bytes: [u8; 32]) -> Self {
+                Self(bytes)
+            }
+        }
+    };
+}
+
+id32!(
+    /// A blake3 digest.
+    Hash32
+);
+id32!(
+    /// The blake3 hash of a contract's wasm code; code is stored once under it.
+    CodeHash
+);
+id32!(
+    /// The id of a deployed contract instance.
+    ContractId
+);
+id32!(
+    /// Who calls a contract: an account (its ed25519 public key) or another contract (its id).
+    Address
+);
+
+impl CodeHash {
+    /// The hash under which `code` is stored.
+    pub fn of(code: &[u8]) -> Self {
+        Self(*blake3::hash(code).as_bytes())
+    }
+}
+
+impl ContractId {
+    /// Derives a contract id from the deployer and a value unique to that deployer (for example
+    /// the deploying transaction's nonce), so ids never depend on the code and never collide.
+    pub fn derive(deployer: &Address, unique: u64) -> Self {
+        Self(crate::domain_hash("weft/contract-id/v1", &[&deployer.0, &unique.to_le_bytes()]).0)
+    }
+}
+
+impl From<ContractId> for Address {
+    fn from(id: ContractId) -> Self {
+        Self(id.0)
+    }
+}
+
+impl From<Hash32> for CodeHash {
+    fn from(h: Hash32) -> Self {
+        Self(h.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn hex_and_borsh_round_trip(bytes in any::<[u8; 32]>()) {
+            let id = ContractId(bytes);
+            prop_assert_eq!(id.to_hex().parse::<ContractId>().unwrap(), id);
+            let encoded = borsh::to_vec(&id).unwrap();
+            prop_assert_eq!(encoded.len(), 32);
+            prop_assert_eq!(borsh::from_slice::<ContractId>(&encoded).unwrap(), id);
+        }
+    }
+
+    #[test]
+    fn parse_errors_say_what_is_wrong() {
+        assert_eq!(
+            "abcd".parse::<Hash32>().unwrap_err().to_string(),
+            "expected a 0x-prefixed hex string, got \"abcd\""
+        );
+        assert_eq!(
+            "0xab".parse::<Hash32>().unwrap_err().to_string(),
+            "expected 64 hex digits (32 bytes) after 0x, got 2"
+        );
+    }
+
+    #[test]
+    fn contract_ids_differ_by_deployer_and_nonce() {
+        let a = Address([1; 32]);
+        let b = Address([2; 32]);
+        assert_ne!(ContractId::derive(&a, 0), ContractId::derive(&a, 1));
+        assert_ne!(ContractId::derive(&a, 0), ContractId::derive(&b, 0));
+    }
+}

@@ -1,0 +1,30 @@
+//! `weft-types`: the data types every part of Weft shares.
+//!
+//! Ids and hashes are newtypes over 32 bytes ([`Hash32`], [`CodeHash`], [`ContractId`],
+//! [`Address`]) that print as `0x`-prefixed hex and encode as raw bytes in borsh. [`abi`] describes a
+//! contract's methods (the record format the SDK embeds in every contract's `weft_abi` custom
+//! section), and [`Event`] is what a contract emits. Everything that is hashed or signed is borsh.
+//!
+//! This crate does no I/O and has no heavy dependencies, so contracts (compiled to wasm32) and
+//! clients can use it as well as the node. Start with [`ids`], then [`abi`].
+
+pub mod abi;
+pub mod event;
+pub mod ids;
+
+pub use abi::{AbiError, ArgAbi, ContractAbi, MethodAbi, MethodKind};
+pub use event::Event;
+pub use ids::{Address, CodeHash, ContractId, Hash32, ParseHexError};
+
+/// Hashes `parts` with blake3 under a domain tag, so that bytes hashed for one purpose can never
+/// collide with bytes hashed for another. Each part is length-prefixed.
+pub fn domain_hash(domain: &str, parts: &[&[u8]]) -> Hash32 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(domain.len() as u64).to_le_bytes());
+    hasher.update(domain.as_bytes());
+    for part in parts {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    Hash32(*hasher.finalize().as_bytes())
+}

@@ -1,0 +1,548 @@
+//! Host ABI v1: the functions a contract imports from the `weft` module, and the per-call context
+//! they work on.
+//!
+//! Variable-length results (call input, storage values, return data of a callee) are placed in a
+//! host-side buffer; the function returns its length (or -1 for "none"), and the contract copies it
+//! into its memory with `read_buffer`. Every function charges gas before doing its work.
+
+use crate::error::{ExecError, StateError};
+use crate::runtime::{Fault, Inner};
+use crate::state::{Overlay, StateView};
+use crate::{BlockEnv, GasSchedule, VmLimits};
+use std::sync::Arc;
+use wasmparser::ValType;
+use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
+use weft_types::{Address, ContractId, Event, MethodKind};
+
+/// The import module of host ABI v1.
+pub const HOST_MODULE: &str = "weft";
+
+/// A host function's name and wasm signature.
+pub struct HostFunction {
+    /// Import name.
+    pub name: &'static str,
+    /// Parameter types.
+    pub params: &'static [ValType],
+    /// Result types.
+    pub results: &'static [ValType],
+}
+
+const I32: ValType = ValType::I32;
+const I64: ValType = ValType::I64;
+
+macro_rules! host_fns {
+    ($($name:literal: ($($p:ident),*) -> ($($r:ident),*);)*) => {
+        /// Every function of host ABI v1, with its signature. Deploy validation checks imports
+        /// against this table.
+        pub const HOST_FUNCTIONS: &[HostFunction] = &[
+            $(HostFunction { name: $name, params: &[$($p),*], results: &[$($r),*] },)*
+        ];
+    };
+}
+
+host_fns! {
+    "read_buffer": (I32) -> ();
+    "input": () -> (I32);
+    "set_return": (I32, I32) -> ();
+    "abort": (I32, I32) -> ();
+    "storage_get": (I32, I32) -> (I64);
+    "storage_set": (I32, I32, I32, I32) -> ();
+    "storage_remove": (I32, I32) -> ();
+    "storage_next": (I32, I32, I32, I32, I32) -> (I64);
+    "caller": (I32) -> ();
+    "self_id": (I32) -> ();
+    "block_height": () -> (I64);
+    "block_time": () -> (I64);
+    "gas_left": () -> (I64);
+    "emit": (I32, I32, I32, I32) -> ();
+    "call": (I32, I32, I32, I32, I32) -> (I32);
+    "blake3": (I32, I32, I32) -> ();
+    "ed25519_verify": (I32, I32, I32, I32) -> (I32);
+}
+
+/// One contract invocation on the call stack.
+pub(crate) struct Frame {
+    pub contract: ContractId,
+    pub caller: Address,
+    pub method: String,
+    pub read_only: bool,
+    pub input: Vec<u8>,
+    pub ret: Vec<u8>,
+    pub memory: Option<Memory>,
+}
+
+/// Everything a running call can reach. Lives in the wasmtime `Store`.
+pub(crate) struct Ctx {
+    pub inner: Arc<Inner>,
+    pub view: Arc<dyn StateView>,
+    pub env: BlockEnv,
+    pub gas_limit: u64,
+    pub frames: Vec<Frame>,
+    pub overlay: Overlay,
+    pub events: Vec<Event>,
+    pub buffer: Vec<u8>,
+    /// The precise reason for the trap in flight, set before a host function or the limiter
+    /// fails, so the error the user sees is not a bare "wasm trap".
+    pub fault: Option<Fault>,
+}
+
+impl Ctx {
+    fn limits(&self) -> &VmLimits {
+        &self.inner.limits
+    }
+
+    fn schedule(&self) -> &GasSchedule {
+        &self.inner.schedule
+    }
+
+    fn frame(&self) -> &Frame {
+        // Host functions only run while a frame is on the stack.
+        self.frames
+            .last()
+            .expect("host function called with no frame on the stack")
+    }
+
+    fn frame_mut(&mut self) -> &mut Frame {
+        self.frames
+            .last_mut()
+            .expect("host function called with no frame on the stack")
+    }
+
+    fn fail(&mut self, fault: Fault) -> wasmtime::Error {
+        let message = fault.to_string();
+        self.fault = Some(fault);
+        wasmtime::Error::msg(message)
+    }
+
+    fn host_arg(&mut self, function: &'static str, reason: String) -> wasmtime::Error {
+        self.fail(Fault::Exec(ExecError::HostArgument { function, reason }))
+    }
+
+    fn state(&mut self, e: StateError) -> wasmtime::Error {
+        self.fail(Fault::State(e))
+    }
+}
+
+impl ResourceLimiter for Ctx {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let limit = self.limits().max_memory_bytes();
+        if desired as u64 > limit {
+            return Err(self.fail(Fault::Exec(ExecError::MemoryLimit {
+                requested: desired as u64,
+                limit,
+            })));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let limit = u64::from(self.limits().max_table_elements);
+        if desired as u64 > limit {
+            return Err(self.fail(Fault::Exec(ExecError::TableLimit {
+                requested: desired as u64,
+                limit,
+            })));
+        }
+        Ok(true)
+    }
+}
+
+type Cx<'a> = Caller<'a, Ctx>;
+
+/// Deducts `amount` gas, failing with out-of-gas when there is not enough.
+pub(crate) fn charge(caller: &mut Cx<'_>, amount: u64) -> wasmtime::Result<()> {
+    let left = caller.get_fuel()?;
+    if left < amount {
+        caller.set_fuel(0)?;
+        let limit = caller.data().gas_limit;
+        return Err(caller
+            .data_mut()
+            .fail(Fault::Exec(ExecError::OutOfGas { limit })));
+    }
+    caller.set_fuel(left - amount)
+}
+
+fn memory(caller: &Cx<'_>) -> Memory {
+    // Frames get their memory right after instantiation, before any export runs.
+    caller
+        .data()
+        .frame()
+        .memory
+        .expect("frame memory is set before the contract runs")
+}
+
+/// Copies `len` bytes at `ptr` out of the contract's memory, charging per byte.
+fn read(
+    caller: &mut Cx<'_>,
+    function: &'static str,
+    ptr: u32,
+    len: u32,
+    max: usize,
+) -> wasmtime::Result<Vec<u8>> {
+    if len as usize > max {
+        return Err(caller.data_mut().host_arg(
+            function,
+            format!("argument of {len} bytes exceeds the limit of {max} bytes"),
+        ));
+    }
+    let per_byte = caller.data().schedule().copy_per_byte;
+    charge(caller, per_byte * u64::from(len))?;
+    let mem = memory(caller);
+    let (data, ctx) = mem.data_and_store_mut(&mut *caller);
+    match data.get(ptr as usize..ptr as usize + len as usize) {
+        Some(bytes) => Ok(bytes.to_vec()),
+        None => Err(ctx.host_arg(
+            function,
+            format!(
+                "range {ptr}..{} is outside the contract's memory of {} bytes",
+                ptr as u64 + u64::from(len),
+                data.len()
+            ),
+        )),
+    }
+}
+
+/// Copies `bytes` into the contract's memory at `ptr`, charging per byte.
+fn write(
+    caller: &mut Cx<'_>,
+    function: &'static str,
+    ptr: u32,
+    bytes: &[u8],
+) -> wasmtime::Result<()> {
+    let per_byte = caller.data().schedule().copy_per_byte;
+    charge(caller, per_byte * bytes.len() as u64)?;
+    let mem = memory(caller);
+    let (data, ctx) = mem.data_and_store_mut(&mut *caller);
+    match data.get_mut(ptr as usize..ptr as usize + bytes.len()) {
+        Some(target) => {
+            target.copy_from_slice(bytes);
+            Ok(())
+        }
+        None => Err(ctx.host_arg(
+            function,
+            format!(
+                "range {ptr}..{} is outside the contract's memory of {} bytes",
+                ptr as u64 + bytes.len() as u64,
+                data.len()
+            ),
+        )),
+    }
+}
+
+fn set_buffer(caller: &mut Cx<'_>, bytes: Vec<u8>) -> i64 {
+    let len = bytes.len() as i64;
+    caller.data_mut().buffer = bytes;
+    len
+}
+
+fn require_writable(caller: &mut Cx<'_>, action: &'static str) -> wasmtime::Result<()> {
+    let frame = caller.data().frame();
+    if frame.read_only {
+        let method = frame.method.clone();
+        return Err(caller
+            .data_mut()
+            .fail(Fault::Exec(ExecError::ReadOnly { method, action })));
+    }
+    Ok(())
+}
+
+fn base(caller: &mut Cx<'_>, extra: u64) -> wasmtime::Result<()> {
+    let cost = caller.data().schedule().host_call.saturating_add(extra);
+    charge(caller, cost)
+}
+
+/// Registers host ABI v1 in `linker`.
+pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        HOST_MODULE,
+        "read_buffer",
+        |mut c: Cx<'_>, ptr: u32| -> wasmtime::Result<()> {
+            base(&mut c, 0)?;
+            let buffer = std::mem::take(&mut c.data_mut().buffer);
+            let result = write(&mut c, "read_buffer", ptr, &buffer);
+            c.data_mut().buffer = buffer;
+            result
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "input",
+        |mut c: Cx<'_>| -> wasmtime::Result<u32> {
+            base(&mut c, 0)?;
+            let input = c.data().frame().input.clone();
+            Ok(set_buffer(&mut c, input) as u32)
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "set_return",
+        |mut c: Cx<'_>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            base(&mut c, 0)?;
+            let max = c.data().limits().max_data_size;
+            let data = read(&mut c, "set_return", ptr, len, max)?;
+            c.data_mut().frame_mut().ret = data;
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "abort",
+        |mut c: Cx<'_>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            base(&mut c, 0)?;
+            let bytes = read(&mut c, "abort", ptr, len.min(4096), 4096)?;
+            let message = String::from_utf8_lossy(&bytes).into_owned();
+            Err(c
+                .data_mut()
+                .fail(Fault::Exec(ExecError::Aborted { message })))
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "storage_get",
+        |mut c: Cx<'_>, kp: u32, kl: u32| -> wasmtime::Result<i64> {
+            let s = c.data().schedule().clone_read_costs();
+            base(&mut c, s.0)?;
+            let max = c.data().limits().max_key_size;
+            let key = read(&mut c, "storage_get", kp, kl, max)?;
+            let ctx = c.data();
+            let contract = ctx.frame().contract;
+            let value = ctx.overlay.get(&*ctx.view, &contract, &key);
+            match value {
+                Err(e) => Err(c.data_mut().state(e)),
+                Ok(None) => Ok(-1),
+                Ok(Some(v)) => {
+                    charge(&mut c, s.1 * (key.len() + v.len()) as u64)?;
+                    Ok(set_buffer(&mut c, v))
+                }
+            }
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "storage_set",
+        |mut c: Cx<'_>, kp: u32, kl: u32, vp: u32, vl: u32| -> wasmtime::Result<()> {
+            require_writable(&mut c, "write storage")?;
+            let (cost, per_byte) = (
+                c.data().schedule().storage_write,
+                c.data().schedule().storage_write_per_byte,
+            );
+            base(&mut c, cost + per_byte * u64::from(kl.saturating_add(vl)))?;
+            let (max_key, max_value) = (
+                c.data().limits().max_key_size,
+                c.data().limits().max_value_size,
+            );
+            let key = read(&mut c, "storage_set", kp, kl, max_key)?;
+            let value = read(&mut c, "storage_set", vp, vl, max_value)?;
+            let ctx = c.data_mut();
+            let contract = ctx.frame().contract;
+            ctx.overlay.put(contract, key, Some(value));
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "storage_remove",
+        |mut c: Cx<'_>, kp: u32, kl: u32| -> wasmtime::Result<()> {
+            require_writable(&mut c, "remove storage")?;
+            let cost = c.data().schedule().storage_remove;
+            base(&mut c, cost)?;
+            let max = c.data().limits().max_key_size;
+            let key = read(&mut c, "storage_remove", kp, kl, max)?;
+            let ctx = c.data_mut();
+            let contract = ctx.frame().contract;
+            ctx.overlay.put(contract, key, None);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "storage_next",
+        |mut c: Cx<'_>,
+         pp: u32,
+         pl: u32,
+         ap: u32,
+         al: u32,
+         has_after: u32|
+         -> wasmtime::Result<i64> {
+            let (cost, per_byte) = (
+                c.data().schedule().storage_next,
+                c.data().schedule().storage_read_per_byte,
+            );
+            base(&mut c, cost)?;
+            let max = c.data().limits().max_key_size;
+            let prefix = read(&mut c, "storage_next", pp, pl, max)?;
+            let after = if has_after != 0 {
+                Some(read(&mut c, "storage_next", ap, al, max)?)
+            } else {
+                None
+            };
+            let ctx = c.data();
+            let contract = ctx.frame().contract;
+            match ctx
+                .overlay
+                .next(&*ctx.view, &contract, &prefix, after.as_deref())
+            {
+                Err(e) => Err(c.data_mut().state(e)),
+                Ok(None) => Ok(-1),
+                Ok(Some((key, value))) => {
+                    charge(&mut c, per_byte * (key.len() + value.len()) as u64)?;
+                    let mut out = Vec::with_capacity(4 + key.len() + value.len());
+                    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                    out.extend_from_slice(&key);
+                    out.extend_from_slice(&value);
+                    Ok(set_buffer(&mut c, out))
+                }
+            }
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "caller",
+        |mut c: Cx<'_>, ptr: u32| -> wasmtime::Result<()> {
+            base(&mut c, 0)?;
+            let who = c.data().frame().caller;
+            write(&mut c, "caller", ptr, &who.0)
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "self_id",
+        |mut c: Cx<'_>, ptr: u32| -> wasmtime::Result<()> {
+            base(&mut c, 0)?;
+            let id = c.data().frame().contract;
+            write(&mut c, "self_id", ptr, &id.0)
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "block_height",
+        |mut c: Cx<'_>| -> wasmtime::Result<u64> {
+            base(&mut c, 0)?;
+            Ok(c.data().env.height)
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "block_time",
+        |mut c: Cx<'_>| -> wasmtime::Result<u64> {
+            base(&mut c, 0)?;
+            Ok(c.data().env.time_ms)
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "gas_left",
+        |mut c: Cx<'_>| -> wasmtime::Result<u64> {
+            base(&mut c, 0)?;
+            c.get_fuel()
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "emit",
+        |mut c: Cx<'_>, tp: u32, tl: u32, dp: u32, dl: u32| -> wasmtime::Result<()> {
+            require_writable(&mut c, "emit an event")?;
+            let (cost, per_byte) = (
+                c.data().schedule().event,
+                c.data().schedule().event_per_byte,
+            );
+            base(&mut c, cost + per_byte * u64::from(tl.saturating_add(dl)))?;
+            let limits = c.data().limits().clone();
+            let topic = read(&mut c, "emit", tp, tl, limits.max_event_topic)?;
+            let data = read(&mut c, "emit", dp, dl, limits.max_event_data)?;
+            let Ok(topic) = String::from_utf8(topic) else {
+                return Err(c
+                    .data_mut()
+                    .host_arg("emit", "the event topic is not valid UTF-8".into()));
+            };
+            let ctx = c.data_mut();
+            if ctx.events.len() >= limits.max_events {
+                return Err(ctx.host_arg(
+                    "emit",
+                    format!("more than {} events in one call", limits.max_events),
+                ));
+            }
+            let contract = ctx.frame().contract;
+            ctx.events.push(Event {
+                contract,
+                topic,
+                data,
+            });
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "call",
+        |mut c: Cx<'_>, idp: u32, mp: u32, ml: u32, ap: u32, al: u32| -> wasmtime::Result<u32> {
+            let cost = c.data().schedule().call;
+            base(&mut c, cost)?;
+            let max = c.data().limits().max_data_size;
+            let id = read(&mut c, "call", idp, 32, 32)?;
+            let method = read(&mut c, "call", mp, ml, weft_types::abi::MAX_METHOD_NAME)?;
+            let args = read(&mut c, "call", ap, al, max)?;
+            let contract = ContractId(id.try_into().expect("read returned exactly 32 bytes"));
+            let Ok(method) = String::from_utf8(method) else {
+                return Err(c
+                    .data_mut()
+                    .host_arg("call", "the method name is not valid UTF-8".into()));
+            };
+            crate::runtime::nested_call(&mut c, contract, method, args)
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "blake3",
+        |mut c: Cx<'_>, p: u32, l: u32, out: u32| -> wasmtime::Result<()> {
+            let (cost, per_byte) = (c.data().schedule().hash, c.data().schedule().hash_per_byte);
+            base(&mut c, cost + per_byte * u64::from(l))?;
+            let max = c.data().limits().max_value_size;
+            let data = read(&mut c, "blake3", p, l, max)?;
+            write(&mut c, "blake3", out, blake3::hash(&data).as_bytes())
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "ed25519_verify",
+        |mut c: Cx<'_>, pkp: u32, sp: u32, mp: u32, ml: u32| -> wasmtime::Result<u32> {
+            let (cost, per_byte) = (
+                c.data().schedule().ed25519_verify,
+                c.data().schedule().ed25519_per_byte,
+            );
+            base(&mut c, cost + per_byte * u64::from(ml))?;
+            let max = c.data().limits().max_value_size;
+            let pk = read(&mut c, "ed25519_verify", pkp, 32, 32)?;
+            let sig = read(&mut c, "ed25519_verify", sp, 64, 64)?;
+            let msg = read(&mut c, "ed25519_verify", mp, ml, max)?;
+            let pk: [u8; 32] = pk.try_into().expect("read returned exactly 32 bytes");
+            let sig: [u8; 64] = sig.try_into().expect("read returned exactly 64 bytes");
+            let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&pk) else {
+                return Ok(0);
+            };
+            let sig = ed25519_dalek::Signature::from_bytes(&sig);
+            Ok(u32::from(key.verify_strict(&msg, &sig).is_ok()))
+        },
+    )?;
+    Ok(())
+}
+
+impl GasSchedule {
+    fn clone_read_costs(&self) -> (u64, u64) {
+        (self.storage_read, self.storage_read_per_byte)
+    }
+}
+
+/// Whether a method of `kind` may be entered from a contract call.
+pub(crate) fn callable_from_contract(kind: MethodKind) -> bool {
+    kind != MethodKind::Init
+}

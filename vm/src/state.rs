@@ -1,0 +1,244 @@
+//! How the VM sees state: a read-only [`StateView`] underneath, and an [`Overlay`] of the writes of
+//! the call in progress on top. The VM never writes to the view; a successful call returns its
+//! [`WriteSet`] for the caller to apply, and a failed one returns nothing, so a failing transaction
+//! reverts exactly its own writes. Nested calls take checkpoints in the overlay's journal and roll
+//! back to them when the callee fails.
+
+use crate::StateError;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+use weft_types::{CodeHash, ContractId};
+
+/// Read access to committed state. Implemented over the authenticated store by the node, and in
+/// memory by [`crate::testing::MemState`].
+pub trait StateView: Send + Sync {
+    /// The value stored under `key` by `contract`.
+    fn get(&self, contract: &ContractId, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+
+    /// The first entry of `contract` whose key starts with `prefix` and is greater than `after`
+    /// (or, without `after`, the first with that prefix), in byte order.
+    fn next(
+        &self,
+        contract: &ContractId,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError>;
+
+    /// The code hash of a deployed contract.
+    fn contract(&self, id: &ContractId) -> Result<Option<CodeHash>, StateError>;
+
+    /// Stored code by hash.
+    fn code(&self, hash: &CodeHash) -> Result<Option<Arc<[u8]>>, StateError>;
+}
+
+/// The effects of a successful call or deploy, in a deterministic (sorted) order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteSet {
+    /// Storage writes: `Some(value)` sets, `None` removes.
+    pub storage: BTreeMap<(ContractId, Vec<u8>), Option<Vec<u8>>>,
+    /// Contracts created, with their code hash.
+    pub contracts: BTreeMap<ContractId, CodeHash>,
+    /// Code stored by deploys.
+    pub code: BTreeMap<CodeHash, Arc<[u8]>>,
+}
+
+impl WriteSet {
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.storage.is_empty() && self.contracts.is_empty() && self.code.is_empty()
+    }
+}
+
+enum Undo {
+    Storage((ContractId, Vec<u8>), Option<Option<Vec<u8>>>),
+    Contract(ContractId),
+    Code(CodeHash),
+}
+
+/// Pending writes over a [`StateView`], with a journal for checkpoints.
+#[derive(Default)]
+pub(crate) struct Overlay {
+    writes: WriteSet,
+    journal: Vec<Undo>,
+}
+
+/// A position in the overlay's journal to roll back to.
+#[derive(Clone, Copy)]
+pub(crate) struct Checkpoint(usize);
+
+impl Overlay {
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint(self.journal.len())
+    }
+
+    pub(crate) fn revert(&mut self, to: Checkpoint) {
+        while self.journal.len() > to.0 {
+            match self.journal.pop() {
+                Some(Undo::Storage(key, Some(previous))) => {
+                    self.writes.storage.insert(key, previous);
+                }
+                Some(Undo::Storage(key, None)) => {
+                    self.writes.storage.remove(&key);
+                }
+                Some(Undo::Contract(id)) => {
+                    self.writes.contracts.remove(&id);
+                }
+                Some(Undo::Code(hash)) => {
+                    self.writes.code.remove(&hash);
+                }
+                None => break,
+            }
+        }
+    }
+
+    pub(crate) fn into_writes(self) -> WriteSet {
+        self.writes
+    }
+
+    pub(crate) fn put(&mut self, contract: ContractId, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let slot = (contract, key);
+        let previous = self.writes.storage.insert(slot.clone(), value);
+        self.journal.push(Undo::Storage(slot, previous));
+    }
+
+    pub(crate) fn create_contract(&mut self, id: ContractId, code_hash: CodeHash, code: Arc<[u8]>) {
+        if self.writes.contracts.insert(id, code_hash).is_none() {
+            self.journal.push(Undo::Contract(id));
+        }
+        if self.writes.code.insert(code_hash, code).is_none() {
+            self.journal.push(Undo::Code(code_hash));
+        }
+    }
+
+    pub(crate) fn get(
+        &self,
+        view: &dyn StateView,
+        contract: &ContractId,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        match self.writes.storage.get(&(*contract, key.to_vec())) {
+            Some(pending) => Ok(pending.clone()),
+            None => view.get(contract, key),
+        }
+    }
+
+    pub(crate) fn contract(
+        &self,
+        view: &dyn StateView,
+        id: &ContractId,
+    ) -> Result<Option<CodeHash>, StateError> {
+        match self.writes.contracts.get(id) {
+            Some(hash) => Ok(Some(*hash)),
+            None => view.contract(id),
+        }
+    }
+
+    pub(crate) fn code(
+        &self,
+        view: &dyn StateView,
+        hash: &CodeHash,
+    ) -> Result<Option<Arc<[u8]>>, StateError> {
+        match self.writes.code.get(hash) {
+            Some(code) => Ok(Some(code.clone())),
+            None => view.code(hash),
+        }
+    }
+
+    /// The first live entry after `after` with `prefix`, merging pending writes (which win, and
+    /// may delete) with the view.
+    pub(crate) fn next(
+        &self,
+        view: &dyn StateView,
+        contract: &ContractId,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError> {
+        let mut cursor: Option<Vec<u8>> = after.map(<[u8]>::to_vec);
+        loop {
+            let base = view.next(contract, prefix, cursor.as_deref())?;
+            let lower = match &cursor {
+                Some(c) => Bound::Excluded((*contract, c.clone())),
+                None => Bound::Included((*contract, prefix.to_vec())),
+            };
+            let pending = self
+                .writes
+                .storage
+                .range((lower, Bound::Unbounded))
+                .next()
+                .filter(|((c, k), _)| c == contract && k.starts_with(prefix));
+            match (base, pending) {
+                (None, None) => return Ok(None),
+                (Some(entry), None) => return Ok(Some(entry)),
+                (base, Some(((_, key), value))) => {
+                    if let Some((base_key, base_value)) = base {
+                        if base_key < *key {
+                            return Ok(Some((base_key, base_value)));
+                        }
+                    }
+                    // The pending write shadows the view at this key.
+                    match value {
+                        Some(v) => return Ok(Some((key.clone(), v.clone()))),
+                        None => cursor = Some(key.clone()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemState;
+
+    #[test]
+    fn iteration_merges_pending_writes_and_deletions() {
+        let contract = ContractId([7; 32]);
+        let mut base = MemState::default();
+        for key in [b"a1".as_slice(), b"a3", b"a5", b"b1"] {
+            base.set(contract, key.to_vec(), key.to_vec());
+        }
+        let mut overlay = Overlay::default();
+        overlay.put(contract, b"a2".to_vec(), Some(b"new".to_vec()));
+        overlay.put(contract, b"a3".to_vec(), None);
+        overlay.put(contract, b"a5".to_vec(), Some(b"changed".to_vec()));
+        let mut seen = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        while let Some((k, v)) = overlay
+            .next(&base, &contract, b"a", after.as_deref())
+            .unwrap()
+        {
+            seen.push((
+                String::from_utf8(k.clone()).unwrap(),
+                String::from_utf8(v).unwrap(),
+            ));
+            after = Some(k);
+        }
+        assert_eq!(
+            seen,
+            vec![
+                ("a1".into(), "a1".into()),
+                ("a2".into(), "new".into()),
+                ("a5".into(), "changed".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn revert_restores_previous_values() {
+        let contract = ContractId([1; 32]);
+        let base = MemState::default();
+        let mut overlay = Overlay::default();
+        overlay.put(contract, b"k".to_vec(), Some(b"1".to_vec()));
+        let cp = overlay.checkpoint();
+        overlay.put(contract, b"k".to_vec(), Some(b"2".to_vec()));
+        overlay.put(contract, b"j".to_vec(), Some(b"3".to_vec()));
+        overlay.revert(cp);
+        assert_eq!(
+            overlay.get(&base, &contract, b"k").unwrap(),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(overlay.get(&base, &contract, b"j").unwrap(), None);
+    }
+}
