@@ -55,7 +55,7 @@ host_fns! {
     "block_time": () -> (I64);
     "gas_left": () -> (I64);
     "emit": (I32, I32, I32, I32) -> ();
-    "call": (I32, I32, I32, I32, I32) -> (I32);
+    "call": (I32, I32, I32, I32, I32) -> (I64);
     "blake3": (I32, I32, I32) -> ();
     "ed25519_verify": (I32, I32, I32, I32) -> (I32);
 }
@@ -484,7 +484,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "call",
-        |mut c: Cx<'_>, idp: u32, mp: u32, ml: u32, ap: u32, al: u32| -> wasmtime::Result<u32> {
+        |mut c: Cx<'_>, idp: u32, mp: u32, ml: u32, ap: u32, al: u32| -> wasmtime::Result<i64> {
             let cost = c.data().schedule().call;
             base(&mut c, cost)?;
             let max = c.data().limits().max_data_size;

@@ -561,16 +561,16 @@ fn fatal(error: &ExecError) -> bool {
     )
 }
 
-/// The `call` host function: runs `method` of `contract` on behalf of the current frame. Returns 0
-/// with the return data in the buffer, or 1 with the callee's error message in the buffer (its
-/// writes and events undone). Gas exhaustion, stack overflow and the depth limit end the whole
+/// The `call` host function: runs `method` of `contract` on behalf of the current frame. Returns
+/// the length of the return data, placed in the buffer, or `-(len + 1)` with the callee's error
+/// message of `len` bytes in the buffer (its writes and events undone). Gas exhaustion, stack overflow and the depth limit end the whole
 /// transaction.
 pub(crate) fn nested_call(
     c: &mut Caller<'_, Ctx>,
     contract: ContractId,
     method: String,
     args: Vec<u8>,
-) -> wasmtime::Result<u32> {
+) -> wasmtime::Result<i64> {
     let limit = c.data().inner.limits.max_call_depth;
     if c.data().frames.len() as u32 >= limit {
         let error = Fault::Exec(ExecError::CallDepth { limit });
@@ -579,8 +579,10 @@ pub(crate) fn nested_call(
         return Err(wasmtime::Error::msg(message));
     }
     let callee_error = |c: &mut Caller<'_, Ctx>, error: ExecError| {
-        c.data_mut().buffer = error.to_string().into_bytes();
-        Ok(1)
+        let message = error.to_string().into_bytes();
+        let status = -(message.len() as i64) - 1;
+        c.data_mut().buffer = message;
+        Ok(status)
     };
     let resolved = match resolve(c, &contract, &method) {
         Ok(resolved) => resolved,
@@ -614,8 +616,9 @@ pub(crate) fn nested_call(
     let events = c.data().events.len();
     match run_frame(c, &compiled, contract, caller, method, read_only, args) {
         Ok(ret) => {
+            let len = ret.len() as i64;
             c.data_mut().buffer = ret;
-            Ok(0)
+            Ok(len)
         }
         Err(e) => {
             let gas_limit = c.data().gas_limit;

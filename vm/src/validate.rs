@@ -12,11 +12,12 @@ use wasmparser::{
 use weft_types::ContractAbi;
 use weft_types::abi::{ABI_SECTION, EXPORT_PREFIX};
 
-/// The WebAssembly proposals contracts may use: WebAssembly 2.0 without SIMD. Threads, relaxed
-/// SIMD, memory64, multi-memory, GC, exceptions and tail calls are off. The engine is configured
-/// with the same set.
+/// The WebAssembly proposals contracts may use: WebAssembly 2.0 without SIMD and without
+/// `externref` (no garbage-collected types; `funcref` tables stay). Threads, relaxed SIMD,
+/// memory64, multi-memory, GC, exceptions and tail calls are off. The engine is configured with the
+/// same set.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2 - WasmFeatures::SIMD - WasmFeatures::RELAXED_SIMD
+    WasmFeatures::WASM2 - WasmFeatures::SIMD - WasmFeatures::RELAXED_SIMD - WasmFeatures::GC_TYPES
 }
 
 /// What deploy learns from a valid module.

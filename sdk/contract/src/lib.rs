@@ -1,1 +1,311 @@
-//! placeholder
+//! `weft-sdk`: write Weft smart contracts in Rust.
+//!
+//! A contract is a `cdylib` crate compiled to `wasm32-unknown-unknown`. Its methods are plain
+//! functions marked [`init`], [`call`] or [`view`]; arguments and results travel as borsh. State
+//! lives in storage, reached through typed handles: [`Item`] for one value, [`Map`] for many.
+//!
+//! # A counter, step by step
+//!
+//! Declare storage as constants. Each handle has its own namespace in the contract's storage:
+//!
+//! ```
+//! use weft_sdk::prelude::*;
+//!
+//! const COUNT: Item<u64> = Item::new("count");
+//! const LAST_BUMPER: Item<Address> = Item::new("last");
+//! ```
+//!
+//! The init method runs once, at deploy, with the deployer as [`caller`]:
+//!
+//! ```
+//! # use weft_sdk::prelude::*;
+//! # const COUNT: Item<u64> = Item::new("count");
+//! #[init]
+//! fn init(start: u64) {
+//!     COUNT.set(&start);
+//! }
+//! ```
+//!
+//! Call methods change state and emit events. Returning `Err` (or panicking) fails the call: its
+//! writes and events are discarded, the error message goes into the receipt, and gas is still
+//! charged. [`require!`] is the short way to check an argument:
+//!
+//! ```
+//! # use weft_sdk::prelude::*;
+//! # const COUNT: Item<u64> = Item::new("count");
+//! #[call]
+//! fn increment(by: u64) -> Result<u64> {
+//!     require!(by > 0, "increment by at least 1, not {by}");
+//!     let count = COUNT.get().unwrap_or(0).checked_add(by).ok_or("counter overflow")?;
+//!     COUNT.set(&count);
+//!     emit("incremented", &(caller(), count));
+//!     Ok(count)
+//! }
+//! ```
+//!
+//! View methods are read-only (a write fails) and can be queried without a transaction:
+//!
+//! ```
+//! # use weft_sdk::prelude::*;
+//! # const COUNT: Item<u64> = Item::new("count");
+//! #[view]
+//! fn get() -> u64 {
+//!     COUNT.get().unwrap_or(0)
+//! }
+//! ```
+//!
+//! A [`Map`] stores many values under ordered keys and iterates them in key order (integers are
+//! stored big-endian, so they iterate numerically):
+//!
+//! ```
+//! # use weft_sdk::prelude::*;
+//! const OWNERS: Map<String, Address> = Map::new("owners");
+//!
+//! #[view]
+//! fn names(limit: u32) -> Vec<String> {
+//!     OWNERS.iter().take(limit as usize).map(|(name, _)| name).collect()
+//! }
+//! ```
+//!
+//! Contracts call each other with [`call_contract`]; a failing callee returns `Err` with its message
+//! and its writes are undone, while running out of gas ends the whole transaction.
+//!
+//! # Building and testing
+//!
+//! Build with `cargo build --target wasm32-unknown-unknown --profile contract`; the macros embed
+//! each method's ABI (names, argument and result types) in the `weft_abi` custom section, so nodes
+//! and clients can accept JSON arguments. Test through `weft-testkit`, which builds the crate to
+//! wasm and runs it in the real VM. The host functions panic outside the VM.
+
+#![allow(
+    unsafe_code,
+    reason = "the host ABI is a set of extern functions; every call is wrapped safely here"
+)]
+
+mod storage;
+mod sys;
+
+pub use borsh::{self, BorshDeserialize, BorshSerialize};
+pub use storage::{Item, Map, MapIter, MapKey};
+pub use weft_sdk_macros::{call, init, view};
+pub use weft_types::{Address, ContractId};
+
+/// Everything a contract usually needs, in one import.
+pub mod prelude {
+    pub use crate::{
+        Address, BorshDeserialize, BorshSerialize, ContractError, ContractId, Item, Map, Result,
+        blake3, block_height, block_time_ms, call, call_contract, caller, ed25519_verify, emit,
+        init, require, self_id, view,
+    };
+}
+
+/// A contract's failure: a message that ends up in the receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractError(pub String);
+
+impl ContractError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl std::fmt::Display for ContractError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for ContractError {
+    fn from(message: &str) -> Self {
+        Self(message.into())
+    }
+}
+
+impl From<String> for ContractError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+/// Result of contract methods.
+pub type Result<T, E = ContractError> = std::result::Result<T, E>;
+
+/// Returns `Err(ContractError)` with a formatted message unless the condition holds.
+#[macro_export]
+macro_rules! require {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return ::core::result::Result::Err($crate::ContractError(::std::format!($($msg)+)).into());
+        }
+    };
+}
+
+/// Ends the call with an error message; its writes and events are discarded.
+pub fn abort(message: &str) -> ! {
+    // SAFETY: the pointer and length describe `message`.
+    unsafe { sys::abort(message.as_ptr(), message.len() as u32) }
+}
+
+/// Who called this method: the transaction's sender, or the calling contract.
+pub fn caller() -> Address {
+    let mut out = [0u8; 32];
+    // SAFETY: the host writes exactly 32 bytes.
+    unsafe { sys::caller(out.as_mut_ptr()) };
+    Address(out)
+}
+
+/// This contract's id.
+pub fn self_id() -> ContractId {
+    let mut out = [0u8; 32];
+    // SAFETY: the host writes exactly 32 bytes.
+    unsafe { sys::self_id(out.as_mut_ptr()) };
+    ContractId(out)
+}
+
+/// The height of the block being executed.
+pub fn block_height() -> u64 {
+    // SAFETY: no arguments.
+    unsafe { sys::block_height() }
+}
+
+/// The block's time in milliseconds since the Unix epoch, as agreed by the committee.
+pub fn block_time_ms() -> u64 {
+    // SAFETY: no arguments.
+    unsafe { sys::block_time() }
+}
+
+/// Gas left for this transaction.
+pub fn gas_left() -> u64 {
+    // SAFETY: no arguments.
+    unsafe { sys::gas_left() }
+}
+
+/// Emits an event with a topic (for filtering) and borsh-encoded data.
+pub fn emit<T: BorshSerialize + ?Sized>(topic: &str, data: &T) {
+    let data =
+        borsh::to_vec(data).unwrap_or_else(|e| abort(&format!("cannot encode event data: {e}")));
+    // SAFETY: pointers and lengths describe `topic` and `data`.
+    unsafe {
+        sys::emit(
+            topic.as_ptr(),
+            topic.len() as u32,
+            data.as_ptr(),
+            data.len() as u32,
+        )
+    }
+}
+
+/// The blake3 hash of `data`.
+pub fn blake3(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    // SAFETY: `data` is readable for its length; `out` has 32 bytes.
+    unsafe { sys::blake3(data.as_ptr(), data.len() as u32, out.as_mut_ptr()) };
+    out
+}
+
+/// Whether `signature` is a valid ed25519 signature of `message` by `public_key` (strict
+/// verification: non-canonical encodings are rejected).
+pub fn ed25519_verify(public_key: &[u8; 32], signature: &[u8; 64], message: &[u8]) -> bool {
+    // SAFETY: each pointer is readable for the length passed or implied (32, 64).
+    unsafe {
+        sys::ed25519_verify(
+            public_key.as_ptr(),
+            signature.as_ptr(),
+            message.as_ptr(),
+            message.len() as u32,
+        ) == 1
+    }
+}
+
+/// Calls `method` of another contract with borsh-encoded `args`, returning its decoded result, or
+/// the callee's error message (its writes and events are then undone).
+pub fn call_contract<A, R>(contract: &ContractId, method: &str, args: &A) -> Result<R>
+where
+    A: BorshSerialize + ?Sized,
+    R: BorshDeserialize,
+{
+    let args =
+        borsh::to_vec(args).map_err(|e| ContractError(format!("cannot encode arguments: {e}")))?;
+    let bytes = call_raw(contract, method, &args)?;
+    borsh::from_slice(&bytes).map_err(|e| {
+        ContractError(format!(
+            "cannot decode the result of `{method}` of {contract}: {e}"
+        ))
+    })
+}
+
+/// Like [`call_contract`] with raw bytes in and out.
+pub fn call_raw(contract: &ContractId, method: &str, args: &[u8]) -> Result<Vec<u8>> {
+    // SAFETY: every pointer is readable for the length passed (32 for the id).
+    let status = unsafe {
+        sys::call(
+            contract.0.as_ptr(),
+            method.as_ptr(),
+            method.len() as u32,
+            args.as_ptr(),
+            args.len() as u32,
+        )
+    };
+    // The host leaves the return data (status >= 0, its length) or the callee's error message
+    // (status < 0, its length is -status - 1) in its buffer.
+    if status >= 0 {
+        Ok(sys::take_buffer(status as usize))
+    } else {
+        let message = sys::take_buffer((-status - 1) as usize);
+        Err(ContractError(
+            String::from_utf8_lossy(&message).into_owned(),
+        ))
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    //! Support for the entry-point macros. Not a stable API.
+    use super::*;
+
+    /// Runs a method: installs the panic hook, reads the input, runs `body`, sets the result.
+    pub fn run(method: &'static str, body: impl FnOnce(&[u8]) -> Vec<u8>) {
+        std::panic::set_hook(Box::new(move |info| {
+            abort(&format!("method `{method}` {info}"))
+        }));
+        // SAFETY: no arguments; the host reports the input's length.
+        let len = unsafe { sys::input() } as usize;
+        let input = sys::take_buffer(len);
+        let out = body(&input);
+        if !out.is_empty() {
+            // SAFETY: pointer and length describe `out`.
+            unsafe { sys::set_return(out.as_ptr(), out.len() as u32) }
+        }
+    }
+
+    /// Decodes the borsh tuple of a method's arguments, or aborts saying what was expected.
+    pub fn decode_args<T: BorshDeserialize>(method: &str, input: &[u8]) -> T {
+        borsh::from_slice(input).unwrap_or_else(|e| {
+            abort(&format!(
+                "method `{method}`: arguments must be the borsh encoding of a tuple of {}: {e}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// Result of a method returning `()`.
+    pub fn finish_unit(_: ()) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Result of a method returning a value.
+    pub fn finish_value<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
+        borsh::to_vec(value).unwrap_or_else(|e| abort(&format!("cannot encode the result: {e}")))
+    }
+
+    /// Result of a method returning `Result`: `Err` aborts with the error's message.
+    pub fn finish_result<T: BorshSerialize, E: std::fmt::Display>(
+        result: std::result::Result<T, E>,
+    ) -> Vec<u8> {
+        match result {
+            Ok(value) => finish_value(&value),
+            Err(e) => abort(&e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Building contract crates to wasm, as a contract author would ship them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+/// Why a contract could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Cargo could not be started.
+    #[error("could not run cargo: {0}")]
+    Spawn(#[from] std::io::Error),
+    /// The build failed; cargo's diagnostics are included.
+    #[error(
+        "building {crate_dir} for wasm32-unknown-unknown failed:\n{output}\n(is the target installed? `rustup target add wasm32-unknown-unknown`)"
+    )]
+    Failed {
+        /// The crate.
+        crate_dir: String,
+        /// Cargo's output.
+        output: String,
+    },
+    /// The build produced no `.wasm` file.
+    #[error("building {0} produced no .wasm file; is its crate-type `cdylib`?")]
+    NoArtifact(String),
+}
+
+/// Where nested builds put their output: next to the test binary's own target directory, but in
+/// a directory of their own so they never wait on the outer build's lock.
+fn target_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir).join("wasm-contracts");
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/<test binary>
+    exe.ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "target"))
+        .map(|t| t.join("wasm-contracts"))
+        .unwrap_or_else(|| std::env::temp_dir().join("weft-wasm-contracts"))
+}
+
+/// Builds the contract crate in `crate_dir` and returns its wasm; panics with cargo's diagnostics
+/// if the build fails. Builds are memoized per process.
+pub fn build_contract(crate_dir: impl AsRef<Path>) -> Vec<u8> {
+    try_build_contract(crate_dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Like [`build_contract`], returning the error.
+pub fn try_build_contract(crate_dir: impl AsRef<Path>) -> Result<Vec<u8>, BuildError> {
+    static BUILT: OnceLock<Mutex<HashMap<PathBuf, Vec<u8>>>> = OnceLock::new();
+    let crate_dir = crate_dir.as_ref().to_path_buf();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(wasm) = built.get(&crate_dir) {
+        return Ok(wasm.clone());
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(&crate_dir)
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--target-dir")
+        .arg(target_dir())
+        // Small contracts: optimize for size, one codegen unit, LTO, no unwinding; a 64 KiB
+        // shadow stack instead of 1 MiB keeps each instance's memory small.
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
+        .env("CARGO_PROFILE_RELEASE_LTO", "true")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+        .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "true")
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+            "-C link-arg=-zstack-size=65536",
+        )
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(BuildError::Failed {
+            crate_dir: crate_dir.display().to_string(),
+            output: String::from_utf8_lossy(&output.stderr).into_owned(),
+        });
+    }
+    let artifact = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact")
+        .filter(|msg| {
+            msg["manifest_path"]
+                .as_str()
+                .is_some_and(|p| Path::new(p).parent() == Some(crate_dir.as_path()))
+        })
+        .flat_map(|msg| msg["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f.as_str().map(PathBuf::from))
+        .find(|f| f.extension().is_some_and(|e| e == "wasm"))
+        .ok_or_else(|| BuildError::NoArtifact(crate_dir.display().to_string()))?;
+    let wasm = std::fs::read(&artifact)?;
+    built.insert(crate_dir, wasm.clone());
+    Ok(wasm)
+}
