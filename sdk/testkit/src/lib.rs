@@ -21,7 +21,7 @@
 mod build;
 
 pub use build::{BuildError, build_contract, try_build_contract};
-pub use weft_types::{Address, ContractId, Event};
+pub use weft_types::{Address, ContractAbi, ContractId, Event, MethodKind};
 pub use weft_vm::{BlockEnv, ExecError, Outcome, Vm, VmConfig};
 
 use borsh::{BorshDeserialize, BorshSerialize};
