@@ -119,6 +119,9 @@ pub fn validate(code: &[u8], limits: &VmLimits) -> Result<ValidatedModule, Valid
             }
             Payload::MemorySection(r) => {
                 memories += r.count();
+                if memories > 1 {
+                    return Err(ValidationError::Memory(format!("defines {memories}")));
+                }
                 for memory in r.clone() {
                     let memory = memory.map_err(invalid)?;
                     limit(
