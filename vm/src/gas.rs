@@ -2,9 +2,10 @@
 //!
 //! One unit of gas is one unit of wasmtime fuel: most wasm instructions cost 1 (control flow that
 //! generates no code costs 0), bulk memory operations cost per byte, and host calls cost what is
-//! listed here. Deploy gas covers validation and compilation in proportion to code size, and is
-//! charged whether or not the compiled module was already cached, so gas never depends on a
-//! node's cache. Changing any number here requires bumping [`GasSchedule::version`]: the version is
+//! listed here. Deploy gas covers validation (per byte of code) and compilation (per weighted byte
+//! of function bodies, which tracks measured compile time even for code crafted to be slow to
+//! compile), and is charged whether or not the compiled module was already cached, so gas never
+//! depends on a node's cache. Changing any number here requires bumping [`GasSchedule::version`]: the version is
 //! part of the compiled-module cache key, because instruction costs are compiled into the code.
 
 use wasmtime::OperatorCost;
@@ -46,8 +47,10 @@ pub struct GasSchedule {
     pub call: u64,
     /// A deploy.
     pub deploy: u64,
-    /// Per byte of deployed code: validation, compilation and storage.
+    /// Per byte of deployed code: validation and storage.
     pub deploy_per_byte: u64,
+    /// Per weighted byte of function bodies (see `ValidatedModule::compile_weight`): compilation.
+    pub compile_per_weighted_byte: u64,
     /// Per 64 KiB page of `memory.grow`.
     pub memory_grow_per_page: u8,
 }
@@ -74,7 +77,8 @@ impl Default for GasSchedule {
             ed25519_per_byte: 2,
             call: 10_000,
             deploy: 100_000,
-            deploy_per_byte: 300,
+            deploy_per_byte: 50,
+            compile_per_weighted_byte: 500,
             memory_grow_per_page: 64,
         }
     }
@@ -88,9 +92,15 @@ impl GasSchedule {
         costs
     }
 
-    /// Gas charged for deploying `code_len` bytes, before any init method runs.
+    /// Gas charged for a deploy of `code_len` bytes, before validation.
     pub fn deploy_cost(&self, code_len: usize) -> u64 {
         self.deploy
             .saturating_add(self.deploy_per_byte.saturating_mul(code_len as u64))
+    }
+
+    /// Gas charged for compiling a validated module of `compile_weight` weighted bytes.
+    pub fn compile_cost(&self, compile_weight: u64) -> u64 {
+        self.compile_per_weighted_byte
+            .saturating_mul(compile_weight)
     }
 }

@@ -15,7 +15,8 @@ pub struct VmLimits {
     pub max_params: u32,
     /// Most results of a function type.
     pub max_results: u32,
-    /// Most locals (including parameters) of one function.
+    /// Most locals declared in one function. Compile time grows with locals times blocks, so this
+    /// bounds the worst case per byte; Rust contracts built with `opt-level=z` use about 15.
     pub max_locals: u32,
     /// Most globals.
     pub max_globals: u32,
@@ -53,7 +54,7 @@ impl Default for VmLimits {
             max_function_body_size: 128 * 1024,
             max_params: 32,
             max_results: 8,
-            max_locals: 4_096,
+            max_locals: 1_024,
             max_globals: 1_024,
             max_types: 2_048,
             max_table_elements: 10_000,

@@ -25,6 +25,10 @@ pub fn features() -> WasmFeatures {
 pub struct ValidatedModule {
     /// The contract's ABI, from its `weft_abi` custom section.
     pub abi: ContractAbi,
+    /// What compiling the module costs, in weighted bytes: each function body counts its size
+    /// times `1 + locals / 32`, because translation work grows with locals live across blocks
+    /// (measured in benches/RESULTS.md). Deploy gas charges for this before compiling.
+    pub compile_weight: u64,
 }
 
 fn invalid(e: wasmparser::BinaryReaderError) -> ValidationError {
@@ -65,6 +69,7 @@ pub fn validate(code: &[u8], limits: &VmLimits) -> Result<ValidatedModule, Valid
     let mut data_bytes = 0u64;
     let mut types = None;
     let mut body_index = 0u32;
+    let mut compile_weight = 0u64;
 
     for payload in Parser::new(0).parse_all(code) {
         let payload = payload.map_err(invalid)?;
@@ -270,7 +275,10 @@ pub fn validate(code: &[u8], limits: &VmLimits) -> Result<ValidatedModule, Valid
             }
         }
     }
-    Ok(ValidatedModule { abi })
+    Ok(ValidatedModule {
+        abi,
+        compile_weight,
+    })
 }
 
 fn limit_code_size(code: &[u8], limits: &VmLimits) -> Result<(), ValidationError> {

@@ -216,13 +216,13 @@ fn too_many_functions_are_rejected_at_deploy() {
 
 #[test]
 fn too_many_locals_and_params_are_rejected_at_deploy() {
-    let locals = "(local i32)".repeat(5_000);
+    let locals = "(local i32)".repeat(1_100);
     let e = deploy_err(&format!(
         r#"(module (memory (export "memory") 1) (func (export "weft:run") {locals}))"#
     ));
     assert_eq!(
         e.to_string(),
-        "the number of locals of function 0 is 5000; the limit is 4096"
+        "the number of locals of function 0 is 1100; the limit is 1024"
     );
     let params = "(param i32)".repeat(40);
     let e = deploy_err(&format!(
@@ -323,13 +323,36 @@ fn garbage_and_oversized_code_are_rejected() {
 fn deploy_gas_is_charged_before_anything_else() {
     let mut h = Harness::new();
     let code = module(common::GOOD, &[("run", Call)]);
-    let cost = h.vm.schedule().deploy_cost(code.len());
-    let (_, outcome) = h.deploy_with_gas(&code, cost - 1);
-    assert_eq!(outcome.result, Err(ExecError::OutOfGas { limit: cost - 1 }));
-    assert_eq!(outcome.gas_used, cost - 1);
+    let schedule = h.vm.schedule().clone();
+    let weight = weft_vm::validate::validate(&code, h.vm.limits())
+        .unwrap()
+        .compile_weight;
+    let cost = schedule.deploy_cost(code.len()) + schedule.compile_cost(weight);
+    for limit in [schedule.deploy_cost(code.len()) - 1, cost - 1] {
+        let (_, outcome) = h.deploy_with_gas(&code, limit);
+        assert_eq!(outcome.result, Err(ExecError::OutOfGas { limit }));
+        assert_eq!(outcome.gas_used, limit);
+    }
     let (_, outcome) = h.deploy_with_gas(&code, cost);
-    assert!(outcome.result.is_ok());
+    assert!(outcome.result.is_ok(), "{outcome:?}");
     assert_eq!(outcome.gas_used, cost);
+}
+
+#[test]
+fn compilation_is_priced_by_locals_as_well_as_size() {
+    let limits = weft_vm::VmLimits::default();
+    let weight = |locals: usize| {
+        let wat = format!(
+            r#"(module (memory (export "memory") 1) (func (export "weft:run") {} {}))"#,
+            "(local i64)".repeat(locals),
+            "(nop)".repeat(1000)
+        );
+        weft_vm::validate::validate(&module(&wat, &[("run", Call)]), &limits)
+            .unwrap()
+            .compile_weight
+    };
+    // Same body size; 1000 locals weigh 1 + 1000/32 = 32 times as much as none.
+    assert_eq!(weight(1000), weight(0) * 32);
 }
 
 #[test]

@@ -264,10 +264,17 @@ pub mod __private {
     //! Support for the entry-point macros. Not a stable API.
     use super::*;
 
+    std::thread_local! {
+        static METHOD: std::cell::Cell<&'static str> = const { std::cell::Cell::new("") };
+    }
+
     /// Runs a method: installs the panic hook, reads the input, runs `body`, sets the result.
     pub fn run(method: &'static str, body: impl FnOnce(&[u8]) -> Vec<u8>) {
-        std::panic::set_hook(Box::new(move |info| {
-            abort(&format!("method `{method}` {info}"))
+        // The hook captures nothing, so boxing it does not allocate: a method that allocates
+        // nothing never grows its memory.
+        METHOD.set(method);
+        std::panic::set_hook(Box::new(|info| {
+            abort(&format!("method `{}` {info}", METHOD.get()))
         }));
         // SAFETY: no arguments; the host reports the input's length.
         let len = unsafe { sys::input() } as usize;

@@ -49,7 +49,7 @@ pub fn build_contract(crate_dir: impl AsRef<Path>) -> Vec<u8> {
 /// Like [`build_contract`], returning the error.
 pub fn try_build_contract(crate_dir: impl AsRef<Path>) -> Result<Vec<u8>, BuildError> {
     static BUILT: OnceLock<Mutex<HashMap<PathBuf, Vec<u8>>>> = OnceLock::new();
-    let crate_dir = crate_dir.as_ref().to_path_buf();
+    let crate_dir = crate_dir.as_ref().canonicalize()?;
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(wasm) = built.get(&crate_dir) {
