@@ -8,6 +8,11 @@
 //! - `compile/*`: deploy (validate + compile) of synthetic contracts of growing size, and of a
 //!   crafted one aimed at the compiler, to show compile time grows linearly.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark fails loudly on an unexpected error"
+)]
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::sync::Arc;
 use std::time::Duration;

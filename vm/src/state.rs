@@ -10,6 +10,9 @@ use std::ops::Bound;
 use std::sync::Arc;
 use weft_types::{CodeHash, ContractId};
 
+/// A storage entry: key and value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// Read access to committed state. Implemented over the authenticated store by the node, and in
 /// memory by [`crate::testing::MemState`].
 pub trait StateView: Send + Sync {
@@ -23,7 +26,7 @@ pub trait StateView: Send + Sync {
         contract: &ContractId,
         prefix: &[u8],
         after: Option<&[u8]>,
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError>;
+    ) -> Result<Option<Entry>, StateError>;
 
     /// The code hash of a deployed contract.
     fn contract(&self, id: &ContractId) -> Result<Option<CodeHash>, StateError>;
@@ -153,7 +156,7 @@ impl Overlay {
         contract: &ContractId,
         prefix: &[u8],
         after: Option<&[u8]>,
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError> {
+    ) -> Result<Option<Entry>, StateError> {
         let mut cursor: Option<Vec<u8>> = after.map(<[u8]>::to_vec);
         loop {
             let base = view.next(contract, prefix, cursor.as_deref())?;
@@ -171,10 +174,10 @@ impl Overlay {
                 (None, None) => return Ok(None),
                 (Some(entry), None) => return Ok(Some(entry)),
                 (base, Some(((_, key), value))) => {
-                    if let Some((base_key, base_value)) = base {
-                        if base_key < *key {
-                            return Ok(Some((base_key, base_value)));
-                        }
+                    if let Some((base_key, base_value)) = base
+                        && base_key < *key
+                    {
+                        return Ok(Some((base_key, base_value)));
                     }
                     // The pending write shadows the view at this key.
                     match value {

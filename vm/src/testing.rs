@@ -54,7 +54,7 @@ impl StateView for MemState {
         contract: &ContractId,
         prefix: &[u8],
         after: Option<&[u8]>,
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError> {
+    ) -> Result<Option<crate::state::Entry>, StateError> {
         let lower = match after {
             Some(a) => Bound::Excluded((*contract, a.to_vec())),
             None => Bound::Included((*contract, prefix.to_vec())),

@@ -175,6 +175,7 @@ pub fn validate(code: &[u8], limits: &VmLimits) -> Result<ValidatedModule, Valid
                     locals,
                     limits.max_locals.into(),
                 )?;
+                compile_weight += body.range().len() as u64 * (1 + locals / 32);
             }
             Payload::CustomSection(r) if r.name() == ABI_SECTION => {
                 abi_bytes.extend_from_slice(r.data())
@@ -267,12 +268,12 @@ pub fn validate(code: &[u8], limits: &VmLimits) -> Result<ValidatedModule, Valid
         }
     }
     for (name, _, _) in &exports {
-        if let Some(method) = name.strip_prefix(EXPORT_PREFIX) {
-            if abi.method(method).is_none() {
-                return Err(ValidationError::Abi(format!(
-                    "export `{name}` has no entry in the ABI"
-                )));
-            }
+        if let Some(method) = name.strip_prefix(EXPORT_PREFIX)
+            && abi.method(method).is_none()
+        {
+            return Err(ValidationError::Abi(format!(
+                "export `{name}` has no entry in the ABI"
+            )));
         }
     }
     Ok(ValidatedModule {
@@ -296,10 +297,10 @@ fn limit_code_size(code: &[u8], limits: &VmLimits) -> Result<(), ValidationError
 pub fn read_abi(code: &[u8]) -> Result<ContractAbi, ValidationError> {
     let mut abi_bytes = Vec::new();
     for payload in Parser::new(0).parse_all(code) {
-        if let Payload::CustomSection(r) = payload.map_err(invalid)? {
-            if r.name() == ABI_SECTION {
-                abi_bytes.extend_from_slice(r.data());
-            }
+        if let Payload::CustomSection(r) = payload.map_err(invalid)?
+            && r.name() == ABI_SECTION
+        {
+            abi_bytes.extend_from_slice(r.data());
         }
     }
     Ok(ContractAbi::from_section(&abi_bytes)?)

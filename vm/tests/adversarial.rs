@@ -1,5 +1,10 @@
 //! Hostile and malformed contracts: each ends in a precise error, and the VM keeps serving.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 mod common;
 
 use common::{GAS, Harness, assert_still_healthy, module};
@@ -352,7 +357,13 @@ fn compilation_is_priced_by_locals_as_well_as_size() {
             .compile_weight
     };
     // Same body size; 1000 locals weigh 1 + 1000/32 = 32 times as much as none.
-    assert_eq!(weight(1000), weight(0) * 32);
+    assert!(
+        weight(0) >= 1000,
+        "the body of 1000 nops weighs at least 1000 bytes"
+    );
+    // (The locals declaration itself adds a few bytes to the body.)
+    let ratio = weight(1000) as f64 / weight(0) as f64;
+    assert!((32.0..32.2).contains(&ratio), "ratio {ratio}");
 }
 
 #[test]

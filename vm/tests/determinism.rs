@@ -2,6 +2,11 @@
 //! was just compiled, found in memory, loaded from the disk cache by a restarted process, or run
 //! without the pooling allocator; and NaNs are canonical.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 mod common;
 
 use common::{Harness, module};

@@ -91,6 +91,7 @@ pub fn clock() -> (u64, u64) {
 /// Computes with floats so that NaN results show whether they are canonical: returns the bits of
 /// `0/0` computed at run time and of `sqrt(-x)`.
 #[view]
+#[allow(clippy::eq_op, reason = "computes NaN at run time on purpose")]
 pub fn nan_bits(x: f64) -> (u64, u32) {
     let zero = x - x;
     let a = zero / zero;

@@ -1,5 +1,10 @@
 //! The counter contract, tested as its author would: built to wasm and run through the testkit.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 use weft_testkit::{Address, Chain, ContractId, ExecError, build_contract};
 
 fn setup() -> (Chain, Address, ContractId) {

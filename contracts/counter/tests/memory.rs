@@ -1,6 +1,11 @@
 //! The SDK's entry point must not allocate: a method that allocates nothing runs in the
 //! contract's initial memory, so calling it costs no memory growth (and no syscall in the VM).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 use std::sync::Arc;
 use weft_testkit::{Address, ContractId, ExecError, Vm, VmConfig, build_contract};
 use weft_vm::testing::MemState;

@@ -1,5 +1,10 @@
 //! The registry contract through the testkit: ownership, paging, events and signed registration.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 use ed25519_dalek::{Signer, SigningKey};
 use weft_contract_registry::Entry;
 use weft_testkit::{Address, Chain, ContractId, build_contract};

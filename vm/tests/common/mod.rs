@@ -1,5 +1,9 @@
 //! Helpers for VM tests: WAT modules with an ABI section, and a tiny chain over `MemState`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 use std::sync::Arc;
