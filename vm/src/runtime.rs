@@ -398,7 +398,17 @@ impl Vm {
         query: bool,
     ) -> Result<Outcome> {
         let mut store = self.store(view, env, call.gas_limit);
-        set_fuel(&mut store, call.gas_limit)?;
+        // Instantiating the contract is real work: every call pays for it, as nested calls do.
+        let cost = self.inner.schedule.call;
+        if cost > call.gas_limit {
+            return Ok(Outcome {
+                gas_used: call.gas_limit,
+                result: Err(ExecError::OutOfGas {
+                    limit: call.gas_limit,
+                }),
+            });
+        }
+        set_fuel(&mut store, call.gas_limit - cost)?;
         let resolved = resolve(&mut store.as_context_mut(), &call.contract, &call.method)?;
         let (compiled, kind) = match resolved {
             Ok(found) => found,

@@ -45,7 +45,7 @@ fn scenario(config: VmConfig) -> (String, CacheStats) {
     for _ in 0..3 {
         log += &format!("{:?}\n", h.call(id, "run", 1_000_000));
     }
-    log += &format!("{:?}\n", h.call(id, "run", 5_000));
+    log += &format!("{:?}\n", h.call(id, "run", 15_000));
     log += &format!("{:?}\n", h.call(id, "spin", 100_000));
     (log, h.vm.cache_stats())
 }
@@ -75,7 +75,7 @@ fn same_outcome_on_cache_miss_hit_and_without_pooling() {
         fresh.contains("return_data: [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 248, 127]"),
         "{fresh}"
     );
-    assert!(fresh.contains("OutOfGas { limit: 5000 }"), "{fresh}");
+    assert!(fresh.contains("OutOfGas { limit: 15000 }"), "{fresh}");
 }
 
 #[test]

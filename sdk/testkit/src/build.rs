@@ -55,6 +55,14 @@ pub fn try_build_contract(crate_dir: impl AsRef<Path>) -> Result<Vec<u8>, BuildE
     if let Some(wasm) = built.get(&crate_dir) {
         return Ok(wasm.clone());
     }
+    let wasm = std::fs::read(build_contract_file(&crate_dir)?)?;
+    built.insert(crate_dir, wasm.clone());
+    Ok(wasm)
+}
+
+/// Builds the contract crate in `crate_dir` (not memoized) and returns the path of its `.wasm`.
+pub fn build_contract_file(crate_dir: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
+    let crate_dir = crate_dir.as_ref().canonicalize()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(&crate_dir)
@@ -101,7 +109,5 @@ pub fn try_build_contract(crate_dir: impl AsRef<Path>) -> Result<Vec<u8>, BuildE
         .filter_map(|f| f.as_str().map(PathBuf::from))
         .find(|f| f.extension().is_some_and(|e| e == "wasm"))
         .ok_or_else(|| BuildError::NoArtifact(crate_dir.display().to_string()))?;
-    let wasm = std::fs::read(&artifact)?;
-    built.insert(crate_dir, wasm.clone());
-    Ok(wasm)
+    Ok(artifact)
 }

@@ -20,7 +20,7 @@
 
 mod build;
 
-pub use build::{BuildError, build_contract, try_build_contract};
+pub use build::{BuildError, build_contract, build_contract_file, try_build_contract};
 pub use weft_types::{Address, ContractAbi, ContractId, Event, MethodKind};
 pub use weft_vm::{BlockEnv, ExecError, Outcome, Vm, VmConfig};
 
