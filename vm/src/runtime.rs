@@ -306,12 +306,7 @@ impl Vm {
         let mut store = self.store(view, env, deploy.gas_limit);
         let cost = self.inner.schedule.deploy_cost(deploy.code.len());
         if cost > deploy.gas_limit {
-            return Ok(Outcome {
-                gas_used: deploy.gas_limit,
-                result: Err(ExecError::OutOfGas {
-                    limit: deploy.gas_limit,
-                }),
-            });
+            return Ok(out_of_gas(deploy.gas_limit));
         }
         set_fuel(&mut store, deploy.gas_limit - cost)?;
         let fail = |error: ExecError| {
@@ -327,12 +322,7 @@ impl Vm {
         // Compilation is priced by the module's weighted size, known only after validation.
         let cost = cost.saturating_add(self.inner.schedule.compile_cost(valid.compile_weight));
         if cost > deploy.gas_limit {
-            return Ok(Outcome {
-                gas_used: deploy.gas_limit,
-                result: Err(ExecError::OutOfGas {
-                    limit: deploy.gas_limit,
-                }),
-            });
+            return Ok(out_of_gas(deploy.gas_limit));
         }
         set_fuel(&mut store, deploy.gas_limit - cost)?;
         let abi = valid.abi;
@@ -401,12 +391,7 @@ impl Vm {
         // Instantiating the contract is real work: every call pays for it, as nested calls do.
         let cost = self.inner.schedule.call;
         if cost > call.gas_limit {
-            return Ok(Outcome {
-                gas_used: call.gas_limit,
-                result: Err(ExecError::OutOfGas {
-                    limit: call.gas_limit,
-                }),
-            });
+            return Ok(out_of_gas(call.gas_limit));
         }
         set_fuel(&mut store, call.gas_limit - cost)?;
         let resolved = resolve(&mut store.as_context_mut(), &call.contract, &call.method)?;
@@ -448,6 +433,15 @@ impl Vm {
             call.args,
         );
         finish(store, result)
+    }
+}
+
+/// The outcome of a deploy or call whose gas limit does not cover its fixed costs: the whole limit
+/// is used and nothing runs.
+fn out_of_gas(limit: u64) -> Outcome {
+    Outcome {
+        gas_used: limit,
+        result: Err(ExecError::OutOfGas { limit }),
     }
 }
 

@@ -157,7 +157,8 @@ impl Overlay {
         prefix: &[u8],
         after: Option<&[u8]>,
     ) -> Result<Option<Entry>, StateError> {
-        let mut cursor: Option<Vec<u8>> = after.map(<[u8]>::to_vec);
+        // A cursor below the prefix means "from the start of the prefix".
+        let mut cursor: Option<Vec<u8>> = after.filter(|a| *a >= prefix).map(<[u8]>::to_vec);
         loop {
             let base = view.next(contract, prefix, cursor.as_deref())?;
             let lower = match &cursor {
@@ -243,5 +244,56 @@ mod tests {
             Some(b"1".to_vec())
         );
         assert_eq!(overlay.get(&base, &contract, b"j").unwrap(), None);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::testing::MemState;
+    use proptest::collection::{btree_map, vec};
+    use proptest::prelude::*;
+
+    fn key() -> impl Strategy<Value = Vec<u8>> {
+        vec(0u8..4, 0..4)
+    }
+
+    proptest! {
+        /// Iterating base + overlay by prefix gives exactly the entries of the merged map, in order,
+        /// from any starting cursor.
+        #[test]
+        fn merged_iteration_matches_a_model(
+            base in btree_map(key(), key(), 0..12),
+            writes in vec((key(), proptest::option::of(key())), 0..12),
+            prefix in vec(0u8..4, 0..2),
+            after in proptest::option::of(key()),
+        ) {
+            let contract = ContractId([3; 32]);
+            let mut state = MemState::default();
+            let mut model = base.clone();
+            for (k, v) in &base {
+                state.set(contract, k.clone(), v.clone());
+            }
+            let mut overlay = Overlay::default();
+            for (k, v) in writes {
+                match &v {
+                    Some(v) => model.insert(k.clone(), v.clone()),
+                    None => model.remove(&k),
+                };
+                overlay.put(contract, k, v);
+            }
+            let expected: Vec<_> = model
+                .into_iter()
+                .filter(|(k, _)| k.starts_with(&prefix) && after.as_ref().is_none_or(|a| k > a))
+                .collect();
+            let mut seen = Vec::new();
+            let mut cursor = after.clone();
+            while let Some((k, v)) = overlay.next(&state, &contract, &prefix, cursor.as_deref()).unwrap() {
+                prop_assert!(seen.len() <= expected.len(), "iteration does not end");
+                cursor = Some(k.clone());
+                seen.push((k, v));
+            }
+            prop_assert_eq!(seen, expected);
+        }
     }
 }

@@ -55,7 +55,7 @@ impl StateView for MemState {
         prefix: &[u8],
         after: Option<&[u8]>,
     ) -> Result<Option<crate::state::Entry>, StateError> {
-        let lower = match after {
+        let lower = match after.filter(|a| *a >= prefix) {
             Some(a) => Bound::Excluded((*contract, a.to_vec())),
             None => Bound::Included((*contract, prefix.to_vec())),
         };

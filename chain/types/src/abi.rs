@@ -235,3 +235,46 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn method() -> impl Strategy<Value = MethodAbi> {
+        (
+            "[a-z_][a-z0-9_]{0,20}",
+            prop_oneof![Just(MethodKind::Call), Just(MethodKind::View)],
+            proptest::collection::vec(("[a-z]{1,8}", "[A-Za-z0-9<>,]{1,12}"), 0..4),
+            proptest::option::of("[A-Za-z0-9<>]{1,12}"),
+        )
+            .prop_map(|(name, kind, args, returns)| MethodAbi {
+                name,
+                kind,
+                args: args
+                    .into_iter()
+                    .map(|(name, ty)| ArgAbi { name, ty })
+                    .collect(),
+                returns,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn records_round_trip(methods in proptest::collection::btree_map("[a-z]{1,8}", method(), 0..6)) {
+            let methods: Vec<MethodAbi> = methods.into_iter().map(|(name, m)| MethodAbi { name, ..m }).collect();
+            let section: Vec<u8> = methods.iter().flat_map(MethodAbi::to_record).collect();
+            let abi = ContractAbi::from_section(&section).unwrap();
+            prop_assert_eq!(&abi, &ContractAbi::new(methods).unwrap());
+            let encoded = borsh::to_vec(&abi).unwrap();
+            prop_assert_eq!(borsh::from_slice::<ContractAbi>(&encoded).unwrap(), abi);
+        }
+
+        #[test]
+        fn truncated_sections_never_panic(method in method(), cut in 0usize..64) {
+            let record = method.to_record();
+            let cut = cut.min(record.len());
+            let _ = ContractAbi::from_section(&record[..cut]);
+        }
+    }
+}

@@ -257,3 +257,35 @@ impl<K: MapKey, V: BorshDeserialize> Iterator for MapIter<K, V> {
         Some((decoded, value))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded<K: MapKey>(key: &K) -> Vec<u8> {
+        let mut out = Vec::new();
+        key.encode_key(&mut out);
+        out
+    }
+
+    #[test]
+    fn integer_keys_sort_numerically_and_round_trip() {
+        let keys = [0u64, 1, 255, 256, 65_535, 1 << 40, u64::MAX];
+        let mut bytes: Vec<Vec<u8>> = keys.iter().map(encoded).collect();
+        let sorted = bytes.clone();
+        bytes.sort();
+        assert_eq!(bytes, sorted);
+        for k in keys {
+            assert_eq!(u64::decode_key(&encoded(&k)), Some(k));
+        }
+        assert_eq!(u64::decode_key(&[1, 2, 3]), None);
+    }
+
+    #[test]
+    fn namespaces_of_different_names_never_prefix_each_other() {
+        // "ab" + key "c…" must not collide with "abc": the length prefix separates them.
+        let ab = namespace("ab");
+        let abc = namespace("abc");
+        assert!(!abc.starts_with(&ab) && !ab.starts_with(&abc));
+    }
+}
