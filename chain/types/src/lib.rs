@@ -11,10 +11,14 @@
 pub mod abi;
 pub mod event;
 pub mod ids;
+pub mod tx;
 
 pub use abi::{AbiError, ArgAbi, ContractAbi, MethodAbi, MethodKind};
 pub use event::Event;
 pub use ids::{Address, CodeHash, ContractId, Hash32, ParseHexError};
+pub use tx::{Action, ChainId, PublicKey, Signature, SignatureError, SignedTransaction, Transaction, TxHash};
+#[cfg(feature = "signing")]
+pub use tx::{Keypair, verify_hash};
 
 /// Hashes `parts` with blake3 under a domain tag, so that bytes hashed for one purpose can never
 /// collide with bytes hashed for another. Each part is length-prefixed.
