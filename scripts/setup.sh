@@ -15,3 +15,10 @@ for component in rustfmt clippy; do
         rustup component add "${component}"
     fi
 done
+# RocksDB's Rust bindings are generated with bindgen, which needs libclang (and clang for the C++).
+if ! ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ! command -v clang >/dev/null 2>&1; then
+    echo "==> installing clang and libclang-dev (needed to build RocksDB's bindings)"
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang libclang-dev >/dev/null
+fi

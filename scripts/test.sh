@@ -13,4 +13,4 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 step "benchmarks compile"
-cargo bench --workspace --locked --no-run
+cargo bench -p weft-benches --locked --no-run

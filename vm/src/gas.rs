@@ -51,8 +51,12 @@ pub struct GasSchedule {
     pub deploy_per_byte: u64,
     /// Per weighted byte of function bodies (see `ValidatedModule::compile_weight`): compilation.
     pub compile_per_weighted_byte: u64,
-    /// Per 64 KiB page of `memory.grow`.
-    pub memory_grow_per_page: u8,
+    /// Per 64 KiB page of linear memory a contract gets, initial pages included (zeroing and
+    /// page faults).
+    pub memory_page: u64,
+    /// Per byte of a contract's code, on every call of it (loading the compiled module; a cache
+    /// hit is cheaper, but gas must not depend on the cache).
+    pub load_per_code_byte: u64,
 }
 
 impl Default for GasSchedule {
@@ -79,7 +83,8 @@ impl Default for GasSchedule {
             deploy: 100_000,
             deploy_per_byte: 50,
             compile_per_weighted_byte: 500,
-            memory_grow_per_page: 64,
+            memory_page: 4_000,
+            load_per_code_byte: 1,
         }
     }
 }
@@ -88,7 +93,9 @@ impl GasSchedule {
     /// The per-instruction fuel table compiled into every module.
     pub fn operator_costs(&self) -> OperatorCost {
         let mut costs = OperatorCost::new();
-        costs.variable.memory_grow_per_page = self.memory_grow_per_page;
+        // Memory pages are priced by the VM's limiter (`memory_page`), initial pages included;
+        // the per-operator table only holds a u8 per page, far below what a page costs.
+        costs.variable.memory_grow_per_page = 0;
         costs
     }
 

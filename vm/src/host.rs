@@ -84,6 +84,9 @@ pub(crate) struct Ctx {
     /// The precise reason for the trap in flight, set before a host function or the limiter
     /// fails, so the error the user sees is not a bare "wasm trap".
     pub fault: Option<Fault>,
+    /// Gas owed for memory pages the limiter granted (it cannot reach the store's fuel); charged
+    /// at the next host call and when the call ends.
+    pub pending_gas: u64,
 }
 
 impl Ctx {
@@ -126,7 +129,7 @@ impl Ctx {
 impl ResourceLimiter for Ctx {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -137,7 +140,25 @@ impl ResourceLimiter for Ctx {
                 limit,
             })));
         }
+        // Every page a contract gets, initial pages at instantiation included, is priced.
+        let pages = (desired.saturating_sub(current) as u64).div_ceil(65_536);
+        let price = self.schedule().memory_page;
+        self.pending_gas = self.pending_gas.saturating_add(pages.saturating_mul(price));
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        // The limiter allowed the growth and the host could not provide it: a resource failure of
+        // this node. Letting the contract see -1 would let it take a branch other nodes do not.
+        Err(self.fail(Fault::Engine(format!(
+            "memory growth failed in the host: {error}"
+        ))))
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(self.fail(Fault::Engine(format!(
+            "table growth failed in the host: {error}"
+        ))))
     }
 
     fn table_growing(
@@ -161,6 +182,7 @@ type Cx<'a> = Caller<'a, Ctx>;
 
 /// Deducts `amount` gas, failing with out-of-gas when there is not enough.
 pub(crate) fn charge(caller: &mut Cx<'_>, amount: u64) -> wasmtime::Result<()> {
+    let amount = amount.saturating_add(std::mem::take(&mut caller.data_mut().pending_gas));
     let left = caller.get_fuel()?;
     if left < amount {
         caller.set_fuel(0)?;
@@ -199,7 +221,8 @@ fn read(
     charge(caller, per_byte * u64::from(len))?;
     let mem = memory(caller);
     let (data, ctx) = mem.data_and_store_mut(&mut *caller);
-    match data.get(ptr as usize..ptr as usize + len as usize) {
+    let range = (ptr as usize)..(ptr as usize).saturating_add(len as usize);
+    match data.get(range) {
         Some(bytes) => Ok(bytes.to_vec()),
         None => Err(ctx.host_arg(
             function,
@@ -223,7 +246,8 @@ fn write(
     charge(caller, per_byte * bytes.len() as u64)?;
     let mem = memory(caller);
     let (data, ctx) = mem.data_and_store_mut(&mut *caller);
-    match data.get_mut(ptr as usize..ptr as usize + bytes.len()) {
+    let range = (ptr as usize)..(ptr as usize).saturating_add(bytes.len());
+    match data.get_mut(range) {
         Some(target) => {
             target.copy_from_slice(bytes);
             Ok(())
@@ -278,7 +302,9 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
         HOST_MODULE,
         "input",
         |mut c: Cx<'_>| -> wasmtime::Result<u32> {
-            base(&mut c, 0)?;
+            let per_byte = c.data().schedule().copy_per_byte;
+            let len = c.data().frame().input.len() as u64;
+            base(&mut c, per_byte.saturating_mul(len))?;
             let input = c.data().frame().input.clone();
             Ok(set_buffer(&mut c, input) as u32)
         },
@@ -388,13 +414,21 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
             };
             let ctx = c.data();
             let contract = ctx.frame().contract;
-            match ctx
-                .overlay
-                .next(&*ctx.view, &contract, &prefix, after.as_deref())
-            {
-                Err(e) => Err(c.data_mut().state(e)),
-                Ok(None) => Ok(-1),
-                Ok(Some((key, value))) => {
+            // Each pending deletion skipped costs another step; stop once the gas left could not
+            // pay for more, so the work done before charging stays bounded by the gas.
+            let max_skips = c.get_fuel()? / cost.max(1);
+            let ctx = c.data();
+            let step =
+                ctx.overlay
+                    .next(&*ctx.view, &contract, &prefix, after.as_deref(), max_skips);
+            let (entry, skipped) = match step {
+                Err(e) => return Err(c.data_mut().state(e)),
+                Ok(step) => step,
+            };
+            charge(&mut c, cost.saturating_mul(skipped))?;
+            match entry {
+                None => Ok(-1),
+                Some((key, value)) => {
                     charge(&mut c, per_byte * (key.len() + value.len()) as u64)?;
                     let mut out = Vec::with_capacity(4 + key.len() + value.len());
                     out.extend_from_slice(&(key.len() as u32).to_le_bytes());

@@ -138,6 +138,7 @@ impl std::fmt::Display for Fault {
 /// A compiled contract, ready to instantiate.
 pub(crate) struct Compiled {
     pre: InstancePre<Ctx>,
+    code_len: usize,
     abi: Arc<ContractAbi>,
     memory: ModuleExport,
     methods: HashMap<String, (MethodKind, ModuleExport)>,
@@ -177,6 +178,9 @@ fn engine_config(limits: &VmLimits, schedule: &GasSchedule, pooling: bool) -> Co
     config.cranelift_regalloc_algorithm(RegallocAlgorithm::SinglePass);
     config.cranelift_nan_canonicalization(true);
     config.consume_fuel(true);
+    // Backtraces are not needed for receipts, and the default reads an environment variable.
+    config.wasm_backtrace_max_frames(None);
+    config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
     config.operator_cost(schedule.operator_costs());
     config.max_wasm_stack(limits.max_wasm_stack);
     // Exactly the proposals deploy validation accepts: WebAssembly 2.0 without SIMD.
@@ -289,6 +293,7 @@ impl Vm {
             events: Vec::new(),
             buffer: Vec::new(),
             fault: None,
+            pending_gas: 0,
         };
         let mut store = Store::new(&self.inner.engine, ctx);
         store.limiter(|ctx| ctx);
@@ -388,24 +393,31 @@ impl Vm {
         query: bool,
     ) -> Result<Outcome> {
         let mut store = self.store(view, env, call.gas_limit);
-        // Instantiating the contract is real work: every call pays for it, as nested calls do.
-        let cost = self.inner.schedule.call;
-        if cost > call.gas_limit {
-            return Ok(out_of_gas(call.gas_limit));
-        }
-        set_fuel(&mut store, call.gas_limit - cost)?;
+        // Looking the contract up and instantiating it is real work: every call pays for it (as
+        // nested calls do), with the code loading priced by code size whether or not it is cached.
+        let schedule = &self.inner.schedule;
+        let lookup = schedule.call.min(call.gas_limit);
         let resolved = resolve(&mut store.as_context_mut(), &call.contract, &call.method)?;
         let (compiled, kind) = match resolved {
             Ok(found) => found,
             Err(error) => {
                 return Ok(Outcome {
-                    gas_used: 0,
+                    gas_used: lookup,
                     result: Err(error),
                 });
             }
         };
+        let cost = schedule.call.saturating_add(
+            schedule
+                .load_per_code_byte
+                .saturating_mul(compiled.code_len as u64),
+        );
+        if cost > call.gas_limit {
+            return Ok(out_of_gas(call.gas_limit));
+        }
+        set_fuel(&mut store, call.gas_limit - cost)?;
         let refuse = |kind, reason| Outcome {
-            gas_used: 0,
+            gas_used: lookup,
             result: Err(ExecError::WrongKind {
                 method: call.method.clone(),
                 kind,
@@ -537,11 +549,14 @@ fn run_frame(
 /// Turns a finished store into an [`Outcome`], or a host failure into a [`VmError`].
 fn finish(mut store: Store<Ctx>, result: wasmtime::Result<Vec<u8>>) -> Result<Outcome> {
     let gas_limit = store.data().gas_limit;
-    let gas_used = gas_limit
-        - store
-            .get_fuel()
-            .map_err(|e| VmError::Engine(e.to_string()))?;
+    let left = store
+        .get_fuel()
+        .map_err(|e| VmError::Engine(e.to_string()))?;
+    // Memory pages granted since the last host call are still owed.
+    let owed = std::mem::take(&mut store.data_mut().pending_gas);
+    let mut gas_used = gas_limit - left.saturating_sub(owed);
     let result = match result {
+        Ok(_) if owed > left => Err(ExecError::OutOfGas { limit: gas_limit }),
         Ok(return_data) => {
             let ctx = store.into_data();
             Ok(Success {
@@ -555,6 +570,11 @@ fn finish(mut store: Store<Ctx>, result: wasmtime::Result<Vec<u8>>) -> Result<Ou
             Err(classify(fault, &e, gas_limit, &store.data().inner.limits)?)
         }
     };
+    // Where exactly the native stack runs out depends on the host's own frames (its build), so a
+    // stack overflow uses the whole limit: gas never depends on where it happened.
+    if matches!(result, Err(ExecError::StackOverflow { .. })) {
+        gas_used = gas_limit;
+    }
     Ok(Outcome { gas_used, result })
 }
 
@@ -624,6 +644,8 @@ pub(crate) fn nested_call(
         Ok(found) => found,
         Err(error) => return callee_error(c, error),
     };
+    let load = c.data().inner.schedule.load_per_code_byte;
+    host::charge(c, load.saturating_mul(compiled.code_len as u64))?;
     if !host::callable_from_contract(kind) {
         return callee_error(
             c,
@@ -702,7 +724,11 @@ impl Inner {
                 module
             }
             None => {
-                let module = Module::from_binary(&self.engine, &code)
+                // Compile on a fresh thread: a cache miss can happen deep inside nested calls,
+                // where the compiler should not share the remaining stack with wasm frames.
+                let compile = || Module::from_binary(&self.engine, &code);
+                let module = std::thread::scope(|s| s.spawn(compile).join())
+                    .map_err(|_| VmError::Engine(format!("compiling code {code_hash} panicked")))?
                     .map_err(|e| VmError::Engine(format!("compiling code {code_hash}: {e}")))?;
                 self.compiled.fetch_add(1, Ordering::Relaxed);
                 if let Some(disk) = &self.disk {
@@ -712,7 +738,7 @@ impl Inner {
             }
         };
         let abi = read_abi(&code).map_err(|e| VmError::Engine(format!("code {code_hash}: {e}")))?;
-        let compiled = Arc::new(self.prepare(&module, abi)?);
+        let compiled = Arc::new(self.prepare(&module, abi, code.len())?);
         self.modules
             .lock()
             .expect("module cache lock poisoned")
@@ -720,7 +746,7 @@ impl Inner {
         Ok(compiled)
     }
 
-    fn prepare(&self, module: &Module, abi: ContractAbi) -> Result<Compiled> {
+    fn prepare(&self, module: &Module, abi: ContractAbi, code_len: usize) -> Result<Compiled> {
         let pre = self
             .linker
             .instantiate_pre(module)
@@ -743,6 +769,7 @@ impl Inner {
         }
         Ok(Compiled {
             pre,
+            code_len,
             abi: Arc::new(abi),
             memory,
             methods,

@@ -149,14 +149,18 @@ impl Overlay {
     }
 
     /// The first live entry after `after` with `prefix`, merging pending writes (which win, and
-    /// may delete) with the view.
+    /// may delete) with the view, and how many pending deletions it skipped. Gives up (returning
+    /// `None`) after skipping more than `max_skips`; the caller charges per skip, so it then runs
+    /// out of gas.
     pub(crate) fn next(
         &self,
         view: &dyn StateView,
         contract: &ContractId,
         prefix: &[u8],
         after: Option<&[u8]>,
-    ) -> Result<Option<Entry>, StateError> {
+        max_skips: u64,
+    ) -> Result<(Option<Entry>, u64), StateError> {
+        let mut skipped = 0u64;
         // A cursor below the prefix means "from the start of the prefix".
         let mut cursor: Option<Vec<u8>> = after.filter(|a| *a >= prefix).map(<[u8]>::to_vec);
         loop {
@@ -172,18 +176,24 @@ impl Overlay {
                 .next()
                 .filter(|((c, k), _)| c == contract && k.starts_with(prefix));
             match (base, pending) {
-                (None, None) => return Ok(None),
-                (Some(entry), None) => return Ok(Some(entry)),
+                (None, None) => return Ok((None, skipped)),
+                (Some(entry), None) => return Ok((Some(entry), skipped)),
                 (base, Some(((_, key), value))) => {
                     if let Some((base_key, base_value)) = base
                         && base_key < *key
                     {
-                        return Ok(Some((base_key, base_value)));
+                        return Ok((Some((base_key, base_value)), skipped));
                     }
                     // The pending write shadows the view at this key.
                     match value {
-                        Some(v) => return Ok(Some((key.clone(), v.clone()))),
-                        None => cursor = Some(key.clone()),
+                        Some(v) => return Ok((Some((key.clone(), v.clone())), skipped)),
+                        None => {
+                            skipped += 1;
+                            if skipped > max_skips {
+                                return Ok((None, skipped));
+                            }
+                            cursor = Some(key.clone());
+                        }
                     }
                 }
             }
@@ -210,8 +220,9 @@ mod tests {
         let mut seen = Vec::new();
         let mut after: Option<Vec<u8>> = None;
         while let Some((k, v)) = overlay
-            .next(&base, &contract, b"a", after.as_deref())
+            .next(&base, &contract, b"a", after.as_deref(), u64::MAX)
             .unwrap()
+            .0
         {
             seen.push((
                 String::from_utf8(k.clone()).unwrap(),
@@ -288,7 +299,7 @@ mod proptests {
                 .collect();
             let mut seen = Vec::new();
             let mut cursor = after.clone();
-            while let Some((k, v)) = overlay.next(&state, &contract, &prefix, cursor.as_deref()).unwrap() {
+            while let Some((k, v)) = overlay.next(&state, &contract, &prefix, cursor.as_deref(), u64::MAX).unwrap().0 {
                 prop_assert!(seen.len() <= expected.len(), "iteration does not end");
                 cursor = Some(k.clone());
                 seen.push((k, v));

@@ -377,3 +377,83 @@ fn data_segment_out_of_bounds_traps_at_instantiation() {
         "{error}"
     );
 }
+
+#[test]
+fn memory_pages_are_priced_initial_pages_included() {
+    let gas = |pages: u32| {
+        let mut h = Harness::new();
+        let wat =
+            format!(r#"(module (memory (export "memory") {pages}) (func (export "weft:run")))"#);
+        let (id, _) = h.deploy(&module(&wat, &[("run", Call)]));
+        h.call(id, "run", GAS).gas_used
+    };
+    let page = weft_vm::GasSchedule::default().memory_page;
+    // The code grows by a byte or so with the page count, which the per-byte load price adds.
+    let difference = gas(201) - gas(1);
+    assert!(
+        (200 * page..200 * page + 10).contains(&difference),
+        "{difference}"
+    );
+}
+
+#[test]
+fn skipping_pending_deletions_is_charged_per_step() {
+    // Writes 200 keys, deletes them, then iterates the prefix: every deletion skipped costs a step.
+    let wat = r#"(module
+      (import "weft" "storage_set" (func $set (param i32 i32 i32 i32)))
+      (import "weft" "storage_remove" (func $rm (param i32 i32)))
+      (import "weft" "storage_next" (func $next (param i32 i32 i32 i32 i32) (result i64)))
+      (memory (export "memory") 1)
+      (func $fill (param $delete i32) (local $i i32)
+        (loop
+          (i32.store8 (i32.const 1) (local.get $i))
+          (if (local.get $delete)
+            (then (call $rm (i32.const 0) (i32.const 2)))
+            (else (call $set (i32.const 0) (i32.const 2) (i32.const 0) (i32.const 2))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if 0 (i32.lt_u (local.get $i) (i32.const 200)))))
+      (func (export "weft:write") (call $fill (i32.const 0)))
+      (func (export "weft:scan") (call $fill (i32.const 0)) (call $fill (i32.const 1))
+        (drop (call $next (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0))))
+      (func (export "weft:plain") (call $fill (i32.const 0)) (call $fill (i32.const 1))))"#;
+    let mut h = Harness::new();
+    let (id, _) = h.deploy(&module(
+        wat,
+        &[("write", Call), ("scan", Call), ("plain", Call)],
+    ));
+    let scan = h.call(id, "scan", GAS).gas_used;
+    let plain = h.call(id, "plain", GAS).gas_used;
+    let step = weft_vm::GasSchedule::default().storage_next;
+    assert!(
+        scan - plain >= 200 * step,
+        "200 skipped deletions cost at least 200 steps: {}",
+        scan - plain
+    );
+}
+
+#[test]
+fn a_stack_overflow_uses_the_whole_gas_limit() {
+    let mut h = Harness::new();
+    let (id, _) = h.deploy(&module(
+        r#"(module (memory (export "memory") 1) (func $f (export "weft:run") (call $f)))"#,
+        &[("run", Call)],
+    ));
+    let outcome = h.call(id, "run", 7_777_777);
+    assert!(matches!(
+        outcome.result,
+        Err(ExecError::StackOverflow { .. })
+    ));
+    assert_eq!(outcome.gas_used, 7_777_777);
+}
+
+#[test]
+fn unknown_methods_cost_the_lookup() {
+    let mut h = Harness::new();
+    let (id, _) = h.deploy(&module(common::GOOD, &[("run", Call)]));
+    let outcome = h.call(id, "missing", GAS);
+    assert_eq!(outcome.gas_used, weft_vm::GasSchedule::default().call);
+    assert!(matches!(
+        outcome.result,
+        Err(ExecError::UnknownMethod { .. })
+    ));
+}

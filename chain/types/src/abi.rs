@@ -177,10 +177,20 @@ impl ContractAbi {
         self.methods.iter().find(|m| m.kind == MethodKind::Init)
     }
 
-    /// Method names, comma-separated, for error messages.
+    /// Method names, comma-separated, for error messages (the first 20, then how many more).
     pub fn method_list(&self) -> String {
-        let names: Vec<&str> = self.methods.iter().map(|m| m.name.as_str()).collect();
-        names.join(", ")
+        const SHOWN: usize = 20;
+        let names: Vec<&str> = self
+            .methods
+            .iter()
+            .take(SHOWN)
+            .map(|m| m.name.as_str())
+            .collect();
+        let mut list = names.join(", ");
+        if self.methods.len() > SHOWN {
+            list += &format!(" and {} more", self.methods.len() - SHOWN);
+        }
+        list
     }
 }
 

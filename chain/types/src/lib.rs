@@ -16,7 +16,9 @@ pub mod tx;
 pub use abi::{AbiError, ArgAbi, ContractAbi, MethodAbi, MethodKind};
 pub use event::Event;
 pub use ids::{Address, CodeHash, ContractId, Hash32, ParseHexError};
-pub use tx::{Action, ChainId, PublicKey, Signature, SignatureError, SignedTransaction, Transaction, TxHash};
+pub use tx::{
+    Action, ChainId, PublicKey, Signature, SignatureError, SignedTransaction, Transaction, TxHash,
+};
 #[cfg(feature = "signing")]
 pub use tx::{Keypair, verify_hash};
 

@@ -170,10 +170,17 @@ mod signing {
     }
 
     /// Verifies an ed25519 signature of a 32-byte hash (strict: no malleable encodings).
-    pub fn verify_hash(key: &PublicKey, hash: &Hash32, signature: &Signature) -> Result<(), SignatureError> {
-        let verifying = VerifyingKey::from_bytes(&key.0).map_err(|_| SignatureError::BadKey(*key))?;
+    pub fn verify_hash(
+        key: &PublicKey,
+        hash: &Hash32,
+        signature: &Signature,
+    ) -> Result<(), SignatureError> {
+        let verifying =
+            VerifyingKey::from_bytes(&key.0).map_err(|_| SignatureError::BadKey(*key))?;
         let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
-        verifying.verify_strict(&hash.0, &signature).map_err(|_| SignatureError::Mismatch(*key))
+        verifying
+            .verify_strict(&hash.0, &signature)
+            .map_err(|_| SignatureError::Mismatch(*key))
     }
 
     impl SignedTransaction {
@@ -196,10 +203,21 @@ mod tests {
 
     fn action() -> impl Strategy<Value = Action> {
         prop_oneof![
-            (proptest::collection::vec(any::<u8>(), 0..64), proptest::collection::vec(any::<u8>(), 0..16))
+            (
+                proptest::collection::vec(any::<u8>(), 0..64),
+                proptest::collection::vec(any::<u8>(), 0..16)
+            )
                 .prop_map(|(code, init_args)| Action::Deploy { code, init_args }),
-            (any::<[u8; 32]>(), "[a-z_]{1,12}", proptest::collection::vec(any::<u8>(), 0..16))
-                .prop_map(|(id, method, args)| Action::Call { contract: ContractId(id), method, args }),
+            (
+                any::<[u8; 32]>(),
+                "[a-z_]{1,12}",
+                proptest::collection::vec(any::<u8>(), 0..16)
+            )
+                .prop_map(|(id, method, args)| Action::Call {
+                    contract: ContractId(id),
+                    method,
+                    args
+                }),
         ]
     }
 
@@ -226,12 +244,19 @@ mod tests {
             sender: key.public_key(),
             nonce: 0,
             gas_limit: 1_000_000,
-            action: Action::Call { contract: ContractId([1; 32]), method: "increment".into(), args: vec![1] },
+            action: Action::Call {
+                contract: ContractId([1; 32]),
+                method: "increment".into(),
+                args: vec![1],
+            },
         };
         let signed = key.sign(tx);
         let mut other_chain = signed.clone();
         other_chain.tx.chain_id = ChainId("weft-mainnet".into());
-        assert_eq!(other_chain.verify(), Err(SignatureError::Mismatch(key.public_key())));
+        assert_eq!(
+            other_chain.verify(),
+            Err(SignatureError::Mismatch(key.public_key()))
+        );
         let mut other_nonce = signed.clone();
         other_nonce.tx.nonce = 1;
         assert!(other_nonce.verify().is_err());

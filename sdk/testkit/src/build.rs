@@ -84,10 +84,10 @@ pub fn build_contract_file(crate_dir: impl AsRef<Path>) -> Result<PathBuf, Build
         .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "true")
-        .env(
-            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-            "-C link-arg=-zstack-size=65536",
-        )
+        // With --target, these flags reach only the wasm build, not build scripts or proc
+        // macros; the caller's RUSTFLAGS (coverage, -Dwarnings) must not reach it at all.
+        .env_remove("RUSTFLAGS")
+        .env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-zstack-size=65536")
         .output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {

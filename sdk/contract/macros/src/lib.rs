@@ -120,7 +120,7 @@ fn expand(kind: MethodKind, func: ItemFn) -> syn::Result<TokenStream2> {
                 )
             }
             None => (
-                Some(type_string(ty)),
+                (type_string(ty) != "()").then(|| type_string(ty)),
                 quote!(::weft_sdk::__private::finish_value(&__weft_ret)),
             ),
         },
@@ -136,7 +136,7 @@ fn expand(kind: MethodKind, func: ItemFn) -> syn::Result<TokenStream2> {
     let ident = &sig.ident;
     let export_name = format!("{EXPORT_PREFIX}{name}");
     let export_fn = format_ident!("__weft_export_{}", ident);
-    let abi_static = format_ident!("__WEFT_ABI_{}", ident.to_string().to_uppercase());
+    let abi_static = format_ident!("__weft_abi_{}", ident);
     Ok(quote! {
         #func
 
@@ -156,6 +156,7 @@ fn expand(kind: MethodKind, func: ItemFn) -> syn::Result<TokenStream2> {
         #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         #[allow(unsafe_code, reason = "the method's ABI record in the weft_abi custom section")]
+        #[allow(non_upper_case_globals, reason = "named after the method")]
         #[unsafe(link_section = "weft_abi")]
         #[used]
         static #abi_static: [u8; #record_len] = [#(#record),*];

@@ -1,0 +1,25 @@
+//! `weft-state`: Weft's authenticated state.
+//!
+//! State is a map from byte keys to byte values, committed after every block into a Jellyfish
+//! Merkle Tree (the `jmt` crate) hashed with blake3 and versioned by block height. The root of the
+//! tree at a height is that height's [`StateRoot`]; a [`StateProof`] shows that a key has a given
+//! value, or no value, under a root, and verifies without RocksDB (build with
+//! `default-features = false` for clients).
+//!
+//! [`StateStore`] keeps the tree in RocksDB next to a plain copy of the latest values, which serves
+//! fast reads and prefix iteration (hashed tree keys cannot be iterated in order). A commit writes
+//! tree nodes, versioned values, the latest values, the new version and anything the caller adds
+//! (blocks, receipts) in one atomic, synced RocksDB batch, so a crash never leaves them apart.
+//!
+//! Start with [`StateStore::commit`] and [`StateStore::prove`], then [`StateProof::verify`].
+
+mod proof;
+#[cfg(feature = "rocksdb")]
+mod store;
+
+pub use proof::{Blake3, ProofError, StateProof, StateRoot};
+#[cfg(feature = "rocksdb")]
+pub use store::{Entry, StateError, StateStore};
+
+/// A state version: the height of the block whose writes it includes.
+pub type Version = u64;

@@ -1,0 +1,286 @@
+//! The state store: the tree and the latest values in RocksDB.
+
+use crate::Version;
+use crate::proof::{Blake3, StateProof, StateRoot, key_hash};
+use jmt::storage::{LeafNode, NibblePath, Node, NodeKey, TreeReader};
+use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue};
+use rocksdb::{
+    ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions, WriteBatch,
+    WriteOptions,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+use weft_types::Hash32;
+
+const NODES: &str = "state_nodes";
+const VALUES: &str = "state_values";
+const LATEST: &str = "state_latest";
+const META: &str = "state_meta";
+const VERSION_KEY: &[u8] = b"version";
+
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// A failure of the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// RocksDB failed.
+    #[error("state database error: {0}")]
+    Db(#[from] rocksdb::Error),
+    /// The tree failed (a missing node means the database is damaged).
+    #[error("state tree error: {0}")]
+    Tree(String),
+    /// Stored bytes do not decode.
+    #[error("state database is damaged: {0}")]
+    Corrupt(String),
+    /// A commit out of order.
+    #[error(
+        "cannot commit version {attempted}: the latest committed version is {latest:?}; commit versions in increasing order"
+    )]
+    OutOfOrder {
+        /// The version attempted.
+        attempted: Version,
+        /// The latest one.
+        latest: Option<Version>,
+    },
+    /// A version that was never committed.
+    #[error("no state at version {asked}; committed versions go up to {latest:?}")]
+    UnknownVersion {
+        /// The version asked for.
+        asked: Version,
+        /// The latest one.
+        latest: Option<Version>,
+    },
+}
+
+type Result<T, E = StateError> = std::result::Result<T, E>;
+
+/// Authenticated state over RocksDB. Open it once per data directory and share it.
+pub struct StateStore {
+    db: DB,
+}
+
+fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    out[..32].copy_from_slice(&key_hash.0);
+    out[32..].copy_from_slice(&version.to_be_bytes());
+    out
+}
+
+/// The key of the tree's root node at `version` (the node at the empty nibble path).
+fn root_node_key(version: Version) -> NodeKey {
+    let empty: NibblePath = std::iter::empty().collect();
+    NodeKey::new(version, empty)
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StateError {
+    StateError::Corrupt(format!("{what}: {e}"))
+}
+
+impl StateStore {
+    /// Opens (or creates) the store in `path`, with the caller's own column families next to the
+    /// state's, so the caller can commit its data in the same atomic batch.
+    pub fn open(path: &Path, extra_column_families: &[&str]) -> Result<Self> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        let cfs = [NODES, VALUES, LATEST, META]
+            .iter()
+            .chain(extra_column_families)
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors(&options, path, cfs)?;
+        Ok(Self { db })
+    }
+
+    /// The database, for the caller's own column families.
+    pub fn db(&self) -> &DB {
+        &self.db
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        // The store opened every one of its column families.
+        self.db
+            .cf_handle(name)
+            .expect("column family opened with the store")
+    }
+
+    /// The latest committed version, if any.
+    pub fn version(&self) -> Result<Option<Version>> {
+        match self.db.get_cf(self.cf(META), VERSION_KEY)? {
+            None => Ok(None),
+            Some(bytes) => {
+                let bytes: [u8; 8] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|e| corrupt("stored version", e))?;
+                Ok(Some(u64::from_le_bytes(bytes)))
+            }
+        }
+    }
+
+    fn check_version(&self, version: Version) -> Result<()> {
+        let latest = self.version()?;
+        if latest.is_none_or(|l| version > l) {
+            return Err(StateError::UnknownVersion {
+                asked: version,
+                latest,
+            });
+        }
+        Ok(())
+    }
+
+    /// The state root at `version`.
+    pub fn root(&self, version: Version) -> Result<StateRoot> {
+        self.check_version(version)?;
+        let tree = JellyfishMerkleTree::<_, Blake3>::new(self);
+        let root = tree
+            .get_root_hash(version)
+            .map_err(|e| StateError::Tree(e.to_string()))?;
+        Ok(Hash32(root.0))
+    }
+
+    /// The latest value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(LATEST), key)?)
+    }
+
+    /// The value of `key` at `version`.
+    pub fn get_at(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>> {
+        self.check_version(version)?;
+        self.get_value_option(version, key_hash(key))
+            .map_err(|e| StateError::Tree(e.to_string()))
+    }
+
+    /// The first latest entry whose key starts with `prefix` and is greater than `after` (or the
+    /// first with that prefix), in key order.
+    pub fn next(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Entry>> {
+        let start = after.filter(|a| *a >= prefix).unwrap_or(prefix);
+        let mut iter = self.db.iterator_cf(
+            self.cf(LATEST),
+            IteratorMode::From(start, Direction::Forward),
+        );
+        while let Some(item) = iter.next().transpose()? {
+            let (key, value) = item;
+            if !key.starts_with(prefix) {
+                return Ok(None);
+            }
+            if after.is_some_and(|a| *key <= *a) {
+                continue;
+            }
+            return Ok(Some((key.to_vec(), value.to_vec())));
+        }
+        Ok(None)
+    }
+
+    /// A proof of the value (or absence) of `key` at `version`.
+    pub fn prove(&self, key: &[u8], version: Version) -> Result<StateProof> {
+        self.check_version(version)?;
+        let tree = JellyfishMerkleTree::<_, Blake3>::new(self);
+        let (value, proof) = tree
+            .get_with_proof(key_hash(key), version)
+            .map_err(|e| StateError::Tree(e.to_string()))?;
+        Ok(StateProof {
+            key: key.to_vec(),
+            value,
+            proof,
+        })
+    }
+
+    /// Commits `writes` (`None` deletes) as `version`, which must be greater than the latest, and
+    /// returns the new root. `extra` may add the caller's data to the same atomic batch. The batch
+    /// is synced to disk before this returns.
+    pub fn commit(
+        &self,
+        version: Version,
+        writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        extra: impl FnOnce(&mut WriteBatch),
+    ) -> Result<StateRoot> {
+        let latest = self.version()?;
+        if latest.is_some_and(|l| version <= l) {
+            return Err(StateError::OutOfOrder {
+                attempted: version,
+                latest,
+            });
+        }
+        let tree = JellyfishMerkleTree::<_, Blake3>::new(self);
+        let value_set = writes.iter().map(|(k, v)| (key_hash(k), v.clone()));
+        let (root, update) = tree
+            .put_value_set(value_set, version)
+            .map_err(|e| StateError::Tree(e.to_string()))?;
+        let mut batch = WriteBatch::default();
+        // A version without writes (or a first version into an empty tree) gets no root node from
+        // the tree; give it one, the previous root or the empty tree, so every committed version
+        // has a root and proofs.
+        let root_key = root_node_key(version);
+        if !update.node_batch.nodes().contains_key(&root_key) {
+            let previous = match latest {
+                Some(l) => self
+                    .get_node_option(&root_node_key(l))
+                    .map_err(|e| StateError::Tree(e.to_string()))?
+                    .ok_or_else(|| StateError::Corrupt(format!("no root node at version {l}")))?,
+                None => Node::Null,
+            };
+            let key = borsh::to_vec(&root_key).map_err(|e| corrupt("node key", e))?;
+            let node = borsh::to_vec(&previous).map_err(|e| corrupt("node", e))?;
+            batch.put_cf(self.cf(NODES), key, node);
+        }
+        for (node_key, node) in update.node_batch.nodes() {
+            let key = borsh::to_vec(node_key).map_err(|e| corrupt("node key", e))?;
+            let node = borsh::to_vec(node).map_err(|e| corrupt("node", e))?;
+            batch.put_cf(self.cf(NODES), key, node);
+        }
+        for ((value_version, hash), value) in update.node_batch.values() {
+            let value = borsh::to_vec(value).map_err(|e| corrupt("value", e))?;
+            batch.put_cf(self.cf(VALUES), value_key(hash, *value_version), value);
+        }
+        for (key, value) in writes {
+            match value {
+                Some(v) => batch.put_cf(self.cf(LATEST), key, v),
+                None => batch.delete_cf(self.cf(LATEST), key),
+            }
+        }
+        batch.put_cf(self.cf(META), VERSION_KEY, version.to_le_bytes());
+        extra(&mut batch);
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.db.write_opt(batch, &options)?;
+        Ok(Hash32(root.0))
+    }
+}
+
+impl TreeReader for StateStore {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        let key = borsh::to_vec(node_key)?;
+        match self.db.get_cf(self.cf(NODES), key)? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
+        }
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(value_key(&key_hash, 0).to_vec());
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(VALUES), options);
+        iter.seek_for_prev(value_key(&key_hash, max_version));
+        if !iter.valid() {
+            iter.status()?;
+            return Ok(None);
+        }
+        match (iter.key(), iter.value()) {
+            (Some(key), Some(value)) if key.starts_with(&key_hash.0) => {
+                Ok(borsh::from_slice(value)?)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only tree restoration (state sync from chunks) needs this, and Weft does not restore
+        // trees that way; failing loudly beats answering wrongly.
+        anyhow::bail!("restoring a state tree from chunks is not supported by this store")
+    }
+}

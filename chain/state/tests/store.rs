@@ -1,0 +1,315 @@
+//! The state store over a real RocksDB: history, iteration, proofs, reopening, crashes.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use weft_state::{ProofError, StateError, StateStore};
+
+type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+fn writes(pairs: &[(&str, Option<&str>)]) -> Writes {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+        .collect()
+}
+
+fn open(dir: &std::path::Path) -> StateStore {
+    StateStore::open(dir, &["blocks"]).unwrap()
+}
+
+#[test]
+fn commits_keep_history_and_latest_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.version().unwrap(), None);
+    let r1 = store
+        .commit(
+            1,
+            &writes(&[("a/1", Some("x")), ("a/2", Some("y")), ("b/1", Some("z"))]),
+            |_| {},
+        )
+        .unwrap();
+    let r2 = store
+        .commit(2, &writes(&[("a/1", Some("x2")), ("a/2", None)]), |_| {})
+        .unwrap();
+    assert_ne!(r1, r2);
+    assert_eq!(store.version().unwrap(), Some(2));
+    assert_eq!((store.root(1).unwrap(), store.root(2).unwrap()), (r1, r2));
+
+    assert_eq!(store.get(b"a/1").unwrap(), Some(b"x2".to_vec()));
+    assert_eq!(store.get(b"a/2").unwrap(), None);
+    assert_eq!(store.get_at(b"a/1", 1).unwrap(), Some(b"x".to_vec()));
+    assert_eq!(store.get_at(b"a/2", 1).unwrap(), Some(b"y".to_vec()));
+    assert_eq!(store.get_at(b"a/2", 2).unwrap(), None);
+    assert_eq!(
+        store.get_at(b"b/1", 2).unwrap(),
+        Some(b"z".to_vec()),
+        "unchanged keys carry over"
+    );
+
+    let r3 = store.commit(3, &Writes::new(), |_| {}).unwrap();
+    assert_eq!(r3, r2, "a block without writes keeps the root");
+
+    assert!(matches!(
+        store.commit(3, &writes(&[("c", Some("1"))]), |_| {}),
+        Err(StateError::OutOfOrder {
+            attempted: 3,
+            latest: Some(3)
+        })
+    ));
+    let err = store.get_at(b"a/1", 9).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no state at version 9; committed versions go up to Some(3)"
+    );
+}
+
+#[test]
+fn prefix_iteration_follows_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .commit(
+            1,
+            &writes(&[
+                ("a/3", Some("3")),
+                ("a/1", Some("1")),
+                ("a/2", Some("2")),
+                ("b/1", Some("b")),
+                ("0", Some("0")),
+            ]),
+            |_| {},
+        )
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    while let Some((k, _)) = store.next(b"a/", after.as_deref()).unwrap() {
+        seen.push(String::from_utf8(k.clone()).unwrap());
+        after = Some(k);
+    }
+    assert_eq!(seen, ["a/1", "a/2", "a/3"]);
+    assert_eq!(
+        store.next(b"a/", Some(b"0")).unwrap().unwrap().0,
+        b"a/1",
+        "a cursor below the prefix starts at it"
+    );
+    assert_eq!(store.next(b"c/", None).unwrap(), None);
+}
+
+#[test]
+fn proofs_verify_and_tampering_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let r1 = store
+        .commit(
+            1,
+            &writes(&[
+                ("did:weft:alice", Some("doc-v1")),
+                ("did:weft:bob", Some("doc-b")),
+            ]),
+            |_| {},
+        )
+        .unwrap();
+    let r2 = store
+        .commit(2, &writes(&[("did:weft:alice", Some("doc-v2"))]), |_| {})
+        .unwrap();
+
+    let proof = store.prove(b"did:weft:alice", 2).unwrap();
+    assert_eq!(
+        proof.verify_key(&r2, b"did:weft:alice").unwrap(),
+        Some(b"doc-v2".as_slice())
+    );
+    let old = store.prove(b"did:weft:alice", 1).unwrap();
+    assert_eq!(
+        old.verify_key(&r1, b"did:weft:alice").unwrap(),
+        Some(b"doc-v1".as_slice())
+    );
+    let absent = store.prove(b"did:weft:carol", 2).unwrap();
+    assert_eq!(
+        absent.verify_key(&r2, b"did:weft:carol").unwrap(),
+        None,
+        "exclusion proof"
+    );
+
+    // Wrong value, wrong root, wrong key, claimed absence of a present key: all fail.
+    let mut wrong_value = store.prove(b"did:weft:alice", 2).unwrap();
+    wrong_value.value = Some(b"doc-forged".to_vec());
+    assert!(matches!(
+        wrong_value.verify(&r2),
+        Err(ProofError::Mismatch { .. })
+    ));
+    assert!(
+        matches!(proof.verify(&r1), Err(ProofError::Mismatch { .. })),
+        "a proof at version 2 does not match root 1"
+    );
+    assert!(matches!(
+        proof.verify_key(&r2, b"did:weft:bob"),
+        Err(ProofError::WrongKey { .. })
+    ));
+    let mut hidden = store.prove(b"did:weft:bob", 2).unwrap();
+    hidden.value = None;
+    assert!(hidden.verify(&r2).is_err());
+    // The proof survives a borsh round trip (it travels to clients).
+    let bytes = borsh::to_vec(&proof).unwrap();
+    let decoded: weft_state::StateProof = borsh::from_slice(&bytes).unwrap();
+    assert!(decoded.verify(&r2).is_ok());
+}
+
+#[test]
+fn reopening_keeps_everything_and_extra_data_commits_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = {
+        let store = open(dir.path());
+        store
+            .commit(1, &writes(&[("k", Some("v"))]), |_| {})
+            .unwrap();
+        let store_ref = &store;
+        store
+            .commit(2, &writes(&[("k", Some("w"))]), |batch| {
+                batch.put_cf(
+                    store_ref.db().cf_handle("blocks").unwrap(),
+                    b"block-2",
+                    b"header",
+                );
+            })
+            .unwrap()
+    };
+    let store = open(dir.path());
+    assert_eq!(store.version().unwrap(), Some(2));
+    assert_eq!(store.root(2).unwrap(), root);
+    assert_eq!(store.get(b"k").unwrap(), Some(b"w".to_vec()));
+    assert_eq!(store.get_at(b"k", 1).unwrap(), Some(b"v".to_vec()));
+    let blocks = store.db().cf_handle("blocks").unwrap();
+    assert_eq!(
+        store.db().get_cf(blocks, b"block-2").unwrap(),
+        Some(b"header".to_vec())
+    );
+}
+
+const CHILD_DIR: &str = "WEFT_STATE_TEST_DIR";
+
+#[test]
+fn commits_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_commits_until_killed",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut acknowledged = 0u64;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if let Some(v) = line.unwrap().strip_prefix("committed ") {
+            acknowledged = v.parse().unwrap();
+            if acknowledged >= 20 {
+                break;
+            }
+        }
+    }
+    // SIGKILL: no destructors, no flush.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        acknowledged >= 20,
+        "the child acknowledged only {acknowledged} commits"
+    );
+    let store = open(dir.path());
+    let version = store.version().unwrap().unwrap();
+    assert!(
+        version >= acknowledged,
+        "acknowledged {acknowledged}, found {version}"
+    );
+    for v in 1..=acknowledged {
+        assert_eq!(
+            store.get_at(b"counter", v).unwrap(),
+            Some(v.to_le_bytes().to_vec())
+        );
+        store
+            .prove(b"counter", v)
+            .unwrap()
+            .verify(&store.root(v).unwrap())
+            .unwrap();
+    }
+}
+
+/// Run by the test above in a child process, which it kills; run directly, it commits a few
+/// versions and checks them.
+#[test]
+fn child_commits_until_killed() {
+    let (dir, forever) = match std::env::var_os(CHILD_DIR) {
+        Some(dir) => (std::path::PathBuf::from(dir), true),
+        None => (tempfile::tempdir().unwrap().keep(), false),
+    };
+    let store = open(&dir);
+    for v in 1u64.. {
+        store
+            .commit(
+                v,
+                &[(b"counter".to_vec(), Some(v.to_le_bytes().to_vec()))]
+                    .into_iter()
+                    .collect(),
+                |_| {},
+            )
+            .unwrap();
+        println!("committed {v}");
+        if !forever && v == 3 {
+            assert_eq!(
+                store.get(b"counter").unwrap(),
+                Some(3u64.to_le_bytes().to_vec())
+            );
+            return;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Random write sets over several versions: every historical read and every proof agrees with
+    /// a plain model of the state.
+    #[test]
+    fn history_and_proofs_match_a_model(
+        blocks in proptest::collection::vec(
+            proptest::collection::btree_map(proptest::collection::vec(0u8..6, 1..3), proptest::option::of(proptest::collection::vec(any::<u8>(), 0..4)), 0..6),
+            1..6)
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut history = Vec::new();
+        for (i, block) in blocks.iter().enumerate() {
+            for (k, v) in block {
+                match v {
+                    Some(v) => model.insert(k.clone(), v.clone()),
+                    None => model.remove(k),
+                };
+            }
+            let root = store.commit(i as u64 + 1, block, |_| {}).unwrap();
+            history.push((root, model.clone()));
+        }
+        for (i, (root, snapshot)) in history.iter().enumerate() {
+            let version = i as u64 + 1;
+            for a in 0u8..6 {
+                for b in 0u8..6 {
+                    for key in [vec![a], vec![a, b]] {
+                        let expected = snapshot.get(&key).cloned();
+                        prop_assert_eq!(store.get_at(&key, version).unwrap(), expected.clone());
+                        let proof = store.prove(&key, version).unwrap();
+                        prop_assert_eq!(proof.verify_key(root, &key).unwrap().map(<[u8]>::to_vec), expected);
+                    }
+                }
+            }
+        }
+    }
+}
