@@ -195,6 +195,21 @@ impl StateStore {
         writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
         extra: impl FnOnce(&mut WriteBatch),
     ) -> Result<StateRoot> {
+        let (root, mut batch) = self.stage(version, writes)?;
+        extra(&mut batch);
+        self.write(batch)?;
+        Ok(root)
+    }
+
+    /// Computes the root `writes` would give as `version` and the batch that commits them,
+    /// without writing anything: for callers whose own data depends on the root (a block header).
+    /// Pass the batch, with the caller's additions, to [`StateStore::write`]. Stage and write one
+    /// version at a time.
+    pub fn stage(
+        &self,
+        version: Version,
+        writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    ) -> Result<(StateRoot, WriteBatch)> {
         let latest = self.version()?;
         if latest.is_some_and(|l| version <= l) {
             return Err(StateError::OutOfOrder {
@@ -240,11 +255,15 @@ impl StateStore {
             }
         }
         batch.put_cf(self.cf(META), VERSION_KEY, version.to_le_bytes());
-        extra(&mut batch);
+        Ok((Hash32(root.0), batch))
+    }
+
+    /// Writes a staged batch atomically and syncs it to disk.
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
         let mut options = WriteOptions::default();
         options.set_sync(true);
         self.db.write_opt(batch, &options)?;
-        Ok(Hash32(root.0))
+        Ok(())
     }
 }
 

@@ -9,11 +9,13 @@
 //! clients can use it as well as the node. Start with [`ids`], then [`abi`].
 
 pub mod abi;
+pub mod block;
 pub mod event;
 pub mod ids;
 pub mod tx;
 
 pub use abi::{AbiError, ArgAbi, ContractAbi, MethodAbi, MethodKind};
+pub use block::{Block, BlockHash, BlockHeader, Receipt, ReceiptStatus, list_hash};
 pub use event::Event;
 pub use ids::{Address, CodeHash, ContractId, Hash32, ParseHexError};
 pub use tx::{
