@@ -9,6 +9,8 @@
 
 pub mod executor;
 pub mod keys;
+pub mod mempool;
 pub mod view;
 
 pub use executor::{ExecutedBlock, Executor, ExecutorError};
+pub use mempool::{AdmitError, Mempool, MempoolConfig};
