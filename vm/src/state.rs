@@ -160,42 +160,60 @@ impl Overlay {
         after: Option<&[u8]>,
         max_skips: u64,
     ) -> Result<(Option<Entry>, u64), StateError> {
-        let mut skipped = 0u64;
-        // A cursor below the prefix means "from the start of the prefix".
-        let mut cursor: Option<Vec<u8>> = after.filter(|a| *a >= prefix).map(<[u8]>::to_vec);
-        loop {
-            let base = view.next(contract, prefix, cursor.as_deref())?;
-            let lower = match &cursor {
-                Some(c) => Bound::Excluded((*contract, c.clone())),
+        let cursor = after.filter(|a| *a >= prefix);
+        let pending = |cursor: Option<&[u8]>| {
+            let lower = match cursor {
+                Some(c) => Bound::Excluded((*contract, c.to_vec())),
                 None => Bound::Included((*contract, prefix.to_vec())),
             };
-            let pending = self
-                .writes
+            self.writes
                 .storage
                 .range((lower, Bound::Unbounded))
                 .next()
-                .filter(|((c, k), _)| c == contract && k.starts_with(prefix));
-            match (base, pending) {
-                (None, None) => return Ok((None, skipped)),
-                (Some(entry), None) => return Ok((Some(entry), skipped)),
-                (base, Some(((_, key), value))) => {
-                    if let Some((base_key, base_value)) = base
-                        && base_key < *key
-                    {
-                        return Ok((Some((base_key, base_value)), skipped));
-                    }
-                    // The pending write shadows the view at this key.
-                    match value {
-                        Some(v) => return Ok((Some((key.clone(), v.clone())), skipped)),
-                        None => {
-                            skipped += 1;
-                            if skipped > max_skips {
-                                return Ok((None, skipped));
-                            }
-                            cursor = Some(key.clone());
-                        }
-                    }
+                .filter(|((c, k), _)| c == contract && k.starts_with(prefix))
+                .map(|((_, k), v)| (k.clone(), v.clone()))
+        };
+        merged_next(
+            cursor,
+            |c| view.next(contract, prefix, c),
+            pending,
+            max_skips,
+        )
+    }
+}
+
+/// The first live entry after `cursor` in the merge of a base iteration and pending writes that
+/// shadow it (a pending `None` deletes), and how many pending deletions were skipped; gives up
+/// with `None` after more than `max_skips`. `base(cursor)` and `pending(cursor)` return their first
+/// entry after `cursor` (or the first, for `None`) within the prefix being iterated. Used by the
+/// VM's overlay and by any caller that layers a block's pending writes over committed state.
+pub fn merged_next<E>(
+    cursor: Option<&[u8]>,
+    mut base: impl FnMut(Option<&[u8]>) -> Result<Option<Entry>, E>,
+    pending: impl Fn(Option<&[u8]>) -> Option<(Vec<u8>, Option<Vec<u8>>)>,
+    max_skips: u64,
+) -> Result<(Option<Entry>, u64), E> {
+    let mut skipped = 0u64;
+    let mut cursor: Option<Vec<u8>> = cursor.map(<[u8]>::to_vec);
+    loop {
+        let from_base = base(cursor.as_deref())?;
+        let Some((key, value)) = pending(cursor.as_deref()) else {
+            return Ok((from_base, skipped));
+        };
+        if let Some(entry) = from_base
+            && entry.0 < key
+        {
+            return Ok((Some(entry), skipped));
+        }
+        // The pending write shadows the base at this key.
+        match value {
+            Some(v) => return Ok((Some((key, v)), skipped)),
+            None => {
+                skipped += 1;
+                if skipped > max_skips {
+                    return Ok((None, skipped));
                 }
+                cursor = Some(key);
             }
         }
     }

@@ -7,6 +7,7 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 use weft_state::StateStore;
 use weft_types::{CodeHash, ContractId};
+use weft_vm::state::merged_next;
 use weft_vm::{StateError, StateView};
 
 /// Pending writes by state key; `None` deletes.
@@ -67,40 +68,26 @@ impl StateView for BlockView {
         after: Option<&[u8]>,
     ) -> Result<Option<weft_vm::state::Entry>, StateError> {
         let full_prefix = keys::storage(contract, prefix);
-        let mut cursor = after
+        let cursor = after
             .filter(|a| *a >= prefix)
             .map(|a| keys::storage(contract, a));
         let pending = self.pending();
-        // Merge the store's entries with pending writes, which shadow them (and may delete).
-        loop {
-            let base = self
-                .store
-                .next(&full_prefix, cursor.as_deref())
-                .map_err(state_error)?;
-            let lower = match &cursor {
-                Some(c) => Bound::Excluded(c.clone()),
+        let shadow = |cursor: Option<&[u8]>| {
+            let lower = match cursor {
+                Some(c) => Bound::Excluded(c.to_vec()),
                 None => Bound::Included(full_prefix.clone()),
             };
-            let shadow = pending
+            pending
                 .range((lower, Bound::Unbounded))
                 .next()
-                .filter(|(k, _)| k.starts_with(&full_prefix));
-            let found = match (base, shadow) {
-                (None, None) => return Ok(None),
-                (Some(entry), None) => entry,
-                (base, Some((key, value))) => match base {
-                    Some(entry) if entry.0 < *key => entry,
-                    _ => match value {
-                        Some(v) => (key.clone(), v.clone()),
-                        None => {
-                            cursor = Some(key.clone());
-                            continue;
-                        }
-                    },
-                },
-            };
-            return Ok(Some((found.0[keys::STORAGE_HEADER..].to_vec(), found.1)));
-        }
+                .filter(|(k, _)| k.starts_with(&full_prefix))
+                .map(|(k, v)| (k.clone(), v.clone()))
+        };
+        let base =
+            |cursor: Option<&[u8]>| self.store.next(&full_prefix, cursor).map_err(state_error);
+        // Pending writes were paid for by the transactions that made them; no skip limit here.
+        let (found, _) = merged_next(cursor.as_deref(), base, shadow, u64::MAX)?;
+        Ok(found.map(|(key, value)| (key[keys::STORAGE_HEADER..].to_vec(), value)))
     }
 
     fn contract(&self, id: &ContractId) -> Result<Option<CodeHash>, StateError> {
