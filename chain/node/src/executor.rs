@@ -13,7 +13,7 @@ use std::sync::Arc;
 use weft_state::StateStore;
 use weft_types::{
     Action, Address, Block, BlockHash, BlockHeader, ChainId, ContractId, Hash32, PublicKey,
-    Receipt, ReceiptStatus, SignedTransaction, list_hash,
+    Receipt, ReceiptStatus, SignedTransaction, list_hash, verify_hash,
 };
 use weft_vm::{BlockEnv, Call, Deploy, Outcome, Vm, WriteSet};
 
@@ -187,6 +187,19 @@ impl Executor {
         proposer: PublicKey,
         txs: Vec<SignedTransaction>,
     ) -> Result<ExecutedBlock, ExecutorError> {
+        self.execute_with(height, time_ms, proposer, txs, &|_| false)
+    }
+
+    /// [`Executor::execute`], skipping the signature check of transactions for which
+    /// `verified(hash)` is true: those the node's mempool admitted, whose signatures it checked.
+    pub fn execute_with(
+        &self,
+        height: u64,
+        time_ms: u64,
+        proposer: PublicKey,
+        txs: Vec<SignedTransaction>,
+        verified: &dyn Fn(&Hash32) -> bool,
+    ) -> Result<ExecutedBlock, ExecutorError> {
         let latest = self.store.version()?;
         let expected = latest.map_or(1, |v| v + 1);
         if height != expected {
@@ -201,11 +214,16 @@ impl Executor {
         let mut receipts = Vec::with_capacity(txs.len());
         let mut tx_hashes = Vec::with_capacity(txs.len());
         for (index, signed) in txs.iter().enumerate() {
-            let tx_hash = signed.verify().map_err(|e| ExecutorError::BadSignature {
-                height,
-                index,
-                reason: e.to_string(),
-            })?;
+            let tx_hash = signed.tx.hash();
+            if !verified(&tx_hash) {
+                verify_hash(&signed.tx.sender, &tx_hash, &signed.signature).map_err(|e| {
+                    ExecutorError::BadSignature {
+                        height,
+                        index,
+                        reason: e.to_string(),
+                    }
+                })?;
+            }
             let tx = &signed.tx;
             if tx.chain_id != self.chain_id {
                 return Err(ExecutorError::WrongChain {

@@ -3,7 +3,7 @@
 //! sender, nonce distance and per-sender rate. It does no I/O and reads no clock: the caller
 //! passes the sender's committed nonce and the current time, so every rule is testable as is.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use weft_types::{Address, ChainId, SignatureError, SignedTransaction, TxHash};
 
 /// Mempool limits.
@@ -36,6 +36,37 @@ impl Default for MempoolConfig {
             sender_rate_per_sec: 2_000,
             sender_burst: 4_000,
         }
+    }
+}
+
+impl MempoolConfig {
+    /// The checks that need no signature and no state: size, gas and chain id.
+    pub fn precheck(
+        &self,
+        chain_id: &ChainId,
+        tx: &SignedTransaction,
+        size: usize,
+    ) -> Result<(), AdmitError> {
+        let c = self;
+        if size > c.max_tx_bytes {
+            return Err(AdmitError::TooLarge {
+                size,
+                limit: c.max_tx_bytes,
+            });
+        }
+        if tx.tx.gas_limit > c.max_tx_gas {
+            return Err(AdmitError::GasTooHigh {
+                gas: tx.tx.gas_limit,
+                limit: c.max_tx_gas,
+            });
+        }
+        if tx.tx.chain_id != *chain_id {
+            return Err(AdmitError::WrongChain {
+                found: tx.tx.chain_id.0.clone(),
+                expected: chain_id.0.clone(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -146,7 +177,7 @@ pub struct Mempool {
     config: MempoolConfig,
     chain_id: ChainId,
     senders: HashMap<Address, BTreeMap<u64, Pending>>,
-    hashes: HashSet<TxHash>,
+    hashes: HashMap<TxHash, (Address, u64)>,
     buckets: HashMap<Address, Bucket>,
     len: usize,
 }
@@ -158,7 +189,7 @@ impl Mempool {
             config,
             chain_id,
             senders: HashMap::new(),
-            hashes: HashSet::new(),
+            hashes: HashMap::new(),
             buckets: HashMap::new(),
             len: 0,
         }
@@ -176,7 +207,7 @@ impl Mempool {
 
     /// Whether `hash` is pending.
     pub fn contains(&self, hash: &TxHash) -> bool {
-        self.hashes.contains(hash)
+        self.hashes.contains_key(hash)
     }
 
     /// The sender's next free nonce: the committed one, then past every consecutive pending one.
@@ -190,6 +221,18 @@ impl Mempool {
         next
     }
 
+    /// The pending transaction with `hash`.
+    pub fn get(&self, hash: &TxHash) -> Option<&SignedTransaction> {
+        let (sender, nonce) = self.hashes.get(hash)?;
+        self.senders.get(sender)?.get(nonce).map(|p| &p.tx)
+    }
+
+    /// The checks that need no signature and no state: size, gas and chain id. Run them before
+    /// the (costlier) signature check.
+    pub fn precheck(&self, tx: &SignedTransaction, size: usize) -> Result<(), AdmitError> {
+        self.config.precheck(&self.chain_id, tx, size)
+    }
+
     /// Checks and admits `tx`, whose borsh encoding is `size` bytes, given its sender's committed
     /// next nonce and the time now (milliseconds, any epoch). Returns its hash.
     pub fn admit(
@@ -199,27 +242,24 @@ impl Mempool {
         committed_nonce: u64,
         now_ms: u64,
     ) -> Result<TxHash, AdmitError> {
-        let c = &self.config;
-        if size > c.max_tx_bytes {
-            return Err(AdmitError::TooLarge {
-                size,
-                limit: c.max_tx_bytes,
-            });
-        }
-        if tx.tx.gas_limit > c.max_tx_gas {
-            return Err(AdmitError::GasTooHigh {
-                gas: tx.tx.gas_limit,
-                limit: c.max_tx_gas,
-            });
-        }
-        if tx.tx.chain_id != self.chain_id {
-            return Err(AdmitError::WrongChain {
-                found: tx.tx.chain_id.0.clone(),
-                expected: self.chain_id.0.clone(),
-            });
-        }
+        self.precheck(&tx, size)?;
         let hash = tx.verify()?;
-        if self.hashes.contains(&hash) {
+        self.admit_verified(tx, hash, size, committed_nonce, now_ms)
+    }
+
+    /// [`Mempool::admit`] for a transaction whose signature the caller has checked and whose hash
+    /// is `hash`, so that signatures can be checked in parallel outside the mempool's lock.
+    pub fn admit_verified(
+        &mut self,
+        tx: SignedTransaction,
+        hash: TxHash,
+        size: usize,
+        committed_nonce: u64,
+        now_ms: u64,
+    ) -> Result<TxHash, AdmitError> {
+        self.precheck(&tx, size)?;
+        let c = &self.config;
+        if self.hashes.contains_key(&hash) {
             return Err(AdmitError::Duplicate(hash));
         }
         let sender = tx.tx.sender.address();
@@ -254,7 +294,7 @@ impl Mempool {
             .entry(sender)
             .or_default()
             .insert(nonce, Pending { tx, hash });
-        self.hashes.insert(hash);
+        self.hashes.insert(hash, (sender, nonce));
         self.len += 1;
         Ok(hash)
     }
