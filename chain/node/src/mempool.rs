@@ -6,8 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 use weft_types::{Address, ChainId, SignatureError, SignedTransaction, TxHash};
 
-/// Mempool limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Mempool limits (the `[mempool]` table of the node's config).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MempoolConfig {
     /// Most transactions held.
     pub max_txs: usize,

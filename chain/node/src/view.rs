@@ -91,18 +91,70 @@ impl StateView for BlockView {
     }
 
     fn contract(&self, id: &ContractId) -> Result<Option<CodeHash>, StateError> {
-        match self.get_key(&keys::contract(id))? {
-            None => Ok(None),
-            Some(bytes) => {
-                let hash: [u8; 32] = bytes
-                    .try_into()
-                    .map_err(|_| StateError(format!("contract record of {id} is damaged")))?;
-                Ok(Some(CodeHash(hash)))
-            }
-        }
+        decode_contract(id, self.get_key(&keys::contract(id))?)
     }
 
     fn code(&self, hash: &CodeHash) -> Result<Option<Arc<[u8]>>, StateError> {
         Ok(self.get_key(&keys::code(hash))?.map(Arc::from))
+    }
+}
+
+/// Committed state at a past height, for read-only calls. Point reads go through the tree's
+/// versioned values; ordered iteration is not kept per version, so `storage_next` fails with a
+/// message that says so.
+pub struct HistoricalView {
+    store: Arc<StateStore>,
+    version: u64,
+}
+
+impl HistoricalView {
+    /// A view of the state after block `version`.
+    pub fn new(store: Arc<StateStore>, version: u64) -> Self {
+        Self { store, version }
+    }
+
+    fn get_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.store.get_at(key, self.version).map_err(state_error)
+    }
+}
+
+impl StateView for HistoricalView {
+    fn get(&self, contract: &ContractId, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.get_key(&keys::storage(contract, key))
+    }
+
+    fn next(
+        &self,
+        _contract: &ContractId,
+        _prefix: &[u8],
+        _after: Option<&[u8]>,
+    ) -> Result<Option<weft_vm::state::Entry>, StateError> {
+        Err(StateError(format!(
+            "iterating contract storage at a past height ({}) is not supported; call at the latest height",
+            self.version
+        )))
+    }
+
+    fn contract(&self, id: &ContractId) -> Result<Option<CodeHash>, StateError> {
+        decode_contract(id, self.get_key(&keys::contract(id))?)
+    }
+
+    fn code(&self, hash: &CodeHash) -> Result<Option<Arc<[u8]>>, StateError> {
+        Ok(self.get_key(&keys::code(hash))?.map(Arc::from))
+    }
+}
+
+fn decode_contract(
+    id: &ContractId,
+    record: Option<Vec<u8>>,
+) -> Result<Option<CodeHash>, StateError> {
+    match record {
+        None => Ok(None),
+        Some(bytes) => {
+            let hash: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| StateError(format!("contract record of {id} is damaged")))?;
+            Ok(Some(CodeHash(hash)))
+        }
     }
 }

@@ -10,6 +10,7 @@ use rocksdb::{
 };
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{RwLock, RwLockReadGuard};
 use weft_types::Hash32;
 
 const NODES: &str = "state_nodes";
@@ -58,6 +59,9 @@ type Result<T, E = StateError> = std::result::Result<T, E>;
 /// Authenticated state over RocksDB. Open it once per data directory and share it.
 pub struct StateStore {
     db: DB,
+    /// Writers hold it exclusively while a batch lands; readers that need several reads from one
+    /// version hold it shared ([`StateStore::read_section`]).
+    gate: RwLock<()>,
 }
 
 fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
@@ -89,7 +93,16 @@ impl StateStore {
             .chain(extra_column_families)
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&options, path, cfs)?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            gate: RwLock::new(()),
+        })
+    }
+
+    /// While the returned guard lives, no batch is written: several reads of the latest state
+    /// (a read-only contract call, say) all see one version.
+    pub fn read_section(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The database, for the caller's own column families.
@@ -262,6 +275,8 @@ impl StateStore {
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
         let mut options = WriteOptions::default();
         options.set_sync(true);
+        // A poisoned gate only means a reader panicked; the lock protects no data of its own.
+        let _writing = self.gate.write().unwrap_or_else(|e| e.into_inner());
         self.db.write_opt(batch, &options)?;
         Ok(())
     }

@@ -1,0 +1,252 @@
+//! The node's configuration: a TOML file, every field checked, unknown fields rejected.
+//!
+//! ```toml
+//! chain_id = "weft-devnet"
+//! data_dir = "data"            # relative to the config file
+//! key_file = "node-key.json"   # the node's signing key (relative to the config file)
+//!
+//! [rpc]
+//! listen = "127.0.0.1:8545"    # JSON-RPC over HTTP and WebSocket
+//!
+//! [metrics]
+//! listen = "127.0.0.1:9615"    # Prometheus text at /metrics; omit to disable
+//!
+//! [block]
+//! interval_ms = 20             # longest a pending transaction waits for its block
+//! max_txs = 10000
+//! ```
+
+use crate::mempool::MempoolConfig;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Why a config file is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// TOML syntax, a wrong type, a missing or unknown field.
+    #[error("config file {path} is invalid: {reason}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Why (with line and column).
+        reason: String,
+    },
+    /// A value out of range.
+    #[error("config file {path}: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+}
+
+/// `[rpc]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpcConfig {
+    /// Where JSON-RPC listens (HTTP and WebSocket on one port).
+    pub listen: SocketAddr,
+    /// Most simultaneous connections.
+    pub max_connections: u32,
+    /// Largest request body, in bytes.
+    pub max_request_bytes: u32,
+    /// Longest `weft_sendTransaction` waits for `committed`, in milliseconds.
+    pub max_wait_ms: u64,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8545)),
+            max_connections: 1024,
+            max_request_bytes: 4 * 1024 * 1024,
+            max_wait_ms: 60_000,
+        }
+    }
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where Prometheus metrics are served; none when absent.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[block]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockConfig {
+    /// Longest a pending transaction waits before a block is made, in milliseconds.
+    pub interval_ms: u64,
+    /// Most transactions per block.
+    pub max_txs: usize,
+}
+
+impl Default for BlockConfig {
+    fn default() -> Self {
+        Self {
+            interval_ms: 20,
+            max_txs: 10_000,
+        }
+    }
+}
+
+fn default_max_tx_gas() -> u64 {
+    1_000_000_000
+}
+
+fn default_query_gas() -> u64 {
+    300_000_000
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The chain id every transaction must carry.
+    pub chain_id: String,
+    /// Where state, blocks and compiled modules live.
+    pub data_dir: PathBuf,
+    /// The node's ed25519 key file (it signs as block proposer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// Most gas a transaction may use.
+    #[serde(default = "default_max_tx_gas")]
+    pub max_tx_gas: u64,
+    /// Most gas a read-only call may use.
+    #[serde(default = "default_query_gas")]
+    pub query_gas: u64,
+    /// JSON-RPC.
+    #[serde(default)]
+    pub rpc: RpcConfig,
+    /// Metrics.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// Block production.
+    #[serde(default)]
+    pub block: BlockConfig,
+    /// Mempool limits.
+    #[serde(default)]
+    pub mempool: MempoolConfig,
+}
+
+impl NodeConfig {
+    /// A configuration with defaults for `chain_id` and `data_dir`.
+    pub fn new(chain_id: &str, data_dir: PathBuf) -> Self {
+        Self {
+            chain_id: chain_id.into(),
+            data_dir,
+            key_file: None,
+            max_tx_gas: default_max_tx_gas(),
+            query_gas: default_query_gas(),
+            rpc: RpcConfig::default(),
+            metrics: MetricsConfig::default(),
+            block: BlockConfig::default(),
+            mempool: MempoolConfig::default(),
+        }
+    }
+
+    /// Reads and checks a config file; relative paths in it are relative to its directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut config = Self::parse(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data_dir = base.join(&config.data_dir);
+        config.key_file = config.key_file.map(|k| base.join(k));
+        Ok(config)
+    }
+
+    /// Parses and checks TOML text; `path` is only for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        config.check().map_err(|reason| ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks ranges.
+    pub fn check(&self) -> Result<(), String> {
+        let id = &self.chain_id;
+        if id.is_empty() || id.len() > weft_types::tx::MAX_CHAIN_ID {
+            return Err(format!(
+                "chain_id must be 1 to {} bytes, got {} bytes",
+                weft_types::tx::MAX_CHAIN_ID,
+                id.len()
+            ));
+        }
+        if self.block.max_txs == 0 {
+            return Err("block.max_txs must be at least 1".into());
+        }
+        if self.max_tx_gas == 0 || self.query_gas == 0 {
+            return Err("max_tx_gas and query_gas must be at least 1".into());
+        }
+        if self.mempool.max_tx_gas > self.max_tx_gas {
+            return Err(format!(
+                "mempool.max_tx_gas ({}) is above max_tx_gas ({})",
+                self.mempool.max_tx_gas, self.max_tx_gas
+            ));
+        }
+        if self.mempool.max_tx_bytes as u64 * 2 + 1024 > u64::from(self.rpc.max_request_bytes) {
+            return Err(format!(
+                "rpc.max_request_bytes ({}) must hold a hex-encoded transaction of mempool.max_tx_bytes ({}): at least {}",
+                self.rpc.max_request_bytes,
+                self.mempool.max_tx_bytes,
+                self.mempool.max_tx_bytes as u64 * 2 + 1024
+            ));
+        }
+        Ok(())
+    }
+
+    /// The config as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("the config serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_where_and_what() {
+        let p = Path::new("node.toml");
+        let err = NodeConfig::parse("chain_id = \"x\"\ndata_dir = \"d\"\n[rpc]\nlisten = 5\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4") && err.contains("listen"), "{err}");
+        let err = NodeConfig::parse("chain_id = \"x\"\ndata_dir = \"d\"\nblok = 1\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `blok`"), "{err}");
+        let err = NodeConfig::parse("chain_id = \"\"\ndata_dir = \"d\"\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("chain_id must be 1 to 64 bytes"), "{err}");
+    }
+
+    #[test]
+    fn round_trips_with_defaults() {
+        let config = NodeConfig::new("weft-devnet", PathBuf::from("data"));
+        let again = NodeConfig::parse(&config.to_toml(), Path::new("x.toml")).unwrap();
+        assert_eq!(again, config);
+    }
+}

@@ -1,0 +1,641 @@
+//! `weft`: run a node or a local devnet, manage keys, deploy and call contracts.
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use weft_client::json::{ReceiptJson, Status, WaitUntil, hex_bytes};
+use weft_client::{Client, Signer, codec, keyfile};
+use weft_node::config::NodeConfig;
+use weft_node::metrics::Metrics;
+use weft_node::{Node, producer, rpc};
+use weft_types::{ContractId, Keypair, TxHash};
+
+/// Where `weft dev` keeps its data and dev key by default.
+const DEV_HOME: &str = ".weft-dev";
+
+#[derive(Parser)]
+#[command(
+    name = "weft",
+    version,
+    about = "Weft: run a node, deploy and call contracts"
+)]
+struct Cli {
+    /// The node's JSON-RPC URL (http:// or ws://).
+    #[arg(
+        long,
+        global = true,
+        env = "WEFT_RPC",
+        default_value = "http://127.0.0.1:8545"
+    )]
+    rpc: String,
+    /// Key file that signs transactions [default: .weft-dev/dev-key.json if present, else
+    /// ~/.weft/key.json].
+    #[arg(long, global = true, env = "WEFT_KEY")]
+    key: Option<PathBuf>,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or show keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Write a node's config and key into a directory.
+    Init(InitArgs),
+    /// Run a node.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Start a local devnet: one node with a data directory and a dev key.
+    Dev(DevArgs),
+    /// Deploy a contract (a .wasm file); prints the new contract's id.
+    Deploy(DeployArgs),
+    /// Call a method read-only (no transaction).
+    Call(CallArgs),
+    /// Send a transaction that calls a method.
+    Send(SendArgs),
+    /// Show a transaction and its receipt.
+    Tx {
+        /// The transaction hash (0x…).
+        hash: TxHash,
+    },
+    /// Show a contract's code hash and methods.
+    Contract {
+        /// The contract id (0x…).
+        contract: ContractId,
+    },
+    /// Show the chain's id and latest block.
+    Info,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate a key and write it to a file (never overwrites).
+    New {
+        /// Where to write it [default: the --key path].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Show the public key (= address) of a key file.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum NodeCommand {
+    /// Run a node from a config file until Ctrl-C.
+    Run {
+        /// The TOML config (see `weft init`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// The directory to write config.toml and node-key.json into.
+    #[arg(long)]
+    home: PathBuf,
+    /// The chain id.
+    #[arg(long, default_value = "weft-devnet")]
+    chain_id: String,
+    /// Where JSON-RPC listens.
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    rpc_listen: SocketAddr,
+    /// Where Prometheus metrics are served.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Args)]
+struct DevArgs {
+    /// The devnet's directory (config, data, dev key).
+    #[arg(long, default_value = DEV_HOME)]
+    home: PathBuf,
+    /// The JSON-RPC port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8545)]
+    port: u16,
+    /// The Prometheus metrics port on 127.0.0.1.
+    #[arg(long, default_value_t = 9615)]
+    metrics_port: u16,
+    /// Delete the devnet's data first.
+    #[arg(long)]
+    fresh: bool,
+}
+
+#[derive(Args)]
+struct ArgsInput {
+    /// Arguments as JSON, typed by the contract's ABI: an array in order, an object by name, or
+    /// a single value.
+    args: Option<String>,
+    /// Arguments as borsh hex (0x…) instead.
+    #[arg(long, conflicts_with = "args")]
+    args_hex: Option<String>,
+}
+
+#[derive(Args)]
+struct DeployArgs {
+    /// The contract's .wasm file.
+    wasm: PathBuf,
+    #[command(flatten)]
+    input: ArgsInput,
+    /// Return once the node accepts the transaction, without waiting for the block.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+#[derive(Args)]
+struct CallArgs {
+    /// The contract id (0x…).
+    contract: ContractId,
+    /// The method.
+    method: String,
+    #[command(flatten)]
+    input: ArgsInput,
+    /// Read at this height instead of the latest.
+    #[arg(long)]
+    height: Option<u64>,
+}
+
+#[derive(Args)]
+struct SendArgs {
+    /// The contract id (0x…).
+    contract: ContractId,
+    /// The method.
+    method: String,
+    #[command(flatten)]
+    input: ArgsInput,
+    /// Return once the node accepts the transaction, without waiting for the block.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Keys(KeysCommand::New { out }) => {
+            let path = out.clone().unwrap_or_else(|| key_path(&cli));
+            let key = keyfile::generate();
+            keyfile::write(&path, &key)?;
+            println!("wrote {}", path.display());
+            println!("address {}", key.public_key().address());
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Show) => {
+            let path = key_path(&cli);
+            let key = keyfile::read(&path)?;
+            println!("key file {}", path.display());
+            println!("address {}", key.public_key().address());
+            Ok(())
+        }
+        Command::Init(args) => init(args),
+        Command::Node(NodeCommand::Run { config }) => {
+            init_tracing();
+            let config = NodeConfig::load(config)?;
+            let key_file = config
+                .key_file
+                .clone()
+                .ok_or_else(|| anyhow!("the config has no key_file; `weft init` writes one"))?;
+            let key = keyfile::read(&key_file)?;
+            run_node(config, key, |_| {}).await
+        }
+        Command::Dev(args) => dev(args).await,
+        Command::Deploy(args) => deploy(&cli, args).await,
+        Command::Call(args) => call(&cli, args).await,
+        Command::Send(args) => send(&cli, args).await,
+        Command::Tx { hash } => {
+            let client = connect(&cli).await?;
+            let lookup = client
+                .transaction(hash)
+                .await?
+                .ok_or_else(|| anyhow!("the node knows no transaction {hash}"))?;
+            let receipt = client.receipt(hash).await?;
+            if cli.json {
+                print_json(&serde_json::json!({ "transaction": lookup, "receipt": receipt }));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&lookup)?);
+                match receipt {
+                    Some(r) => print_receipt(&r),
+                    None => println!("pending: not yet in a block"),
+                }
+            }
+            Ok(())
+        }
+        Command::Contract { contract } => {
+            let client = connect(&cli).await?;
+            let info = client.contract(contract).await?;
+            if cli.json {
+                print_json(&info);
+            } else {
+                println!("contract  {}", info.contract);
+                println!("code hash {} ({} bytes)", info.code_hash, info.code_size);
+                for m in &info.methods {
+                    let args: Vec<String> = m
+                        .args
+                        .iter()
+                        .map(|a| format!("{}: {}", a.name, a.ty))
+                        .collect();
+                    let returns = m
+                        .returns
+                        .as_deref()
+                        .map(|r| format!(" -> {r}"))
+                        .unwrap_or_default();
+                    println!("  {:4} {}({}){}", m.kind, m.name, args.join(", "), returns);
+                }
+            }
+            Ok(())
+        }
+        Command::Info => {
+            let client = connect(&cli).await?;
+            print_json(&client.chain_info().await?);
+            Ok(())
+        }
+    }
+}
+
+fn key_path(cli: &Cli) -> PathBuf {
+    if let Some(k) = &cli.key {
+        return k.clone();
+    }
+    let dev = Path::new(DEV_HOME).join("dev-key.json");
+    if dev.exists() {
+        return dev;
+    }
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".weft/key.json")
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot print the result: {e}"),
+    }
+}
+
+fn init(args: &InitArgs) -> Result<()> {
+    let config_path = args.home.join("config.toml");
+    if config_path.exists() {
+        bail!(
+            "{} already exists; not overwriting it",
+            config_path.display()
+        );
+    }
+    std::fs::create_dir_all(&args.home)
+        .with_context(|| format!("cannot create {}", args.home.display()))?;
+    let key = keyfile::generate();
+    keyfile::write(&args.home.join("node-key.json"), &key)?;
+    let mut config = NodeConfig::new(&args.chain_id, PathBuf::from("data"));
+    config.key_file = Some(PathBuf::from("node-key.json"));
+    config.rpc.listen = args.rpc_listen;
+    config.metrics.listen = args.metrics_listen;
+    config.check().map_err(|e| anyhow!(e))?;
+    std::fs::write(&config_path, config.to_toml())
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    println!("wrote {} and node-key.json", config_path.display());
+    println!("node address {}", key.public_key().address());
+    println!(
+        "run it with: weft node run --config {}",
+        config_path.display()
+    );
+    Ok(())
+}
+
+async fn dev(args: &DevArgs) -> Result<()> {
+    init_tracing();
+    if args.fresh && args.home.exists() {
+        std::fs::remove_dir_all(&args.home)
+            .with_context(|| format!("cannot delete {}", args.home.display()))?;
+    }
+    std::fs::create_dir_all(&args.home)
+        .with_context(|| format!("cannot create {}", args.home.display()))?;
+    let key_file = args.home.join("dev-key.json");
+    let key = if key_file.exists() {
+        keyfile::read(&key_file)?
+    } else {
+        let key = keyfile::generate();
+        keyfile::write(&key_file, &key)?;
+        key
+    };
+    let mut config = NodeConfig::new("weft-devnet", args.home.join("data"));
+    config.key_file = Some(key_file.clone());
+    config.rpc.listen = SocketAddr::from(([127, 0, 0, 1], args.port));
+    config.metrics.listen = Some(SocketAddr::from(([127, 0, 0, 1], args.metrics_port)));
+    let address = key.public_key().address();
+    let home = args.home.clone();
+    let metrics = config.metrics.listen;
+    run_node(config, key, move |rpc_addr| {
+        println!("Weft devnet \"weft-devnet\" is running");
+        println!("  RPC (HTTP and WebSocket): http://{rpc_addr}  ws://{rpc_addr}");
+        if let Some(m) = metrics {
+            println!("  metrics:  http://{m}/metrics");
+        }
+        println!("  data:     {}", home.join("data").display());
+        println!("  dev key:  {} (address {address})", key_file.display());
+        println!("Stop with Ctrl-C; the data stays (run again to resume, --fresh to wipe).");
+    })
+    .await
+}
+
+/// Runs a node until Ctrl-C or SIGTERM, then stops cleanly: the block in progress is finished,
+/// the RPC server drains.
+async fn run_node(
+    config: NodeConfig,
+    key: Keypair,
+    announce: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    let metrics = Metrics::new();
+    let listen = config.rpc.listen;
+    let metrics_listen = config.metrics.listen;
+    let node = Node::open(config, metrics.clone())?;
+    let head = node.head();
+    tracing::info!(chain = %node.chain_id(), height = head.height, state_root = %head.state_root, "opened node data");
+    let (addr, handle) = rpc::serve(node.clone(), listen)
+        .await
+        .with_context(|| format!("cannot listen for JSON-RPC on {listen}"))?;
+    tracing::info!(%addr, "JSON-RPC listening (HTTP and WebSocket)");
+    if let Some(m) = metrics_listen {
+        let listener = tokio::net::TcpListener::bind(m)
+            .await
+            .with_context(|| format!("cannot listen for metrics on {m}"))?;
+        tracing::info!(addr = %m, "metrics at /metrics");
+        tokio::spawn(serve_metrics(listener, metrics));
+    }
+    announce(addr);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    let mut stop = stop_rx.clone();
+    let produced = producer::run(node, key.public_key(), async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await;
+    let _ = handle.stop();
+    handle.stopped().await;
+    produced.context("block production failed; the node stopped")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Metrics) {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::{Response, StatusCode};
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let metrics = metrics.clone();
+                    async move {
+                        let response = if req.uri().path() == "/metrics" {
+                            Response::builder()
+                                .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                                .body(Full::new(Bytes::from(metrics.render())))
+                        } else {
+                            Response::builder()
+                                .status(StatusCode::NOT_FOUND)
+                                .body(Full::new(Bytes::from(
+                                    "not found; metrics are at /metrics\n",
+                                )))
+                        };
+                        response
+                    }
+                });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}
+
+async fn connect(cli: &Cli) -> Result<Client> {
+    Client::connect(&cli.rpc)
+        .await
+        .with_context(|| format!("is a node running at {}? (`weft dev` starts one)", cli.rpc))
+}
+
+async fn signer(cli: &Cli, client: &Client) -> Result<Signer> {
+    let path = key_path(cli);
+    let key = keyfile::read(&path).with_context(
+        || "a key signs transactions: pass --key, set WEFT_KEY, or create one with `weft keys new`",
+    )?;
+    let info = client.chain_info().await?;
+    let account = client.account(&key.public_key().address()).await?;
+    Ok(Signer::new(key, &info.chain_id, account.next_nonce))
+}
+
+fn encode_input(input: &ArgsInput, method: Option<&weft_types::MethodAbi>) -> Result<Vec<u8>> {
+    if let Some(h) = &input.args_hex {
+        return hex_bytes::decode(h).map_err(|e| anyhow!("--args-hex: {e}"));
+    }
+    let json: Option<Value> = match &input.args {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_str(text)
+                .or_else(|_| serde_json::from_str(&format!("\"{text}\"")))
+                .map_err(|e| anyhow!("arguments are not JSON: {e}"))?,
+        ),
+    };
+    match method {
+        Some(m) => Ok(codec::encode_args(m, json.as_ref())?),
+        None if json.is_none() => Ok(Vec::new()),
+        None => bail!("the contract has no init method, so it takes no arguments"),
+    }
+}
+
+async fn wait_or_accept(
+    cli: &Cli,
+    client: &Client,
+    tx: &weft_types::SignedTransaction,
+    no_wait: bool,
+) -> Result<Option<ReceiptJson>> {
+    let hash = tx.tx.hash();
+    if no_wait {
+        client.send(tx, WaitUntil::Accepted).await?;
+        eprintln!("accepted {hash}; `weft tx {hash}` shows its receipt once committed");
+        return Ok(None);
+    }
+    eprintln!("sent {hash}; waiting for it to be committed…");
+    let receipt = client.send_and_wait(tx).await?;
+    if cli.json {
+        print_json(&receipt);
+    } else {
+        print_receipt(&receipt);
+    }
+    Ok(Some(receipt))
+}
+
+fn print_receipt(r: &ReceiptJson) {
+    match r.status {
+        Status::Success => println!(
+            "committed in block {} (success, {} gas)",
+            r.height, r.gas_used
+        ),
+        Status::Failure => println!(
+            "committed in block {} but FAILED ({} gas): {}",
+            r.height,
+            r.gas_used,
+            r.error.as_deref().unwrap_or("no reason given")
+        ),
+    }
+    if let Some(c) = r.contract {
+        println!("contract {c}");
+    }
+    if !r.return_data.is_empty() {
+        println!("return data {}", hex_bytes::encode(&r.return_data));
+    }
+    for e in &r.events {
+        println!(
+            "event {} from {}: {}",
+            e.topic,
+            e.contract,
+            hex_bytes::encode(&e.data)
+        );
+    }
+}
+
+async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<()> {
+    let code = std::fs::read(&args.wasm)
+        .with_context(|| format!("cannot read {}", args.wasm.display()))?;
+    let abi = weft_vm::validate::read_abi(&code)
+        .with_context(|| format!("{} is not a Weft contract", args.wasm.display()))?;
+    let init_args = encode_input(&args.input, abi.init())?;
+    let client = connect(cli).await?;
+    let mut signer = signer(cli, &client).await?;
+    let nonce = signer.next_nonce();
+    let contract = signer.contract_id(nonce);
+    eprintln!(
+        "deploying {} ({} bytes) as contract {contract}…",
+        args.wasm.display(),
+        code.len()
+    );
+    let tx = signer.deploy(code, init_args);
+    let receipt = wait_or_accept(cli, &client, &tx, args.no_wait).await?;
+    if receipt.is_some_and(|r| r.status == Status::Failure) {
+        bail!("the deploy failed");
+    }
+    Ok(())
+}
+
+async fn method_abi(
+    client: &Client,
+    contract: &ContractId,
+    method: &str,
+) -> Result<weft_types::MethodAbi> {
+    let info = client.contract(contract).await?;
+    let abi = weft_client::json::abi_from_json(&info.methods).map_err(|e| anyhow!(e))?;
+    abi.method(method).cloned().ok_or_else(|| {
+        anyhow!(
+            "contract {contract} has no method `{method}`; its methods are: {}",
+            abi.method_list()
+        )
+    })
+}
+
+async fn call(cli: &Cli, args: &CallArgs) -> Result<()> {
+    let client = connect(cli).await?;
+    let m = method_abi(&client, &args.contract, &args.method).await?;
+    let encoded = encode_input(&args.input, Some(&m))?;
+    let result = client
+        .call(weft_client::json::CallRequest {
+            contract: args.contract.to_hex(),
+            method: args.method.clone(),
+            args_hex: Some(hex_bytes::encode(&encoded)),
+            height: args.height,
+            ..Default::default()
+        })
+        .await?;
+    if cli.json {
+        print_json(&result);
+    } else {
+        match &result.value {
+            Some(v) => println!("{v}"),
+            None => println!("{}", hex_bytes::encode(&result.return_data)),
+        }
+    }
+    Ok(())
+}
+
+async fn send(cli: &Cli, args: &SendArgs) -> Result<()> {
+    let client = connect(cli).await?;
+    let m = method_abi(&client, &args.contract, &args.method).await?;
+    let encoded = encode_input(&args.input, Some(&m))?;
+    let mut signer = signer(cli, &client).await?;
+    let tx = signer.call(args.contract, &args.method, encoded);
+    let receipt = wait_or_accept(cli, &client, &tx, args.no_wait).await?;
+    if let Some(r) = receipt {
+        if r.status == Status::Failure {
+            bail!("the transaction failed");
+        }
+        if !cli.json
+            && let Ok(Some(v)) = codec::decode_result(&m, &r.return_data)
+        {
+            println!("returned {v}");
+        }
+    }
+    Ok(())
+}

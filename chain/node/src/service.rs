@@ -1,0 +1,722 @@
+//! [`Node`]: the executor, the mempool, read-only queries and notifications behind one cloneable
+//! handle, shared by the JSON-RPC server and whatever produces blocks.
+//!
+//! **The block-production seam.** A producer calls [`Node::propose`] for the transactions of the
+//! next block and [`Node::commit`] once the block is decided. The single-node [`crate::producer`]
+//! decides alone; the committee's consensus replaces it and calls the same two methods, so neither
+//! the executor nor the RPC layer changes.
+
+use crate::config::NodeConfig;
+use crate::executor::{COLUMN_FAMILIES, Executor, ExecutorError};
+use crate::keys;
+use crate::mempool::{AdmitError, Mempool};
+use crate::metrics::Metrics;
+use crate::view::{BlockView, HistoricalView};
+use lru::LruCache;
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, oneshot};
+use weft_state::{StateProof, StateStore};
+use weft_types::{
+    Action, Address, Block, BlockHash, ChainId, CodeHash, ContractAbi, ContractId, Hash32,
+    MethodKind, PublicKey, Receipt, SignedTransaction, TxHash,
+};
+use weft_vm::{BlockEnv, Call, ExecError, StateView, ValidationError, Vm, VmConfig};
+
+/// The latest committed block, in brief.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Head {
+    /// Its height (0 before the first block).
+    pub height: u64,
+    /// Its hash.
+    pub hash: BlockHash,
+    /// The state root after it.
+    pub state_root: Hash32,
+    /// Its time.
+    pub time_ms: u64,
+}
+
+/// A block as committed, with its receipts, as sent to subscribers.
+#[derive(Debug)]
+pub struct CommittedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its hash.
+    pub hash: BlockHash,
+    /// Its receipts, in order.
+    pub receipts: Vec<Receipt>,
+}
+
+/// Why the node cannot start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The data directory could not be used.
+    #[error("cannot open the data directory {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The executor or its store failed.
+    #[error(transparent)]
+    Executor(#[from] ExecutorError),
+    /// The VM could not be built.
+    #[error("cannot start the VM: {0}")]
+    Vm(#[from] weft_vm::VmError),
+    /// The state store failed.
+    #[error("state store failure: {0}")]
+    State(#[from] weft_state::StateError),
+}
+
+/// Why a transaction was not accepted. Each kind maps to one JSON-RPC error code.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The bytes are not a borsh `SignedTransaction`.
+    #[error(
+        "the transaction does not decode: {0}; expected the borsh encoding of a SignedTransaction"
+    )]
+    Malformed(String),
+    /// A mempool rule.
+    #[error(transparent)]
+    Rejected(#[from] AdmitError),
+    /// The deployed code is not a valid contract.
+    #[error("invalid contract code: {0}")]
+    InvalidCode(ValidationError),
+    /// A call of a contract that does not exist.
+    #[error("contract {0} is not deployed (nor is its deploy pending in this node's mempool)")]
+    UnknownContract(ContractId),
+    /// A call of a method the contract does not have or that a transaction cannot call.
+    #[error("{0}")]
+    UnknownMethod(String),
+    /// The node failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why a read-only call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// No such contract.
+    #[error("contract {0} is not deployed at height {1}")]
+    UnknownContract(ContractId, u64),
+    /// No such method.
+    #[error("{0}")]
+    UnknownMethod(String),
+    /// The height is in the future (or before the first block).
+    #[error("height {asked} is not available; the latest height is {latest}")]
+    UnknownHeight {
+        /// Asked for.
+        asked: u64,
+        /// Latest committed.
+        latest: u64,
+    },
+    /// Arguments did not convert.
+    #[error("{0}")]
+    BadArgs(String),
+    /// The contract failed (trap, error, out of gas).
+    #[error("{error}")]
+    Contract {
+        /// What the VM reported.
+        error: ExecError,
+        /// Gas used up to the failure.
+        gas_used: u64,
+    },
+    /// The node failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A read-only call's result.
+#[derive(Debug, Clone)]
+pub struct QueryOutcome {
+    /// The borsh result.
+    pub return_data: Vec<u8>,
+    /// Gas used.
+    pub gas_used: u64,
+    /// The height it ran at.
+    pub height: u64,
+    /// The method's ABI, for decoding the result.
+    pub method: weft_types::MethodAbi,
+}
+
+/// A deployed contract.
+#[derive(Debug, Clone)]
+pub struct ContractRecord {
+    /// Its code hash.
+    pub code_hash: CodeHash,
+    /// Code size in bytes.
+    pub code_size: u64,
+    /// Its ABI.
+    pub abi: Arc<ContractAbi>,
+}
+
+type Waiters = HashMap<TxHash, Vec<oneshot::Sender<Arc<Receipt>>>>;
+
+struct Inner {
+    config: NodeConfig,
+    chain_id: ChainId,
+    store: Arc<StateStore>,
+    executor: Executor,
+    /// One block is executed and committed at a time.
+    commit_lock: Mutex<()>,
+    query_vm: Vm,
+    mempool: Mutex<Mempool>,
+    /// Contracts whose deploys are pending, with their ABIs, so calls to them can be admitted.
+    pending_contracts: Mutex<HashMap<ContractId, Arc<ContractAbi>>>,
+    abis: Mutex<LruCache<CodeHash, Arc<ContractAbi>>>,
+    head: RwLock<Head>,
+    blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    waiters: Mutex<Waiters>,
+    wake: tokio::sync::Notify,
+    metrics: Metrics,
+}
+
+/// A running node's state and services. Cheap to clone.
+#[derive(Clone)]
+pub struct Node(Arc<Inner>);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock means another thread panicked mid-update; the node cannot go on safely.
+    m.lock().expect("node lock poisoned by a panic")
+}
+
+/// Milliseconds since the Unix epoch by the wall clock (for admission rate limits and proposals,
+/// never for execution).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Node {
+    /// Opens (or creates) the node's data in `config.data_dir`.
+    pub fn open(config: NodeConfig, metrics: Metrics) -> Result<Self, NodeError> {
+        let dir_error = |reason: String| NodeError::DataDir {
+            path: config.data_dir.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| dir_error(e.to_string()))?;
+        let store = Arc::new(
+            StateStore::open(&config.data_dir.join("state"), COLUMN_FAMILIES)
+                .map_err(|e| dir_error(e.to_string()))?,
+        );
+        let vm_config = || VmConfig {
+            cache_dir: Some(config.data_dir.join("modules")),
+            ..VmConfig::default()
+        };
+        // Queries get their own VM (and instance pool), so query load cannot starve blocks.
+        let chain_id = ChainId(config.chain_id.clone());
+        let executor = Executor::new(
+            Vm::new(vm_config())?,
+            store.clone(),
+            chain_id.clone(),
+            config.max_tx_gas,
+        );
+        let query_vm = Vm::new(vm_config())?;
+        let head = match store.version()? {
+            None => Head::default(),
+            Some(height) => {
+                let block = executor.block(height)?.ok_or_else(|| {
+                    dir_error(format!(
+                        "state is at height {height} but that block is missing"
+                    ))
+                })?;
+                Head {
+                    height,
+                    hash: block.header.hash(),
+                    state_root: block.header.state_root,
+                    time_ms: block.header.time_ms,
+                }
+            }
+        };
+        metrics.height.set(head.height as i64);
+        let mempool = Mempool::new(chain_id.clone(), config.mempool.clone());
+        let (blocks, _) = broadcast::channel(256);
+        Ok(Self(Arc::new(Inner {
+            chain_id,
+            store,
+            executor,
+            commit_lock: Mutex::new(()),
+            query_vm,
+            mempool: Mutex::new(mempool),
+            pending_contracts: Mutex::new(HashMap::new()),
+            abis: Mutex::new(LruCache::new(NonZeroUsize::new(1024).expect("nonzero"))),
+            head: RwLock::new(head),
+            blocks,
+            waiters: Mutex::new(HashMap::new()),
+            wake: tokio::sync::Notify::new(),
+            metrics,
+            config,
+        })))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.0.config
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &ChainId {
+        &self.0.chain_id
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// The latest committed block.
+    pub fn head(&self) -> Head {
+        *self.0.head.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Pending transactions.
+    pub fn mempool_len(&self) -> usize {
+        lock(&self.0.mempool).len()
+    }
+
+    /// New blocks, as they commit.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {
+        self.0.blocks.subscribe()
+    }
+
+    /// Resolves once a pending transaction arrives (for producers).
+    pub async fn wait_for_transactions(&self) {
+        loop {
+            let notified = self.0.wake.notified();
+            if !lock(&self.0.mempool).is_empty() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Decodes a transaction's borsh bytes.
+    pub fn decode(&self, bytes: &[u8]) -> Result<SignedTransaction, SubmitError> {
+        let limit = self.0.config.mempool.max_tx_bytes;
+        if bytes.len() > limit {
+            return Err(AdmitError::TooLarge {
+                size: bytes.len(),
+                limit,
+            }
+            .into());
+        }
+        borsh::from_slice(bytes).map_err(|e| SubmitError::Malformed(e.to_string()))
+    }
+
+    /// Checks and admits a decoded transaction whose encoding is `size` bytes. Cheap checks come
+    /// first, then the signature (outside any lock, so RPC threads verify in parallel), then
+    /// state checks.
+    pub fn submit(&self, tx: SignedTransaction, size: usize) -> Result<TxHash, SubmitError> {
+        let result = self.submit_inner(tx, size);
+        match &result {
+            Ok(_) => {
+                self.0.metrics.txs_admitted.inc();
+            }
+            Err(e) => {
+                self.0
+                    .metrics
+                    .txs_rejected
+                    .get_or_create(&crate::metrics::Reason {
+                        reason: reject_reason(e),
+                    })
+                    .inc();
+            }
+        }
+        result
+    }
+
+    fn submit_inner(&self, tx: SignedTransaction, size: usize) -> Result<TxHash, SubmitError> {
+        self.0
+            .config
+            .mempool
+            .precheck(&self.0.chain_id, &tx, size)?;
+        let hash = tx.verify().map_err(AdmitError::from)?;
+        let deployed_abi = self.check_action(&tx)?;
+        let sender = tx.tx.sender.address();
+        let committed = self.committed_nonce(&sender)?;
+        let nonce = tx.tx.nonce;
+        lock(&self.0.mempool).admit_verified(tx, hash, size, committed, now_ms())?;
+        if let Some(abi) = deployed_abi {
+            let id = ContractId::derive(&sender, nonce);
+            lock(&self.0.pending_contracts).insert(id, abi);
+        }
+        self.0.metrics.mempool_size.set(self.mempool_len() as i64);
+        self.0.wake.notify_one();
+        Ok(hash)
+    }
+
+    /// Deploys must carry valid code; calls must name a deployed (or pending) contract and one of
+    /// its call methods. Returns the ABI of deployed code.
+    fn check_action(
+        &self,
+        tx: &SignedTransaction,
+    ) -> Result<Option<Arc<ContractAbi>>, SubmitError> {
+        match &tx.tx.action {
+            Action::Deploy { code, .. } => {
+                let abi = self
+                    .0
+                    .query_vm
+                    .validate(code)
+                    .map_err(SubmitError::InvalidCode)?;
+                Ok(Some(Arc::new(abi)))
+            }
+            Action::Call {
+                contract, method, ..
+            } => {
+                let abi = match self.contract_abi_latest(contract) {
+                    Ok(Some(abi)) => abi,
+                    Ok(None) => lock(&self.0.pending_contracts)
+                        .get(contract)
+                        .cloned()
+                        .ok_or(SubmitError::UnknownContract(*contract))?,
+                    Err(e) => return Err(SubmitError::Internal(e)),
+                };
+                match abi.method(method) {
+                    Some(m) if m.kind == MethodKind::Call => Ok(None),
+                    Some(m) => Err(SubmitError::UnknownMethod(format!(
+                        "method `{method}` of contract {contract} is {} {}; transactions call `call` methods",
+                        if m.kind == MethodKind::View {
+                            "a"
+                        } else {
+                            "an"
+                        },
+                        m.kind.as_str(),
+                    ))),
+                    None => Err(SubmitError::UnknownMethod(format!(
+                        "contract {contract} has no method `{method}`; its methods are: {}",
+                        abi.method_list()
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn committed_nonce(&self, address: &Address) -> Result<u64, SubmitError> {
+        self.0
+            .executor
+            .nonce(address)
+            .map_err(|e| SubmitError::Internal(e.to_string()))
+    }
+
+    /// The committed and next free nonce of an account, and the height read.
+    pub fn account(&self, address: &Address) -> Result<(u64, u64, u64), String> {
+        let _reading = self.0.store.read_section();
+        let height = self.head().height;
+        let committed = read_nonce(
+            self.0
+                .store
+                .get(&keys::nonce(address))
+                .map_err(|e| e.to_string())?,
+        );
+        let next = lock(&self.0.mempool).next_nonce(address, committed);
+        Ok((committed, next, height))
+    }
+
+    /// Waits until `hash` is committed and returns its receipt. Register before submitting, so a
+    /// fast commit is not missed.
+    pub fn watch(&self, hash: TxHash) -> oneshot::Receiver<Arc<Receipt>> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.0.waiters).entry(hash).or_default().push(tx);
+        rx
+    }
+
+    /// Drops the waiters of `hash` (after a rejected submission or a timeout).
+    pub fn unwatch(&self, hash: &TxHash) {
+        let mut waiters = lock(&self.0.waiters);
+        if let Some(list) = waiters.get_mut(hash) {
+            list.retain(|w| !w.is_closed());
+            if list.is_empty() {
+                waiters.remove(hash);
+            }
+        }
+    }
+
+    /// A committed receipt.
+    pub fn receipt(&self, hash: &TxHash) -> Result<Option<Receipt>, String> {
+        self.0.executor.receipt(hash).map_err(|e| e.to_string())
+    }
+
+    /// A pending transaction.
+    pub fn pending_tx(&self, hash: &TxHash) -> Option<SignedTransaction> {
+        lock(&self.0.mempool).get(hash).cloned()
+    }
+
+    /// A committed block.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, String> {
+        self.0.executor.block(height).map_err(|e| e.to_string())
+    }
+
+    /// Resolves a requested height against the store's latest version (not the head, which is
+    /// updated just after a commit lands).
+    fn check_height(&self, height: Option<u64>) -> Result<(u64, bool), QueryError> {
+        let latest = self
+            .0
+            .store
+            .version()
+            .map_err(|e| QueryError::Internal(e.to_string()))?
+            .unwrap_or(0);
+        match height {
+            None => Ok((latest, true)),
+            Some(h) if h == latest => Ok((h, true)),
+            Some(h) if h == 0 || h > latest => Err(QueryError::UnknownHeight { asked: h, latest }),
+            Some(h) => Ok((h, false)),
+        }
+    }
+
+    fn abi_of(&self, code_hash: CodeHash, code: &[u8]) -> Result<Arc<ContractAbi>, String> {
+        if let Some(abi) = lock(&self.0.abis).get(&code_hash) {
+            return Ok(abi.clone());
+        }
+        let abi = Arc::new(weft_vm::validate::read_abi(code).map_err(|e| e.to_string())?);
+        lock(&self.0.abis).put(code_hash, abi.clone());
+        Ok(abi)
+    }
+
+    fn contract_abi_latest(&self, id: &ContractId) -> Result<Option<Arc<ContractAbi>>, String> {
+        let view = BlockView::new(self.0.store.clone());
+        Ok(self.contract_in(&view, id)?.map(|c| c.abi))
+    }
+
+    fn contract_in(
+        &self,
+        view: &dyn StateView,
+        id: &ContractId,
+    ) -> Result<Option<ContractRecord>, String> {
+        let Some(code_hash) = view.contract(id).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let code = view
+            .code(&code_hash)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("the code of contract {id} is missing from state"))?;
+        let abi = self.abi_of(code_hash, &code)?;
+        Ok(Some(ContractRecord {
+            code_hash,
+            code_size: code.len() as u64,
+            abi,
+        }))
+    }
+
+    /// A deployed contract at `height` (latest when `None`).
+    pub fn contract(
+        &self,
+        id: &ContractId,
+        height: Option<u64>,
+    ) -> Result<(ContractRecord, u64), QueryError> {
+        let _reading = self.0.store.read_section();
+        let (height, latest) = self.check_height(height)?;
+        let record = if latest {
+            self.contract_in(&BlockView::new(self.0.store.clone()), id)
+        } else {
+            self.contract_in(&HistoricalView::new(self.0.store.clone(), height), id)
+        }
+        .map_err(QueryError::Internal)?;
+        record
+            .map(|r| (r, height))
+            .ok_or(QueryError::UnknownContract(*id, height))
+    }
+
+    /// Runs a method read-only at `height` (latest when `None`). `args` turns the method's ABI
+    /// into borsh arguments (JSON through the ABI, or raw).
+    pub fn query(
+        &self,
+        contract: ContractId,
+        method: &str,
+        args: impl FnOnce(&weft_types::MethodAbi) -> Result<Vec<u8>, String>,
+        height: Option<u64>,
+        caller: Address,
+        gas_limit: Option<u64>,
+    ) -> Result<QueryOutcome, QueryError> {
+        // Hold off commits, so every read of this call sees one version.
+        let _reading = self.0.store.read_section();
+        let (height, latest) = self.check_height(height)?;
+        let view: Arc<dyn StateView> = if latest {
+            Arc::new(BlockView::new(self.0.store.clone()))
+        } else {
+            Arc::new(HistoricalView::new(self.0.store.clone(), height))
+        };
+        let record = self
+            .contract_in(view.as_ref(), &contract)
+            .map_err(QueryError::Internal)?
+            .ok_or(QueryError::UnknownContract(contract, height))?;
+        let abi_method = record.abi.method(method).cloned().ok_or_else(|| {
+            QueryError::UnknownMethod(format!(
+                "contract {contract} has no method `{method}`; its methods are: {}",
+                record.abi.method_list()
+            ))
+        })?;
+        if abi_method.kind == MethodKind::Init {
+            return Err(QueryError::UnknownMethod(format!(
+                "method `{method}` of contract {contract} is its init method; it runs only at deploy"
+            )));
+        }
+        let args = args(&abi_method).map_err(QueryError::BadArgs)?;
+        let time_ms = self.head().time_ms;
+        let limit = self.0.config.query_gas;
+        let call = Call {
+            caller,
+            contract,
+            method: method.to_string(),
+            args,
+            gas_limit: gas_limit.unwrap_or(limit).min(limit),
+        };
+        let outcome = self
+            .0
+            .query_vm
+            .query(view, BlockEnv { height, time_ms }, call)
+            .map_err(|e| QueryError::Internal(e.to_string()))?;
+        match outcome.result {
+            Ok(success) => Ok(QueryOutcome {
+                return_data: success.return_data,
+                gas_used: outcome.gas_used,
+                height,
+                method: abi_method,
+            }),
+            Err(error) => Err(QueryError::Contract {
+                error,
+                gas_used: outcome.gas_used,
+            }),
+        }
+    }
+
+    /// A state key's value and proof at `height` (latest when `None`), with that height's root.
+    pub fn state(
+        &self,
+        key: &[u8],
+        height: Option<u64>,
+    ) -> Result<(u64, Hash32, StateProof), QueryError> {
+        let (height, _) = self.check_height(height)?;
+        let internal = |e: weft_state::StateError| QueryError::Internal(e.to_string());
+        let root = self.0.store.root(height).map_err(internal)?;
+        let proof = self.0.store.prove(key, height).map_err(internal)?;
+        Ok((height, root, proof))
+    }
+
+    /// The block-production seam, part one: up to `max` transactions ready for the next block,
+    /// in an order the executor accepts (per sender by nonce).
+    pub fn propose(&self, max: usize) -> Vec<SignedTransaction> {
+        let executor = &self.0.executor;
+        lock(&self.0.mempool).ready(max, |a| executor.nonce(a).unwrap_or(u64::MAX))
+    }
+
+    /// The block-production seam, part two: executes and commits the decided block, then prunes
+    /// the mempool, wakes waiters and notifies subscribers.
+    pub fn commit(
+        &self,
+        height: u64,
+        time_ms: u64,
+        proposer: PublicKey,
+        txs: Vec<SignedTransaction>,
+    ) -> Result<Arc<CommittedBlock>, ExecutorError> {
+        let _committing = lock(&self.0.commit_lock);
+        let started = std::time::Instant::now();
+        let tx_count = txs.len();
+        let executed = {
+            let executor = &self.0.executor;
+            // Transactions this node's mempool admitted had their signatures checked there.
+            let admitted: HashSet<TxHash> = {
+                let mempool = lock(&self.0.mempool);
+                txs.iter()
+                    .map(|t| t.tx.hash())
+                    .filter(|h| mempool.contains(h))
+                    .collect()
+            };
+            executor.execute_with(height, time_ms, proposer, txs, &|h| admitted.contains(h))?
+        };
+        let committed = Arc::new(CommittedBlock {
+            block: executed.block,
+            hash: executed.hash,
+            receipts: executed.receipts,
+        });
+        *self.0.head.write().unwrap_or_else(|e| e.into_inner()) = Head {
+            height,
+            hash: committed.hash,
+            state_root: committed.block.header.state_root,
+            time_ms,
+        };
+        self.after_commit(&committed);
+        let m = &self.0.metrics;
+        m.height.set(height as i64);
+        m.blocks_committed.inc();
+        m.txs_committed.inc_by(tx_count as u64);
+        m.block_seconds.observe(started.elapsed().as_secs_f64());
+        m.mempool_size.set(self.mempool_len() as i64);
+        Ok(committed)
+    }
+
+    fn after_commit(&self, committed: &Arc<CommittedBlock>) {
+        let senders: HashSet<Address> = committed
+            .block
+            .txs
+            .iter()
+            .map(|t| t.tx.sender.address())
+            .collect();
+        {
+            let executor = &self.0.executor;
+            let mut mempool = lock(&self.0.mempool);
+            for sender in &senders {
+                if let Ok(nonce) = executor.nonce(sender) {
+                    mempool.prune(sender, nonce);
+                }
+            }
+        }
+        {
+            let mut pending = lock(&self.0.pending_contracts);
+            if !pending.is_empty() {
+                for t in &committed.block.txs {
+                    if matches!(t.tx.action, Action::Deploy { .. }) {
+                        pending.remove(&ContractId::derive(&t.tx.sender.address(), t.tx.nonce));
+                    }
+                }
+            }
+        }
+        {
+            let mut waiters = lock(&self.0.waiters);
+            if !waiters.is_empty() {
+                for receipt in &committed.receipts {
+                    if let Some(list) = waiters.remove(&receipt.tx_hash) {
+                        let receipt = Arc::new(receipt.clone());
+                        for w in list {
+                            let _ = w.send(receipt.clone());
+                        }
+                    }
+                }
+            }
+        }
+        // No subscriber is fine.
+        let _ = self.0.blocks.send(committed.clone());
+    }
+}
+
+fn read_nonce(bytes: Option<Vec<u8>>) -> u64 {
+    bytes
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
+
+fn reject_reason(e: &SubmitError) -> &'static str {
+    match e {
+        SubmitError::Malformed(_) => "malformed",
+        SubmitError::Rejected(a) => match a {
+            AdmitError::TooLarge { .. } => "too_large",
+            AdmitError::GasTooHigh { .. } => "gas_too_high",
+            AdmitError::WrongChain { .. } => "wrong_chain",
+            AdmitError::BadSignature(_) => "bad_signature",
+            AdmitError::NonceUsed { .. }
+            | AdmitError::NoncePending { .. }
+            | AdmitError::NonceGap { .. } => "nonce",
+            AdmitError::Duplicate(_) => "duplicate",
+            AdmitError::SenderFull { .. } | AdmitError::RateLimited { .. } => "rate_limited",
+            AdmitError::Full { .. } => "mempool_full",
+        },
+        SubmitError::InvalidCode(_) => "invalid_code",
+        SubmitError::UnknownContract(_) => "unknown_contract",
+        SubmitError::UnknownMethod(_) => "unknown_method",
+        SubmitError::Internal(_) => "internal",
+    }
+}
