@@ -253,6 +253,11 @@ impl Node {
         })))
     }
 
+    /// How many handles to this node exist (the node's data is closed when the last one goes).
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &NodeConfig {
         &self.0.config
@@ -549,10 +554,18 @@ impl Node {
                 record.abi.method_list()
             ))
         })?;
-        if abi_method.kind == MethodKind::Init {
-            return Err(QueryError::UnknownMethod(format!(
-                "method `{method}` of contract {contract} is its init method; it runs only at deploy"
-            )));
+        match abi_method.kind {
+            MethodKind::View => {}
+            MethodKind::Init => {
+                return Err(QueryError::UnknownMethod(format!(
+                    "method `{method}` of contract {contract} is its init method; it runs only at deploy"
+                )));
+            }
+            MethodKind::Call => {
+                return Err(QueryError::UnknownMethod(format!(
+                    "method `{method}` of contract {contract} is a call method; weft_call runs view methods; send a transaction to run it"
+                )));
+            }
         }
         let args = args(&abi_method).map_err(QueryError::BadArgs)?;
         let time_ms = self.head().time_ms;

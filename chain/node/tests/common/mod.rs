@@ -1,0 +1,122 @@
+//! A node on real sockets for the tests: RocksDB in a temp dir, JSON-RPC on a free loopback port.
+
+#![allow(dead_code, reason = "each test file uses part of this")]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use tokio::sync::oneshot;
+use weft_client::{Client, Signer};
+use weft_node::config::NodeConfig;
+use weft_node::metrics::Metrics;
+use weft_node::{Node, producer, rpc};
+use weft_types::Keypair;
+
+pub const CHAIN: &str = "weft-test";
+
+pub fn counter_wasm() -> Vec<u8> {
+    weft_testkit::build_contract(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../contracts/counter"
+    ))
+}
+
+pub fn registry_wasm() -> Vec<u8> {
+    weft_testkit::build_contract(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../contracts/registry"
+    ))
+}
+
+/// The storage key of an SDK `Item` named `name`.
+pub fn item_key(name: &str) -> Vec<u8> {
+    let mut out = vec![name.len() as u8];
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+pub struct TestNode {
+    pub node: Node,
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    producer: Option<tokio::task::JoinHandle<Result<(), weft_node::ExecutorError>>>,
+    server: jsonrpsee::server::ServerHandle,
+}
+
+impl TestNode {
+    pub async fn start(dir: &Path) -> Self {
+        let mut config = NodeConfig::new(CHAIN, dir.join("data"));
+        config.rpc.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.block.interval_ms = 5;
+        config.rpc.max_wait_ms = 20_000;
+        let node = Node::open(config, Metrics::new()).unwrap();
+        let (addr, server) = rpc::serve(node.clone(), node.config().rpc.listen)
+            .await
+            .unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let proposer = Keypair::from_seed([9; 32]).public_key();
+        let producer = tokio::spawn(producer::run(node.clone(), proposer, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            node,
+            addr,
+            stop: Some(stop),
+            producer: Some(producer),
+            server,
+        }
+    }
+
+    pub fn http(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn ws(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.http()).await.unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(p) = self.producer.take() {
+            p.await.unwrap().unwrap();
+        }
+        let _ = self.server.stop();
+        self.server.clone().stopped().await;
+        // Connection tasks let go of the node shortly after the server stops; the data directory
+        // is closed with the last handle.
+        for _ in 0..500 {
+            if self.node.handles() == 1 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the node is still referenced 5 s after stopping");
+    }
+}
+
+pub async fn signer(client: &Client, seed: u8) -> Signer {
+    let key = Keypair::from_seed([seed; 32]);
+    let account = client.account(&key.public_key().address()).await.unwrap();
+    Signer::new(key, CHAIN, account.next_nonce)
+}
+
+/// Posts a raw body over HTTP/1.1 and returns the response body as JSON.
+pub async fn post_raw(addr: SocketAddr, body: &str) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let (_, body) = text.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}

@@ -1,0 +1,436 @@
+//! The node through JSON-RPC over real HTTP and WebSocket connections.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+mod common;
+
+use common::{CHAIN, TestNode, counter_wasm, item_key, post_raw, registry_wasm, signer};
+use serde_json::json;
+use weft_client::json::{EventFilter, Status, WaitUntil, abi_from_json};
+use weft_client::{Client, VerifyError, codec, verify_state};
+use weft_node::rpc::codes;
+use weft_types::{Action, ChainId, ContractId, Keypair, Transaction};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_call_send_subscribe_and_prove_over_http_and_websocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path()).await;
+    let http = node.client().await;
+    let ws = Client::connect(&node.ws()).await.unwrap();
+    let mut alice = signer(&http, 1).await;
+    let counter = alice.contract_id(alice.next_nonce());
+
+    let mut blocks = ws.subscribe_blocks().await.unwrap();
+    let mut events = ws
+        .subscribe_events(&EventFilter {
+            contract: Some(counter),
+            topic: Some("incremented".into()),
+        })
+        .await
+        .unwrap();
+
+    // Deploy over HTTP and wait for the block.
+    let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(5u64,)).unwrap());
+    let receipt = http.send_and_wait(&deploy).await.unwrap();
+    assert_eq!(receipt.status, Status::Success, "{receipt:?}");
+    assert_eq!(receipt.contract, Some(counter));
+    let first = blocks.next().await.unwrap().unwrap();
+    let _ = alice.next_nonce();
+    assert_eq!((first.height, first.tx_count), (receipt.height, 1));
+
+    // The ABI travels with the code; JSON arguments go through it.
+    let info = http.contract(&counter).await.unwrap();
+    let increment = info.methods.iter().find(|m| m.name == "increment").unwrap();
+    assert_eq!(
+        (increment.kind.as_str(), increment.args[0].ty.as_str()),
+        ("call", "u64")
+    );
+    let now = http.call_json(&counter, "get", json!([])).await.unwrap();
+    assert_eq!(now.value, Some(json!(5)));
+
+    // A contract whose methods take strings and bytes: a transaction with JSON arguments encoded
+    // through the ABI from weft_getContract, then views with JSON arguments.
+    let registry = alice.contract_id(alice.next_nonce());
+    let deployed = http
+        .send_and_wait(&alice.deploy(registry_wasm(), Vec::new()))
+        .await
+        .unwrap();
+    assert_eq!(deployed.status, Status::Success, "{deployed:?}");
+    let abi = abi_from_json(&http.contract(&registry).await.unwrap().methods).unwrap();
+    let args = codec::encode_args(
+        abi.method("register").unwrap(),
+        Some(&json!({"name": "alice", "value": "0xc0ffee"})),
+    )
+    .unwrap();
+    let registered = http
+        .send_and_wait(&alice.call(registry, "register", args))
+        .await
+        .unwrap();
+    assert_eq!(registered.status, Status::Success, "{registered:?}");
+    let count = http
+        .call_json(&registry, "count", json!(null))
+        .await
+        .unwrap();
+    assert_eq!(count.value, Some(json!(1)));
+    let entry = http
+        .call_json(&registry, "get", json!({"name": "alice"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        entry.value, None,
+        "Entry is a contract type; the raw bytes are returned"
+    );
+    let entry: Option<([u8; 32], Vec<u8>, u64)> = borsh::from_slice(&entry.return_data).unwrap();
+    assert_eq!(entry.unwrap().1, vec![0xc0, 0xff, 0xee]);
+
+    // Send over WebSocket and wait until committed; the event arrives on the subscription.
+    let tx = alice.call(counter, "increment", borsh::to_vec(&(3u64,)).unwrap());
+    let sent = ws.send(&tx, WaitUntil::Committed).await.unwrap();
+    let receipt = sent.receipt.unwrap();
+    assert_eq!(receipt.status, Status::Success);
+    assert_eq!(receipt.return_data, 8u64.to_le_bytes());
+    let event = events.next().await.unwrap().unwrap();
+    assert_eq!(event.tx_hash, tx.tx.hash());
+    assert_eq!(event.event.topic, "incremented");
+    let (who, value): ([u8; 32], u64) = borsh::from_slice(&event.event.data).unwrap();
+    assert_eq!((who, value), (alice.key().public_key().0, 8));
+
+    // Lookups.
+    let lookup = http.transaction(&tx.tx.hash()).await.unwrap().unwrap();
+    assert_eq!(lookup.height, Some(receipt.height));
+    assert_eq!(
+        http.receipt(&tx.tx.hash()).await.unwrap(),
+        Some(receipt.clone())
+    );
+    let block = http
+        .block(Some(receipt.height), true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(block.tx_hashes, vec![tx.tx.hash().to_hex()]);
+    assert_eq!(block.transactions.unwrap()[0].nonce, 3);
+    assert_eq!(http.block(Some(999), false).await.unwrap(), None);
+
+    // State with a proof, verified against the state root of the head block.
+    let head = http.chain_info().await.unwrap();
+    let key = item_key("count");
+    let answer = http.state(&counter, &key, None).await.unwrap();
+    assert_eq!(answer.height, head.height);
+    let proven = verify_state(&answer, &counter, &key, &head.state_root).unwrap();
+    assert_eq!(proven, Some(borsh::to_vec(&8u64).unwrap()));
+    let absent = http.state(&counter, b"no such key", None).await.unwrap();
+    assert_eq!(
+        verify_state(&absent, &counter, b"no such key", &head.state_root).unwrap(),
+        None
+    );
+    // An older height proves the older value against that block's root.
+    let old = http
+        .state(&counter, &key, Some(first.height))
+        .await
+        .unwrap();
+    assert_eq!(
+        verify_state(&old, &counter, &key, &first.state_root).unwrap(),
+        Some(borsh::to_vec(&5u64).unwrap())
+    );
+
+    // Every tampering fails.
+    let mut forged = answer.clone();
+    forged.value = Some(borsh::to_vec(&1_000u64).unwrap());
+    assert_eq!(
+        verify_state(&forged, &counter, &key, &head.state_root),
+        Err(VerifyError::ValueMismatch)
+    );
+    let mut forged = answer.clone();
+    let last = forged.proof.len() - 1;
+    forged.proof[last] ^= 1;
+    assert!(verify_state(&forged, &counter, &key, &head.state_root).is_err());
+    let mut forged = answer.clone();
+    forged.value = Some(borsh::to_vec(&1_000u64).unwrap());
+    forged.proof = absent.proof.clone();
+    assert!(verify_state(&forged, &counter, &key, &head.state_root).is_err());
+    assert!(matches!(
+        verify_state(&answer, &counter, &key, &first.state_root),
+        Err(VerifyError::WrongRoot { .. })
+    ));
+    assert!(matches!(
+        verify_state(&answer, &counter, b"other", &head.state_root),
+        Err(VerifyError::WrongKey { .. })
+    ));
+
+    // rpc.discover lists every method.
+    let discover: serde_json::Value = http.request("rpc.discover", json!([])).await.unwrap();
+    let names: Vec<&str> = discover["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for m in weft_node::rpc::METHODS {
+        assert!(
+            names.contains(&m.name),
+            "{} missing from rpc.discover",
+            m.name
+        );
+    }
+    node.stop().await;
+}
+
+fn code_of(e: weft_client::Error) -> (i32, String) {
+    match e {
+        weft_client::Error::Rpc { code, message, .. } => (code, message),
+        other => panic!("expected a JSON-RPC error, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_the_right_error_and_the_node_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path()).await;
+    let http = node.client().await;
+    let mut alice = signer(&http, 2).await;
+    let counter = alice.contract_id(alice.next_nonce());
+    let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap());
+    http.send_and_wait(&deploy).await.unwrap();
+
+    // Malformed JSON, unknown method, wrong params: standard codes.
+    let r = post_raw(node.addr, r#"{"jsonrpc":"2.0","id":1,"method""#).await;
+    assert_eq!(r["error"]["code"], -32700);
+    let r = post_raw(
+        node.addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"weft_nope"}"#,
+    )
+    .await;
+    assert_eq!(r["error"]["code"], -32601);
+    let r = post_raw(
+        node.addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"weft_getReceipt","params":[42]}"#,
+    )
+    .await;
+    assert_eq!(r["error"]["code"], -32602);
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("weft_getReceipt takes [txHash]"),
+        "{r}"
+    );
+    let r = post_raw(
+        node.addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"weft_getBlock","params":[1, true, 3]}"#,
+    )
+    .await;
+    assert_eq!(r["error"]["code"], -32602);
+    let r = post_raw(
+        node.addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"weft_sendTransaction","params":["0x0102"]}"#,
+    )
+    .await;
+    assert_eq!(r["error"]["code"], -32602);
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not decode"),
+        "{r}"
+    );
+    // A batch answers each entry on its own.
+    let r = post_raw(
+        node.addr,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"weft_chainInfo"},{"jsonrpc":"2.0","id":2,"method":"weft_nope"}]"#,
+    )
+    .await;
+    assert_eq!(r[0]["result"]["chainId"], CHAIN);
+    assert_eq!(r[1]["error"]["code"], -32601);
+
+    // Bad signature.
+    let mut forged = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+    alice.set_next_nonce(alice.next_nonce() - 1);
+    forged.signature.0[0] ^= 1;
+    let (code, message) = code_of(http.send(&forged, WaitUntil::Accepted).await.unwrap_err());
+    assert_eq!(code, codes::BAD_SIGNATURE, "{message}");
+    assert!(message.contains("signature does not match"), "{message}");
+
+    // Wrong chain id.
+    let key = Keypair::from_seed([2; 32]);
+    let other_chain = key.sign(Transaction {
+        chain_id: ChainId("another-chain".into()),
+        sender: key.public_key(),
+        nonce: alice.next_nonce(),
+        gas_limit: 1_000_000,
+        action: Action::Call {
+            contract: counter,
+            method: "increment".into(),
+            args: borsh::to_vec(&(1u64,)).unwrap(),
+        },
+    });
+    let (code, message) = code_of(
+        http.send(&other_chain, WaitUntil::Accepted)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, codes::WRONG_CHAIN);
+    assert!(
+        message.contains("\"another-chain\"") && message.contains(CHAIN),
+        "{message}"
+    );
+
+    // Replayed nonce: the deploy again.
+    let err = http.send(&deploy, WaitUntil::Accepted).await.unwrap_err();
+    let weft_client::Error::Rpc {
+        code,
+        message,
+        data,
+        ..
+    } = err
+    else {
+        panic!("expected a JSON-RPC error")
+    };
+    assert_eq!(code, codes::BAD_NONCE);
+    assert_eq!(
+        message,
+        "transaction nonce 0 already used; the next nonce for this sender is 1"
+    );
+    assert_eq!(data, Some(json!({"nextNonce": 1})));
+
+    // Gapped nonce.
+    alice.set_next_nonce(5_000);
+    let gapped = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+    alice.set_next_nonce(1);
+    let (code, message) = code_of(http.send(&gapped, WaitUntil::Accepted).await.unwrap_err());
+    assert_eq!(code, codes::BAD_NONCE);
+    assert!(message.contains("too far ahead"), "{message}");
+
+    // Oversized transaction.
+    let huge = alice.deploy(vec![0u8; 1_300_000], Vec::new());
+    alice.set_next_nonce(1);
+    let (code, message) = code_of(http.send(&huge, WaitUntil::Accepted).await.unwrap_err());
+    assert_eq!(code, codes::TX_TOO_LARGE);
+    assert!(message.contains("the limit is 1228800 bytes"), "{message}");
+
+    // Invalid wasm.
+    let junk = alice.deploy(b"\0asm but not really".to_vec(), Vec::new());
+    alice.set_next_nonce(1);
+    let (code, message) = code_of(http.send(&junk, WaitUntil::Accepted).await.unwrap_err());
+    assert_eq!(code, codes::INVALID_CODE);
+    assert!(message.starts_with("invalid contract code"), "{message}");
+
+    // Unknown contract, unknown method, a view sent as a transaction.
+    let nobody = ContractId([7; 32]);
+    let stray = alice.call(nobody, "increment", Vec::new());
+    alice.set_next_nonce(1);
+    let (code, message) = code_of(http.send(&stray, WaitUntil::Accepted).await.unwrap_err());
+    assert_eq!(code, codes::UNKNOWN_CONTRACT);
+    assert!(message.contains(&nobody.to_hex()), "{message}");
+    let wrong = alice.call(counter, "decrement", Vec::new());
+    alice.set_next_nonce(1);
+    let (code, message) = code_of(http.send(&wrong, WaitUntil::Accepted).await.unwrap_err());
+    assert_eq!(code, codes::UNKNOWN_METHOD);
+    assert!(
+        message.contains("has no method `decrement`") && message.contains("increment"),
+        "{message}"
+    );
+    let view = alice.call(counter, "get", Vec::new());
+    alice.set_next_nonce(1);
+    let (code, message) = code_of(http.send(&view, WaitUntil::Accepted).await.unwrap_err());
+    assert_eq!(code, codes::UNKNOWN_METHOD);
+    assert!(message.contains("is a view"), "{message}");
+
+    // Read-only calls: unknown contract and method, bad JSON args, a failing contract, a future
+    // height.
+    let (code, _) = code_of(http.call_json(&nobody, "get", json!([])).await.unwrap_err());
+    assert_eq!(code, codes::UNKNOWN_CONTRACT);
+    let (code, _) = code_of(
+        http.call_json(&counter, "nope", json!([]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, codes::UNKNOWN_METHOD);
+    let (code, message) = code_of(
+        http.call_json(&counter, "get", json!(["x"]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, -32602);
+    assert_eq!(message, "get() takes 0 argument(s), got 1");
+    let (code, message) = code_of(
+        http.call_json(&counter, "increment", json!([1]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, codes::UNKNOWN_METHOD);
+    assert!(
+        message.contains("send a transaction to run it"),
+        "{message}"
+    );
+    let (code, message) = code_of(
+        http.call_json(&counter, "sneaky_write", json!([]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, codes::CONTRACT_FAILED, "{message}");
+    let (code, _) = code_of(
+        http.call(weft_client::json::CallRequest {
+            contract: counter.to_hex(),
+            method: "get".into(),
+            height: Some(1_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(code, codes::UNKNOWN_HEIGHT);
+
+    // Still serving, and a good transaction still commits.
+    let ok = alice.call(counter, "increment", borsh::to_vec(&(2u64,)).unwrap());
+    let receipt = http.send_and_wait(&ok).await.unwrap();
+    assert_eq!(receipt.return_data, 2u64.to_le_bytes());
+    assert_eq!(http.chain_info().await.unwrap().height, receipt.height);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_and_reopen_keeps_height_root_and_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path()).await;
+    let http = node.client().await;
+    let mut alice = signer(&http, 3).await;
+    let counter = alice.contract_id(alice.next_nonce());
+    let mut receipts = vec![
+        http.send_and_wait(&alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap()))
+            .await
+            .unwrap(),
+    ];
+    for i in 1..=5u64 {
+        let tx = alice.call(counter, "increment", borsh::to_vec(&(i,)).unwrap());
+        receipts.push(http.send_and_wait(&tx).await.unwrap());
+    }
+    let before = http.chain_info().await.unwrap();
+    // The client's keep-alive connection holds the server's state open; close it first.
+    drop(http);
+    node.stop().await;
+
+    let node = TestNode::start(dir.path()).await;
+    let http = node.client().await;
+    let after = http.chain_info().await.unwrap();
+    assert_eq!(
+        (after.height, after.state_root, after.block_hash),
+        (before.height, before.state_root, before.block_hash)
+    );
+    for r in &receipts {
+        assert_eq!(http.receipt(&r.tx_hash).await.unwrap().as_ref(), Some(r));
+    }
+    let now = http.call_json(&counter, "get", json!([])).await.unwrap();
+    assert_eq!(now.value, Some(json!(15)));
+    // The account's nonce continues where it was.
+    assert_eq!(
+        http.account(&alice.key().public_key().address())
+            .await
+            .unwrap()
+            .next_nonce,
+        6
+    );
+    node.stop().await;
+}
