@@ -1,0 +1,171 @@
+//! The real `weft` binary as an operator runs it: `weft init`, `weft node run`, a clean stop by
+//! SIGTERM, and `kill -9` right after transactions were acknowledged as committed. Nothing
+//! acknowledged may be lost.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+mod common;
+
+use common::{counter_wasm, item_key};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use weft_client::json::{ReceiptJson, WaitUntil};
+use weft_client::{Client, Signer, keyfile, verify_state};
+
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(config: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(WEFT)
+        .args(["node", "run", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+async fn ready(url: &str, child: &mut Child, log: &Path) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the node exited ({status}):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if let Ok(client) = Client::connect(url).await
+            && client.chain_info().await.is_ok()
+        {
+            return client;
+        }
+        assert!(Instant::now() < deadline, "the node did not come up in 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the node did not stop within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn check_all(client: &Client, acknowledged: &[ReceiptJson]) {
+    for r in acknowledged {
+        assert_eq!(
+            client.receipt(&r.tx_hash).await.unwrap().as_ref(),
+            Some(r),
+            "an acknowledged receipt was lost"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_kill_9_lose_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("node");
+    let port = free_port();
+    let out = Command::new(WEFT)
+        .args(["init", "--chain-id", "weft-test", "--rpc-listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--home")
+        .arg(&home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = home.join("config.toml");
+    let log = dir.path().join("node.log");
+    let url = format!("http://127.0.0.1:{port}");
+
+    let mut child = start(&config, &log);
+    let client = ready(&url, &mut child, &log).await;
+    let key = keyfile::generate();
+    let mut alice = Signer::new(key, "weft-test", 0);
+    let counter = alice.contract_id(0);
+    let mut acknowledged = vec![
+        client
+            .send_and_wait(&alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap()))
+            .await
+            .unwrap(),
+    ];
+    for _ in 0..10 {
+        let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+        acknowledged.push(client.send_and_wait(&tx).await.unwrap());
+    }
+    let before = client.chain_info().await.unwrap();
+
+    // A clean stop.
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(wait_exit(&mut child).success(), "a clean stop exits with 0");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("shutting down") && logged.contains("stopped"), "{logged}");
+
+    let mut child = start(&config, &log);
+    let client = ready(&url, &mut child, &log).await;
+    let after = client.chain_info().await.unwrap();
+    assert_eq!(
+        (after.height, after.state_root, after.block_hash),
+        (before.height, before.state_root, before.block_hash)
+    );
+    check_all(&client, &acknowledged).await;
+
+    // kill -9 right after the last acknowledgement, with more transactions in flight.
+    for _ in 0..10 {
+        let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+        acknowledged.push(client.send_and_wait(&tx).await.unwrap());
+    }
+    for _ in 0..20 {
+        let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+        client.send(&tx, WaitUntil::Accepted).await.unwrap();
+    }
+    child.kill().unwrap();
+    wait_exit(&mut child);
+
+    let mut child = start(&config, &log);
+    let client = ready(&url, &mut child, &log).await;
+    check_all(&client, &acknowledged).await;
+    let info = client.chain_info().await.unwrap();
+    assert!(info.height >= acknowledged.last().unwrap().height);
+    // The state agrees with the receipts: 20 acknowledged increments, plus those in flight that
+    // made it into a block before the kill.
+    let key_bytes = item_key("count");
+    let state = client.state(&counter, &key_bytes, None).await.unwrap();
+    let value = verify_state(&state, &counter, &key_bytes, &info.state_root)
+        .unwrap()
+        .unwrap();
+    let count: u64 = borsh::from_slice(&value).unwrap();
+    assert!((20..=40).contains(&count), "count {count}");
+    let account = client
+        .account(&alice.key().public_key().address())
+        .await
+        .unwrap();
+    assert_eq!(account.committed_nonce, 1 + count, "nonces and state move together");
+    child.kill().unwrap();
+    wait_exit(&mut child);
+}
