@@ -1,0 +1,256 @@
+//! `weft-load`: end-to-end load on a node over JSON-RPC.
+//!
+//! It deploys the counter contract, pre-signs `increment(1)` calls from many senders, submits them
+//! over WebSocket connections with `waitUntil: committed`, and reports committed transactions per
+//! second and the submit-to-commit latency (p50/p99), next to the ed25519 verifications per second
+//! of this machine measured in the same run (the physical floor: a node verifies each transaction
+//! once).
+//!
+//! ```sh
+//! cargo build --release -p weft-node --bin weft -p weft-benches --bin weft-load
+//! target/release/weft-load --spawn            # starts `weft dev` on a free port in a temp dir
+//! target/release/weft-load --rpc ws://127.0.0.1:8545   # or against a running node
+//! ```
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use ed25519_dalek::{Signer as _, SigningKey, Verifier as _};
+use futures::StreamExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weft_client::json::{Status, WaitUntil};
+use weft_client::{Client, Signer};
+use weft_types::{Keypair, SignedTransaction};
+
+#[derive(Parser)]
+#[command(about = "End-to-end load on a Weft node over JSON-RPC")]
+struct Args {
+    /// The node's WebSocket URL (ignored with --spawn).
+    #[arg(long, default_value = "ws://127.0.0.1:8545")]
+    rpc: String,
+    /// Start a fresh `weft dev` node for the run (the `weft` binary next to this one).
+    #[arg(long)]
+    spawn: bool,
+    /// Transactions to send.
+    #[arg(long, default_value_t = 100_000)]
+    txs: usize,
+    /// Distinct senders.
+    #[arg(long, default_value_t = 500)]
+    senders: usize,
+    /// WebSocket connections.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Requests in flight per connection.
+    #[arg(long, default_value_t = 256)]
+    in_flight: usize,
+}
+
+/// ed25519 verifications per second on `threads` threads for about `window`.
+fn ed25519_floor(threads: usize, window: Duration) -> f64 {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let messages: Vec<[u8; 32]> = (0..256u32)
+        .map(|i| *blake3_like(i).as_bytes())
+        .collect();
+    let signed: Arc<Vec<_>> = Arc::new(messages.iter().map(|m| (*m, key.sign(m))).collect());
+    let verifying = key.verifying_key();
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let signed = signed.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                let until = Instant::now() + window;
+                while Instant::now() < until {
+                    for (m, s) in signed.iter() {
+                        // Verify exactly as the node does (strict).
+                        assert!(verifying.verify_strict(m, s).is_ok() && verifying.verify(m, s).is_ok());
+                        n += 2;
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn blake3_like(i: u32) -> weft_types::Hash32 {
+    weft_types::domain_hash("weft/load/message", &[&i.to_le_bytes()])
+}
+
+struct Node {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_node() -> Result<(Node, String)> {
+    let weft = std::env::current_exe()?
+        .parent()
+        .context("no directory for this binary")?
+        .join("weft");
+    if !weft.exists() {
+        bail!(
+            "{} not found; build it first: cargo build --release -p weft-node --bin weft",
+            weft.display()
+        );
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let dir = tempfile::tempdir()?;
+    let child = Command::new(&weft)
+        .args(["dev", "--fresh", "--port", &port.to_string()])
+        .args(["--metrics-port", &metrics.to_string()])
+        .arg("--home")
+        .arg(dir.path().join("dev"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", weft.display()))?;
+    Ok((Node { child, _dir: dir }, format!("ws://127.0.0.1:{port}")))
+}
+
+async fn connect(url: &str) -> Result<Client> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match Client::connect(url).await {
+            Ok(c) if c.chain_info().await.is_ok() => return Ok(c),
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            Ok(_) => bail!("{url} does not answer weft_chainInfo"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let (node, url) = if args.spawn {
+        let (node, url) = spawn_node()?;
+        (Some(node), url)
+    } else {
+        (None, args.rpc.clone())
+    };
+
+    eprintln!("measuring ed25519 verification on this machine…");
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let one = ed25519_floor(1, Duration::from_secs(1));
+    let all = ed25519_floor(cores, Duration::from_secs(1));
+
+    let client = connect(&url).await?;
+    let info = client.chain_info().await?;
+    eprintln!("node at {url}, chain {}, height {}", info.chain_id, info.height);
+    let wasm = weft_testkit::build_contract(concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/counter"));
+    let deployer_key = Keypair::from_seed([250; 32]);
+    let next = client.account(&deployer_key.public_key().address()).await?.next_nonce;
+    let mut deployer = Signer::new(deployer_key, &info.chain_id, next);
+    let counter = deployer.contract_id(next);
+    let receipt = client
+        .send_and_wait(&deployer.deploy(wasm, borsh::to_vec(&(0u64,))?))
+        .await?;
+    if receipt.status != Status::Success {
+        bail!("deploying the counter failed: {:?}", receipt.error);
+    }
+
+    eprintln!("signing {} transactions from {} senders…", args.txs, args.senders);
+    let per_sender = args.txs.div_ceil(args.senders);
+    let mut signers = Vec::with_capacity(args.senders);
+    for i in 0..args.senders {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+        seed[31] = 0x77;
+        let key = Keypair::from_seed(seed);
+        let nonce = client.account(&key.public_key().address()).await?.next_nonce;
+        signers.push(Signer::new(key, &info.chain_id, nonce).with_gas_limit(10_000_000));
+    }
+    let call_args = borsh::to_vec(&(1u64,))?;
+    // Round-robin across senders, so each sender's transactions are spread over the run.
+    let mut txs: Vec<SignedTransaction> = Vec::with_capacity(args.txs);
+    'outer: for _ in 0..per_sender {
+        for s in signers.iter_mut() {
+            if txs.len() == args.txs {
+                break 'outer;
+            }
+            txs.push(s.call(counter, "increment", call_args.clone()));
+        }
+    }
+
+    let mut clients = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        clients.push(Arc::new(connect(&url).await?));
+    }
+    let start_height = client.chain_info().await?.height;
+    eprintln!("sending {} transactions over {} connections…", txs.len(), clients.len());
+    let started = Instant::now();
+    let window = args.connections * args.in_flight;
+    let results: Vec<Result<Duration, String>> = futures::stream::iter(txs.into_iter().enumerate())
+        .map(|(i, tx)| {
+            let client = clients[i % clients.len()].clone();
+            async move {
+                let sent = Instant::now();
+                let result = client.send(&tx, WaitUntil::Committed).await;
+                match result {
+                    Ok(r) if r.receipt.as_ref().is_some_and(|r| r.status == Status::Success) => {
+                        Ok(sent.elapsed())
+                    }
+                    Ok(r) => Err(format!("failed: {:?}", r.receipt.and_then(|r| r.error))),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        })
+        .buffer_unordered(window)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let end = client.chain_info().await?;
+
+    let mut latencies: Vec<Duration> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+    let errors: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    latencies.sort();
+    let committed = latencies.len();
+    let blocks = end.height - start_height;
+    println!("ed25519 verifications/s on this machine: {one:.0} (1 core), {all:.0} ({cores} cores)");
+    println!(
+        "physical floor for one node (each transaction verified once): {all:.0} tx/s"
+    );
+    println!(
+        "committed {committed} of {} counter.increment calls from {} senders over {} WebSocket connections ({} in flight) in {:.2} s",
+        results.len(),
+        args.senders,
+        args.connections,
+        window,
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "throughput: {:.0} committed tx/s ({blocks} blocks, {:.0} tx/block)",
+        committed as f64 / elapsed.as_secs_f64(),
+        committed as f64 / blocks.max(1) as f64
+    );
+    println!(
+        "latency submit → committed: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    if !errors.is_empty() {
+        println!("{} errors; first: {}", errors.len(), errors[0]);
+    }
+    drop(node);
+    Ok(())
+}
