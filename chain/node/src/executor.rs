@@ -210,6 +210,7 @@ impl Executor {
             None => Hash32::default(),
         };
         let env = BlockEnv { height, time_ms };
+        let started = std::time::Instant::now();
         let view = Arc::new(BlockView::new(self.store.clone()));
         let mut receipts = Vec::with_capacity(txs.len());
         let mut tx_hashes = Vec::with_capacity(txs.len());
@@ -287,9 +288,18 @@ impl Executor {
         let writes = Arc::try_unwrap(view)
             .map_err(|_| weft_vm::VmError::Engine("the VM kept the block view".into()))?
             .into_pending();
-        self.commit(
+        let executed_at = started.elapsed();
+        let result = self.commit(
             height, time_ms, proposer, parent, txs, tx_hashes, receipts, &writes,
-        )
+        );
+        tracing::debug!(
+            height,
+            execute_us = executed_at.as_micros() as u64,
+            commit_us = (started.elapsed() - executed_at).as_micros() as u64,
+            keys = writes.len(),
+            "executed block"
+        );
+        result
     }
 
     /// Applies a transaction's outcome to the block view and makes its receipt.
@@ -362,7 +372,13 @@ impl Executor {
         };
         // The header commits to the state root, so stage the state first, then put the block,
         // receipts and index into the same batch: one atomic, synced write for all of it.
+        let staging = std::time::Instant::now();
         let (state_root, mut batch) = self.store.stage(height, writes)?;
+        tracing::debug!(
+            height,
+            stage_us = staging.elapsed().as_micros() as u64,
+            "staged state"
+        );
         let block = Block {
             header: BlockHeader {
                 chain_id: self.chain_id.clone(),

@@ -450,7 +450,7 @@ async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Metrics) {
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let metrics = metrics.clone();
                     async move {
-                        let response = if req.uri().path() == "/metrics" {
+                        if req.uri().path() == "/metrics" {
                             Response::builder()
                                 .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
                                 .body(Full::new(Bytes::from(metrics.render())))
@@ -460,8 +460,7 @@ async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Metrics) {
                                 .body(Full::new(Bytes::from(
                                     "not found; metrics are at /metrics\n",
                                 )))
-                        };
-                        response
+                        }
                     }
                 });
             let io = hyper_util::rt::TokioIo::new(stream);

@@ -21,7 +21,7 @@ use tokio::sync::{broadcast, oneshot};
 use weft_state::{StateProof, StateStore};
 use weft_types::{
     Action, Address, Block, BlockHash, ChainId, CodeHash, ContractAbi, ContractId, Hash32,
-    MethodKind, PublicKey, Receipt, SignedTransaction, TxHash,
+    MethodKind, PublicKey, Receipt, SignatureError, SignedTransaction, TxHash,
 };
 use weft_vm::{BlockEnv, Call, ExecError, StateView, ValidationError, Vm, VmConfig};
 
@@ -167,6 +167,8 @@ struct Inner {
     /// Contracts whose deploys are pending, with their ABIs, so calls to them can be admitted.
     pending_contracts: Mutex<HashMap<ContractId, Arc<ContractAbi>>>,
     abis: Mutex<LruCache<CodeHash, Arc<ContractAbi>>>,
+    /// Decompressed sender keys: decompressing a point costs about a third of a verification.
+    verifying_keys: Mutex<LruCache<PublicKey, ed25519_dalek::VerifyingKey>>,
     head: RwLock<Head>,
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
     waiters: Mutex<Waiters>,
@@ -244,6 +246,7 @@ impl Node {
             mempool: Mutex::new(mempool),
             pending_contracts: Mutex::new(HashMap::new()),
             abis: Mutex::new(LruCache::new(NonZeroUsize::new(1024).expect("nonzero"))),
+            verifying_keys: Mutex::new(LruCache::new(NonZeroUsize::new(65_536).expect("nonzero"))),
             head: RwLock::new(head),
             blocks,
             waiters: Mutex::new(HashMap::new()),
@@ -339,7 +342,7 @@ impl Node {
             .config
             .mempool
             .precheck(&self.0.chain_id, &tx, size)?;
-        let hash = tx.verify().map_err(AdmitError::from)?;
+        let hash = self.verify(&tx).map_err(AdmitError::from)?;
         let deployed_abi = self.check_action(&tx)?;
         let sender = tx.tx.sender.address();
         let committed = self.committed_nonce(&sender)?;
@@ -351,6 +354,27 @@ impl Node {
         }
         self.0.metrics.mempool_size.set(self.mempool_len() as i64);
         self.0.wake.notify_one();
+        Ok(hash)
+    }
+
+    /// Checks a transaction's signature (strict ed25519, as `SignedTransaction::verify`) with the
+    /// sender's decompressed key from a cache.
+    fn verify(&self, tx: &SignedTransaction) -> Result<TxHash, SignatureError> {
+        let sender = tx.tx.sender;
+        let hash = tx.tx.hash();
+        let cached = lock(&self.0.verifying_keys).get(&sender).copied();
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let k = ed25519_dalek::VerifyingKey::from_bytes(&sender.0)
+                    .map_err(|_| SignatureError::BadKey(sender))?;
+                lock(&self.0.verifying_keys).put(sender, k);
+                k
+            }
+        };
+        let signature = ed25519_dalek::Signature::from_bytes(&tx.signature.0);
+        key.verify_strict(&hash.0, &signature)
+            .map_err(|_| SignatureError::Mismatch(sender))?;
         Ok(hash)
     }
 

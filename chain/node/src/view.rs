@@ -2,7 +2,7 @@
 //! writes of the block's earlier transactions.
 
 use crate::keys;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 use weft_state::StateStore;
@@ -17,6 +17,10 @@ pub type Pending = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 pub struct BlockView {
     store: Arc<StateStore>,
     pending: Mutex<Pending>,
+    /// Committed values already read in this block: every transaction of a block reads the same
+    /// contract record, and a sender's nonce once per transaction. Committed state does not
+    /// change while a block executes, so these never go stale.
+    read: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
 }
 
 fn state_error(e: weft_state::StateError) -> StateError {
@@ -29,6 +33,7 @@ impl BlockView {
         Self {
             store,
             pending: Mutex::new(Pending::new()),
+            read: Mutex::new(HashMap::new()),
         }
     }
 
@@ -47,7 +52,16 @@ impl BlockView {
         if let Some(pending) = self.pending().get(key) {
             return Ok(pending.clone());
         }
-        self.store.get(key).map_err(state_error)
+        let mut read = self.read.lock().expect("block view lock poisoned");
+        if let Some(value) = read.get(key) {
+            return Ok(value.clone());
+        }
+        let value = self.store.get(key).map_err(state_error)?;
+        // Large values (code) are read once per block at most and are not worth keeping.
+        if value.as_ref().is_none_or(|v| v.len() <= 1024) {
+            read.insert(key.to_vec(), value.clone());
+        }
+        Ok(value)
     }
 
     /// Everything written in this block.

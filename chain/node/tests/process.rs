@@ -55,7 +55,10 @@ async fn ready(url: &str, child: &mut Child, log: &Path) -> Client {
         {
             return client;
         }
-        assert!(Instant::now() < deadline, "the node did not come up in 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "the node did not come up in 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -66,7 +69,10 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(Instant::now() < deadline, "the node did not stop within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "the node did not stop within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -93,7 +99,11 @@ async fn sigterm_and_kill_9_lose_nothing_acknowledged() {
         .arg(&home)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let config = home.join("config.toml");
     let log = dir.path().join("node.log");
     let url = format!("http://127.0.0.1:{port}");
@@ -124,7 +134,10 @@ async fn sigterm_and_kill_9_lose_nothing_acknowledged() {
     assert!(status.success());
     assert!(wait_exit(&mut child).success(), "a clean stop exits with 0");
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(logged.contains("shutting down") && logged.contains("stopped"), "{logged}");
+    assert!(
+        logged.contains("shutting down") && logged.contains("stopped"),
+        "{logged}"
+    );
 
     let mut child = start(&config, &log);
     let client = ready(&url, &mut child, &log).await;
@@ -165,7 +178,11 @@ async fn sigterm_and_kill_9_lose_nothing_acknowledged() {
         .account(&alice.key().public_key().address())
         .await
         .unwrap();
-    assert_eq!(account.committed_nonce, 1 + count, "nonces and state move together");
+    assert_eq!(
+        account.committed_nonce,
+        1 + count,
+        "nonces and state move together"
+    );
     child.kill().unwrap();
     wait_exit(&mut child);
 }
