@@ -472,9 +472,11 @@ async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Metrics) {
 }
 
 async fn connect(cli: &Cli) -> Result<Client> {
-    Client::connect(&cli.rpc)
-        .await
-        .with_context(|| format!("is a node running at {}? (`weft dev` starts one)", cli.rpc))
+    let hint = || format!("is a node running at {}? (`weft dev` starts one)", cli.rpc);
+    let client = Client::connect(&cli.rpc).await.with_context(hint)?;
+    // HTTP connects lazily; ask once so an unreachable node is reported as such.
+    client.chain_info().await.with_context(hint)?;
+    Ok(client)
 }
 
 async fn signer(cli: &Cli, client: &Client) -> Result<Signer> {

@@ -186,3 +186,98 @@ async fn sigterm_and_kill_9_lose_nothing_acknowledged() {
     child.kill().unwrap();
     wait_exit(&mut child);
 }
+
+fn weft(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(WEFT).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn after<'a>(text: &'a str, prefix: &str) -> &'a str {
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix:?} in {text}"))
+        + prefix.len();
+    text[start..].split_whitespace().next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_as_a_user_types_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("node");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let home_s = home.to_str().unwrap();
+    let (ok, _, err) = weft(&["init", "--home", home_s, "--rpc-listen", &listen]);
+    assert!(ok, "{err}");
+    let log = dir.path().join("node.log");
+    let mut child = start(&home.join("config.toml"), &log);
+    let url = format!("http://{listen}");
+    ready(&url, &mut child, &log).await;
+
+    let key = dir.path().join("alice.json");
+    let key_s = key.to_str().unwrap();
+    let (ok, out, err) = weft(&["keys", "new", "--out", key_s]);
+    assert!(ok && out.contains("address 0x"), "{out}{err}");
+    let (ok, _, err) = weft(&["keys", "new", "--out", key_s]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+
+    let wasm = dir.path().join("counter.wasm");
+    std::fs::write(&wasm, counter_wasm()).unwrap();
+    let common = ["--rpc", url.as_str(), "--key", key_s];
+    let run = |args: &[&str]| weft(&[&common[..], args].concat());
+
+    let (ok, out, err) = run(&["deploy", wasm.to_str().unwrap(), "5"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        err.contains("deploying") && err.contains("waiting for it to be committed"),
+        "{err}"
+    );
+    let contract = after(&out, "contract ").to_string();
+
+    let (ok, out, err) = run(&["send", &contract, "increment", "3"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("returned 8"), "{out}");
+    let tx_hash = after(&err, "sent ").trim_end_matches(';').to_string();
+
+    let (ok, out, err) = run(&["call", &contract, "get"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "8");
+    let (ok, out, _) = run(&["--json", "call", &contract, "get"]);
+    assert!(ok);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["value"], 8);
+
+    let (ok, out, err) = run(&["tx", &tx_hash]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("\"committed\"") && out.contains("success"),
+        "{out}"
+    );
+    let (ok, out, _) = run(&["contract", &contract]);
+    assert!(ok && out.contains("increment(by: u64) -> u64"), "{out}");
+
+    // Mistakes get a clear message and a failing exit code.
+    let (ok, _, err) = run(&["call", &contract, "nope"]);
+    assert!(!ok && err.contains("has no method `nope`"), "{err}");
+    let (ok, _, err) = run(&["send", &contract, "increment", "\"three\""]);
+    assert!(
+        !ok && err.contains("expected an unsigned 64-bit integer"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&["deploy", "/no/such/file.wasm"]);
+    assert!(
+        !ok && err.contains("cannot read /no/such/file.wasm"),
+        "{err}"
+    );
+    let (ok, _, err) = weft(&["--rpc", "http://127.0.0.1:1", "call", &contract, "get"]);
+    assert!(
+        !ok && err.contains("is a node running at http://127.0.0.1:1"),
+        "{err}"
+    );
+    child.kill().unwrap();
+    wait_exit(&mut child);
+}
