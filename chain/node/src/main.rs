@@ -12,6 +12,14 @@ use weft_node::metrics::Metrics;
 use weft_node::{Node, producer, rpc};
 use weft_types::{ContractId, Keypair, TxHash};
 
+/// Prints a line to stdout; a closed pipe (`weft … | head`) is not an error worth a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Where `weft dev` keeps its data and dev key by default.
 const DEV_HOME: &str = ".weft-dev";
 
@@ -201,15 +209,15 @@ async fn run(cli: Cli) -> Result<()> {
             let path = out.clone().unwrap_or_else(|| key_path(&cli));
             let key = keyfile::generate();
             keyfile::write(&path, &key)?;
-            println!("wrote {}", path.display());
-            println!("address {}", key.public_key().address());
+            out!("wrote {}", path.display());
+            out!("address {}", key.public_key().address());
             Ok(())
         }
         Command::Keys(KeysCommand::Show) => {
             let path = key_path(&cli);
             let key = keyfile::read(&path)?;
-            println!("key file {}", path.display());
-            println!("address {}", key.public_key().address());
+            out!("key file {}", path.display());
+            out!("address {}", key.public_key().address());
             Ok(())
         }
         Command::Init(args) => init(args),
@@ -237,10 +245,10 @@ async fn run(cli: Cli) -> Result<()> {
             if cli.json {
                 print_json(&serde_json::json!({ "transaction": lookup, "receipt": receipt }));
             } else {
-                println!("{}", serde_json::to_string_pretty(&lookup)?);
+                out!("{}", serde_json::to_string_pretty(&lookup)?);
                 match receipt {
                     Some(r) => print_receipt(&r),
-                    None => println!("pending: not yet in a block"),
+                    None => out!("pending: not yet in a block"),
                 }
             }
             Ok(())
@@ -251,8 +259,8 @@ async fn run(cli: Cli) -> Result<()> {
             if cli.json {
                 print_json(&info);
             } else {
-                println!("contract  {}", info.contract);
-                println!("code hash {} ({} bytes)", info.code_hash, info.code_size);
+                out!("contract  {}", info.contract);
+                out!("code hash {} ({} bytes)", info.code_hash, info.code_size);
                 for m in &info.methods {
                     let args: Vec<String> = m
                         .args
@@ -264,7 +272,7 @@ async fn run(cli: Cli) -> Result<()> {
                         .as_deref()
                         .map(|r| format!(" -> {r}"))
                         .unwrap_or_default();
-                    println!("  {:4} {}({}){}", m.kind, m.name, args.join(", "), returns);
+                    out!("  {:4} {}({}){}", m.kind, m.name, args.join(", "), returns);
                 }
             }
             Ok(())
@@ -302,7 +310,7 @@ fn init_tracing() {
 
 fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => out!("{s}"),
         Err(e) => eprintln!("error: cannot print the result: {e}"),
     }
 }
@@ -326,9 +334,9 @@ fn init(args: &InitArgs) -> Result<()> {
     config.check().map_err(|e| anyhow!(e))?;
     std::fs::write(&config_path, config.to_toml())
         .with_context(|| format!("cannot write {}", config_path.display()))?;
-    println!("wrote {} and node-key.json", config_path.display());
-    println!("node address {}", key.public_key().address());
-    println!(
+    out!("wrote {} and node-key.json", config_path.display());
+    out!("node address {}", key.public_key().address());
+    out!(
         "run it with: weft node run --config {}",
         config_path.display()
     );
@@ -359,14 +367,14 @@ async fn dev(args: &DevArgs) -> Result<()> {
     let home = args.home.clone();
     let metrics = config.metrics.listen;
     run_node(config, key, move |rpc_addr| {
-        println!("Weft devnet \"weft-devnet\" is running");
-        println!("  RPC (HTTP and WebSocket): http://{rpc_addr}  ws://{rpc_addr}");
+        out!("Weft devnet \"weft-devnet\" is running");
+        out!("  RPC (HTTP and WebSocket): http://{rpc_addr}  ws://{rpc_addr}");
         if let Some(m) = metrics {
-            println!("  metrics:  http://{m}/metrics");
+            out!("  metrics:  http://{m}/metrics");
         }
-        println!("  data:     {}", home.join("data").display());
-        println!("  dev key:  {} (address {address})", key_file.display());
-        println!("Stop with Ctrl-C; the data stays (run again to resume, --fresh to wipe).");
+        out!("  data:     {}", home.join("data").display());
+        out!("  dev key:  {} (address {address})", key_file.display());
+        out!("Stop with Ctrl-C; the data stays (run again to resume, --fresh to wipe).");
     })
     .await
 }
@@ -532,11 +540,12 @@ async fn wait_or_accept(
 
 fn print_receipt(r: &ReceiptJson) {
     match r.status {
-        Status::Success => println!(
+        Status::Success => out!(
             "committed in block {} (success, {} gas)",
-            r.height, r.gas_used
+            r.height,
+            r.gas_used
         ),
-        Status::Failure => println!(
+        Status::Failure => out!(
             "committed in block {} but FAILED ({} gas): {}",
             r.height,
             r.gas_used,
@@ -544,13 +553,13 @@ fn print_receipt(r: &ReceiptJson) {
         ),
     }
     if let Some(c) = r.contract {
-        println!("contract {c}");
+        out!("contract {c}");
     }
     if !r.return_data.is_empty() {
-        println!("return data {}", hex_bytes::encode(&r.return_data));
+        out!("return data {}", hex_bytes::encode(&r.return_data));
     }
     for e in &r.events {
-        println!(
+        out!(
             "event {} from {}: {}",
             e.topic,
             e.contract,
@@ -614,8 +623,8 @@ async fn call(cli: &Cli, args: &CallArgs) -> Result<()> {
         print_json(&result);
     } else {
         match &result.value {
-            Some(v) => println!("{v}"),
-            None => println!("{}", hex_bytes::encode(&result.return_data)),
+            Some(v) => out!("{v}"),
+            None => out!("{}", hex_bytes::encode(&result.return_data)),
         }
     }
     Ok(())
@@ -635,7 +644,7 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<()> {
         if !cli.json
             && let Ok(Some(v)) = codec::decode_result(&m, &r.return_data)
         {
-            println!("returned {v}");
+            out!("returned {v}");
         }
     }
     Ok(())
