@@ -63,6 +63,18 @@ async fn ready(url: &str, child: &mut Child, log: &Path) -> Client {
     }
 }
 
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -92,9 +104,12 @@ async fn sigterm_and_kill_9_lose_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("node");
     let port = free_port();
+    let metrics_port = free_port();
     let out = Command::new(WEFT)
         .args(["init", "--chain-id", "weft-test", "--rpc-listen"])
         .arg(format!("127.0.0.1:{port}"))
+        .arg("--metrics-listen")
+        .arg(format!("127.0.0.1:{metrics_port}"))
         .arg("--home")
         .arg(&home)
         .output()
@@ -124,6 +139,12 @@ async fn sigterm_and_kill_9_lose_nothing_acknowledged() {
         acknowledged.push(client.send_and_wait(&tx).await.unwrap());
     }
     let before = client.chain_info().await.unwrap();
+    let metrics = http_get(metrics_port, "/metrics").await;
+    assert!(metrics.contains("weft_txs_committed_total 11"), "{metrics}");
+    assert!(
+        metrics.contains(&format!("weft_height {}", before.height)),
+        "{metrics}"
+    );
 
     // A clean stop.
     let status = Command::new("kill")
