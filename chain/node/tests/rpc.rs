@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{CHAIN, TestNode, counter_wasm, item_key, post_raw, registry_wasm, signer};
+use common::{
+    CHAIN, TestNode, counter_wasm, deploy_counter, item_key, post_raw, registry_wasm, signer,
+};
 use serde_json::json;
 use weft_client::json::{EventFilter, Status, WaitUntil, abi_from_json};
 use weft_client::{Client, VerifyError, codec, verify_state};
@@ -191,9 +193,7 @@ async fn bad_input_gets_the_right_error_and_the_node_keeps_serving() {
     let node = TestNode::start(dir.path()).await;
     let http = node.client().await;
     let mut alice = signer(&http, 2).await;
-    let counter = alice.contract_id(alice.next_nonce());
-    let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap());
-    http.send_and_wait(&deploy).await.unwrap();
+    let (counter, deployed) = deploy_counter(&http, &mut alice, 0).await;
 
     // Malformed JSON, unknown method, wrong params: standard codes.
     let r = post_raw(node.addr, r#"{"jsonrpc":"2.0","id":1,"method""#).await;
@@ -278,7 +278,20 @@ async fn bad_input_gets_the_right_error_and_the_node_keeps_serving() {
     );
 
     // Replayed nonce: the deploy again.
-    let err = http.send(&deploy, WaitUntil::Accepted).await.unwrap_err();
+    let deploy = http.transaction(&deployed.tx_hash).await.unwrap().unwrap();
+    assert_eq!(deploy.transaction.nonce, 0);
+    let replay = alice.key().sign(weft_types::Transaction {
+        chain_id: ChainId(CHAIN.into()),
+        sender: alice.key().public_key(),
+        nonce: 0,
+        gas_limit: 1_000_000,
+        action: Action::Call {
+            contract: counter,
+            method: "increment".into(),
+            args: borsh::to_vec(&(1u64,)).unwrap(),
+        },
+    });
+    let err = http.send(&replay, WaitUntil::Accepted).await.unwrap_err();
     let weft_client::Error::Rpc {
         code,
         message,
@@ -397,12 +410,8 @@ async fn a_clean_stop_and_reopen_keeps_height_root_and_receipts() {
     let node = TestNode::start(dir.path()).await;
     let http = node.client().await;
     let mut alice = signer(&http, 3).await;
-    let counter = alice.contract_id(alice.next_nonce());
-    let mut receipts = vec![
-        http.send_and_wait(&alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap()))
-            .await
-            .unwrap(),
-    ];
+    let (counter, deployed) = deploy_counter(&http, &mut alice, 0).await;
+    let mut receipts = vec![deployed];
     for i in 1..=5u64 {
         let tx = alice.call(counter, "increment", borsh::to_vec(&(i,)).unwrap());
         receipts.push(http.send_and_wait(&tx).await.unwrap());

@@ -120,3 +120,16 @@ pub async fn post_raw(addr: SocketAddr, body: &str) -> serde_json::Value {
     let (_, body) = text.split_once("\r\n\r\n").unwrap();
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
+
+/// Deploys the counter starting at `start` from `signer`; returns its id and the receipt.
+pub async fn deploy_counter(
+    client: &Client,
+    signer: &mut Signer,
+    start: u64,
+) -> (weft_types::ContractId, weft_client::json::ReceiptJson) {
+    let counter = signer.contract_id(signer.next_nonce());
+    let deploy = signer.deploy(counter_wasm(), borsh::to_vec(&(start,)).unwrap());
+    let receipt = client.send_and_wait(&deploy).await.unwrap();
+    assert_eq!(receipt.contract, Some(counter), "{receipt:?}");
+    (counter, receipt)
+}
