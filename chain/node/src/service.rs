@@ -166,7 +166,7 @@ struct Inner {
     mempool: Mutex<Mempool>,
     /// Contracts whose deploys are pending, with their ABIs, so calls to them can be admitted.
     pending_contracts: Mutex<HashMap<ContractId, Arc<ContractAbi>>>,
-    abis: Mutex<LruCache<CodeHash, Arc<ContractAbi>>>,
+    abis: Mutex<LruCache<CodeHash, ContractRecord>>,
     /// Decompressed sender keys: decompressing a point costs about a third of a verification.
     verifying_keys: Mutex<LruCache<PublicKey, ed25519_dalek::VerifyingKey>>,
     head: RwLock<Head>,
@@ -496,15 +496,6 @@ impl Node {
         }
     }
 
-    fn abi_of(&self, code_hash: CodeHash, code: &[u8]) -> Result<Arc<ContractAbi>, String> {
-        if let Some(abi) = lock(&self.0.abis).get(&code_hash) {
-            return Ok(abi.clone());
-        }
-        let abi = Arc::new(weft_vm::validate::read_abi(code).map_err(|e| e.to_string())?);
-        lock(&self.0.abis).put(code_hash, abi.clone());
-        Ok(abi)
-    }
-
     fn contract_abi_latest(&self, id: &ContractId) -> Result<Option<Arc<ContractAbi>>, String> {
         let view = BlockView::new(self.0.store.clone());
         Ok(self.contract_in(&view, id)?.map(|c| c.abi))
@@ -518,16 +509,23 @@ impl Node {
         let Some(code_hash) = view.contract(id).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
+        // Code is stored by hash and never changes, so its ABI and size are cached by hash: a
+        // submission or query reads the contract record, not the code.
+        if let Some(record) = lock(&self.0.abis).get(&code_hash) {
+            return Ok(Some(record.clone()));
+        }
         let code = view
             .code(&code_hash)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("the code of contract {id} is missing from state"))?;
-        let abi = self.abi_of(code_hash, &code)?;
-        Ok(Some(ContractRecord {
+        let abi = weft_vm::validate::read_abi(&code).map_err(|e| e.to_string())?;
+        let record = ContractRecord {
             code_hash,
             code_size: code.len() as u64,
-            abi,
-        }))
+            abi: Arc::new(abi),
+        };
+        lock(&self.0.abis).put(code_hash, record.clone());
+        Ok(Some(record))
     }
 
     /// A deployed contract at `height` (latest when `None`).
