@@ -15,7 +15,17 @@ pub const VOTE_DOMAIN: &str = "weft/consensus/vote/v1";
 
 /// A block height; the first block is 1.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
 )]
 pub struct Height(pub u64);
 
@@ -65,7 +75,17 @@ impl mc::Address for ValidatorAddress {}
 /// What consensus decides: the id (hash) of a proposed block. The block itself travels apart and
 /// is checked by the host before it tells consensus the value is valid.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
 )]
 pub struct BlockId(pub Hash32);
 
@@ -169,7 +189,13 @@ impl Vote {
             NilOrVal::Nil => None,
             NilOrVal::Val(id) => Some(id),
         };
-        let body = (kind, self.height.0, round_i64(self.round), value, self.validator);
+        let body = (
+            kind,
+            self.height.0,
+            round_i64(self.round),
+            value,
+            self.validator,
+        );
         let bytes = borsh::to_vec(&body).expect("borsh encoding into a Vec cannot fail");
         domain_hash(VOTE_DOMAIN, &[chain.0.as_bytes(), &bytes])
     }

@@ -7,14 +7,16 @@
 //! durable before it sends any later [`Action::Send`], so that a restarted member never signs two
 //! different messages for one height, round and step.
 
-use crate::context::{BlockId, Height, Proposal, Signature, ValidatorAddress, ValidatorSet, Vote, WeftContext};
+use crate::context::{
+    BlockId, Height, Proposal, Signature, ValidatorAddress, ValidatorSet, Vote, WeftContext,
+};
 use arc_malachitebft_core_consensus::{
     self as core, ConsensusMsg, Effect, Input, LocallyProposedValue, Params, ProposedValue,
     Resumable, Resume, SignedConsensusMsg, State, ThresholdParams, ValuePayload, process,
 };
 use arc_malachitebft_core_types::{
-    CertificateError, CommitCertificate, CommitSignature, NilOrVal, Round, SignedMessage,
-    Timeout, Validity, ValidatorSet as _, Validator as _, ValueOrigin, VoteExtensionPolicy,
+    CertificateError, CommitCertificate, CommitSignature, NilOrVal, Round, SignedMessage, Timeout,
+    Validator as _, ValidatorSet as _, Validity, ValueOrigin, VoteExtensionPolicy,
 };
 use std::time::Duration;
 use weft_types::{Hash32, Keypair, PublicKey, verify_hash};
@@ -132,7 +134,9 @@ impl Consensus {
         round: Round,
         value: BlockId,
     ) -> Result<Vec<Action>, ConsensusError> {
-        self.run(Input::Propose(LocallyProposedValue::new(height, round, value)))
+        self.run(Input::Propose(LocallyProposedValue::new(
+            height, round, value,
+        )))
     }
 
     /// A message from another member.
@@ -176,7 +180,10 @@ impl Consensus {
     /// Replays inputs from the write-ahead log after [`Consensus::start_height`] with
     /// `restart = true`. Messages this member signed before the crash are signed again
     /// identically (ed25519 is deterministic), never differently.
-    pub fn replay(&mut self, inputs: Vec<Input<WeftContext>>) -> Result<Vec<Action>, ConsensusError> {
+    pub fn replay(
+        &mut self,
+        inputs: Vec<Input<WeftContext>>,
+    ) -> Result<Vec<Action>, ConsensusError> {
         let mut actions = Vec::new();
         for input in inputs {
             actions.extend(self.run(input)?);
@@ -298,6 +305,10 @@ fn handle(
 
 /// Checks a commit certificate: every signature is a precommit for the certified block by a
 /// distinct committee member, and together they hold more than two thirds of the voting power.
+#[allow(
+    clippy::result_large_err,
+    reason = "the core's own error type, returned to the core as is"
+)]
 pub fn verify_commit(
     certificate: &CommitCertificate<WeftContext>,
     validators: &ValidatorSet,
@@ -318,7 +329,11 @@ pub fn verify_commit(
             value: NilOrVal::Val(certificate.value_id),
             validator: s.address,
         };
-        if !verified(validator.public_key(), &vote.sign_bytes(chain), &s.signature) {
+        if !verified(
+            validator.public_key(),
+            &vote.sign_bytes(chain),
+            &s.signature,
+        ) {
             return Err(CertificateError::InvalidCommitSignature(s.clone()));
         }
         if seen.insert(s.address) {

@@ -8,8 +8,8 @@
 pub mod context;
 pub mod driver;
 
-pub use driver::{Action, Consensus, ConsensusError, Message, verify_commit};
 pub use context::{
     BlockId, Ed25519, Height, NoParts, Proposal, Signature, Validator, ValidatorAddress,
     ValidatorSet, Vote, WeftContext,
 };
+pub use driver::{Action, Consensus, ConsensusError, Message, verify_commit};

@@ -12,8 +12,8 @@ use arc_malachitebft_core_consensus::SignedConsensusMsg;
 use arc_malachitebft_core_types::{Round, SignedMessage, Timeout};
 use std::collections::{BTreeMap, BTreeSet};
 use weft_consensus::{
-    Action, BlockId, Consensus, Height, Message, Proposal, Signature, Validator,
-    ValidatorAddress, ValidatorSet, WeftContext, verify_commit,
+    Action, BlockId, Consensus, Height, Message, Proposal, Signature, Validator, ValidatorAddress,
+    ValidatorSet, WeftContext, verify_commit,
 };
 use weft_types::{ChainId, Hash32, Keypair, domain_hash};
 
@@ -25,7 +25,12 @@ enum Event {
     /// A whole block, gossiped apart from consensus messages.
     Block(BlockId),
     Timeout(Timeout),
+    /// The network layer's periodic re-gossip of what a member sent.
+    Tick,
 }
+
+/// How often the network layer sends a member's recent messages again, in virtual ms.
+const GOSSIP_MS: u64 = 1_000;
 
 /// Decides what the network does with a message from `from` to `to` at `now`: `None` drops it,
 /// `Some(delay)` delivers it after `delay` ms.
@@ -45,6 +50,10 @@ struct Member {
     silent: bool,
     /// Equivocating members send a different proposal to half the committee.
     equivocates: bool,
+    /// What this member sent for the current and the previous height: the network layer sends
+    /// it again every `GOSSIP_MS`, as gossip does, so losses are repaired and a member one
+    /// height behind can still collect the precommits it missed.
+    sent: Vec<(u64, usize, Event)>,
 }
 
 struct Sim {
@@ -67,7 +76,12 @@ fn key(i: usize) -> Keypair {
 fn block_id(height: Height, round: Round, proposer: ValidatorAddress, variant: u8) -> BlockId {
     BlockId(domain_hash(
         "weft/test/block",
-        &[&height.0.to_le_bytes(), &round.as_i64().to_le_bytes(), &proposer.0, &[variant]],
+        &[
+            &height.0.to_le_bytes(),
+            &round.as_i64().to_le_bytes(),
+            &proposer.0,
+            &[variant],
+        ],
     ))
 }
 
@@ -92,6 +106,7 @@ impl Sim {
                 decided: BTreeMap::new(),
                 silent: false,
                 equivocates: false,
+                sent: Vec::new(),
             })
             .collect();
         Self {
@@ -117,6 +132,12 @@ impl Sim {
         if self.members[from].silent || from == to {
             return;
         }
+        let height = self.members[from].consensus.height().0;
+        self.members[from].sent.push((height, to, event.clone()));
+        self.transmit(from, to, event);
+    }
+
+    fn transmit(&mut self, from: usize, to: usize, event: Event) {
         if let Some(delay) = (self.policy)(from, to, self.now) {
             self.push(self.now + delay, to, event);
         }
@@ -130,6 +151,7 @@ impl Sim {
 
     fn start(&mut self) {
         for i in 0..self.members.len() {
+            self.push(GOSSIP_MS, i, Event::Tick);
             let actions = self.members[i]
                 .consensus
                 .start_height(Height(1), self.validators.clone(), false)
@@ -168,7 +190,10 @@ impl Sim {
                             self.send(i, to, Event::Block(other));
                         }
                     }
-                    let more = self.members[i].consensus.propose(height, round, id).unwrap();
+                    let more = self.members[i]
+                        .consensus
+                        .propose(height, round, id)
+                        .unwrap();
                     self.apply(i, more);
                 }
                 Action::Decided(certificate) => {
@@ -181,7 +206,10 @@ impl Sim {
                     .expect("every decision carries a valid commit certificate");
                     let h = certificate.height.0;
                     self.members[i].decided.insert(h, certificate.value_id);
-                    self.decisions.entry(h).or_default().insert(certificate.value_id);
+                    self.decisions
+                        .entry(h)
+                        .or_default()
+                        .insert(certificate.value_id);
                     assert_eq!(
                         self.decisions[&h].len(),
                         1,
@@ -190,6 +218,7 @@ impl Sim {
                     );
                 }
                 Action::Finalized(height) => {
+                    self.members[i].sent.retain(|(h, _, _)| *h >= height.0);
                     let next = Height(height.0 + 1);
                     let more = self.members[i]
                         .consensus
@@ -219,12 +248,20 @@ impl Sim {
                 // different block, both properly signed.
                 let mut other = p.message.clone();
                 other.value = block_id(other.height, other.round, other.proposer, 1);
-                let signature =
-                    Signature(self.members[i].key.sign_hash(&other.sign_bytes(&ChainId(CHAIN.into()))).0);
+                let signature = Signature(
+                    self.members[i]
+                        .key
+                        .sign_hash(&other.sign_bytes(&ChainId(CHAIN.into())))
+                        .0,
+                );
                 let forged = SignedConsensusMsg::Proposal(SignedMessage::new(other, signature));
                 let half = self.members.len() / 2;
                 for to in 0..self.members.len() {
-                    let m = if to < half { message.clone() } else { forged.clone() };
+                    let m = if to < half {
+                        message.clone()
+                    } else {
+                        forged.clone()
+                    };
                     self.send(i, to, Event::Message(m));
                 }
             }
@@ -263,6 +300,13 @@ impl Sim {
         };
         self.now = at;
         let actions = match event {
+            Event::Tick => {
+                for (_, peer, event) in self.members[to].sent.clone() {
+                    self.transmit(to, peer, event);
+                }
+                self.push(self.now + GOSSIP_MS, to, Event::Tick);
+                Vec::new()
+            }
             Event::Timeout(t) => {
                 self.timers[to].retain(|(scheduled, _)| *scheduled != t);
                 self.members[to].consensus.timeout(t).unwrap()
@@ -279,7 +323,10 @@ impl Sim {
                         .entry((p.message.height.0, p.message.round.as_i64()))
                         .or_insert_with(|| p.message.clone());
                 }
-                let actions = self.members[to].consensus.receive(message).unwrap_or_default();
+                let actions = self.members[to]
+                    .consensus
+                    .receive(message)
+                    .unwrap_or_default();
                 self.apply(to, actions);
                 self.check_blocks(to);
                 Vec::new()
@@ -291,7 +338,11 @@ impl Sim {
 
     /// Runs until `until` ms of virtual time.
     fn run_until(&mut self, until: u64) {
-        while self.queue.first_key_value().is_some_and(|((at, _), _)| *at <= until) {
+        while self
+            .queue
+            .first_key_value()
+            .is_some_and(|((at, _), _)| *at <= until)
+        {
             self.step();
         }
         self.now = until;
@@ -299,7 +350,14 @@ impl Sim {
 
     fn min_height(&self, members: impl Iterator<Item = usize>) -> u64 {
         members
-            .map(|i| self.members[i].decided.keys().next_back().copied().unwrap_or(0))
+            .map(|i| {
+                self.members[i]
+                    .decided
+                    .keys()
+                    .next_back()
+                    .copied()
+                    .unwrap_or(0)
+            })
             .min()
             .unwrap_or(0)
     }
@@ -321,8 +379,12 @@ impl Rng {
 fn four_honest_members_decide_the_same_blocks() {
     let mut sim = Sim::new(4, Box::new(|_, _, _| Some(10)));
     sim.start();
-    sim.run_until(60_000);
-    assert!(sim.min_height(0..4) >= 20, "decided {:?}", sim.members[0].decided.len());
+    sim.run_until(30_000);
+    assert!(
+        sim.min_height(0..4) >= 20,
+        "decided {:?}",
+        sim.members[0].decided.len()
+    );
     for h in 1..=20 {
         let first = sim.members[0].decided[&h];
         assert!((0..4).all(|i| sim.members[i].decided[&h] == first));
@@ -334,49 +396,61 @@ fn a_silent_member_does_not_stop_the_others() {
     let mut sim = Sim::new(4, Box::new(|_, _, _| Some(10)));
     sim.members[2].silent = true;
     sim.start();
-    sim.run_until(120_000);
+    sim.run_until(60_000);
     // Its turns as proposer cost a round each; the other three keep deciding.
     assert!(sim.min_height([0, 1, 3].into_iter()) >= 10);
 }
 
 #[test]
 fn drops_delays_and_reordering_never_break_agreement() {
-    for seed in 1..=5u64 {
-        let mut rng = Rng(seed * 0x9e37_79b9_7f4a_7c15);
+    for seed in 1..=4u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut sim = Sim::new(
             4,
             Box::new(move |_, _, _| {
                 let r = rng.next();
                 // 20 % dropped; the rest delayed 1..400 ms, so messages overtake each other.
-                (r % 5 != 0).then_some(1 + (r >> 8) % 400)
+                (!r.is_multiple_of(5)).then_some(1 + (r >> 8) % 400)
             }),
         );
         sim.start();
-        sim.run_until(300_000);
-        // Agreement is asserted at every decision; some progress despite the losses.
-        assert!(sim.decisions.len() >= 3, "seed {seed}: decided {}", sim.decisions.len());
+        sim.run_until(60_000);
+        // Agreement is asserted at every decision; losses are repaired by retransmission, and a
+        // quorum keeps deciding. (A member that missed a decision stays behind until block sync,
+        // which is the host's job, brings it up.)
+        let counts: Vec<usize> = (0..4).map(|i| sim.members[i].decided.len()).collect();
+        assert!(
+            counts.iter().filter(|c| **c >= 3).count() >= 3,
+            "seed {seed}: decided {counts:?}"
+        );
     }
 }
 
 #[test]
 fn a_partition_stalls_commits_safely_and_healing_resumes_them() {
-    // Members 0 and 1 cannot reach 2 and 3 between 10 s and 70 s: no side has a quorum.
+    // Members 0 and 1 cannot reach 2 and 3 between 5 s and 25 s: no side has a quorum.
     let mut sim = Sim::new(
         4,
         Box::new(|from, to, now| {
-            let split = (10_000..70_000).contains(&now) && (from < 2) != (to < 2);
+            let split = (5_000..25_000).contains(&now) && (from < 2) != (to < 2);
             (!split).then_some(10)
         }),
     );
     sim.start();
-    sim.run_until(10_000);
+    sim.run_until(5_000);
     let before = sim.decisions.len();
     assert!(before >= 3);
-    sim.run_until(69_000);
+    sim.run_until(24_000);
     let during = sim.decisions.len();
-    assert!(during <= before + 1, "decided {before} → {during} without a quorum");
-    sim.run_until(200_000);
-    assert!(sim.decisions.len() > during + 5, "commits resume after healing");
+    assert!(
+        during <= before + 1,
+        "decided {before} → {during} without a quorum"
+    );
+    sim.run_until(90_000);
+    assert!(
+        sim.decisions.len() > during + 5,
+        "commits resume after healing"
+    );
 }
 
 #[test]
@@ -384,7 +458,7 @@ fn an_equivocating_proposer_cannot_split_the_committee() {
     let mut sim = Sim::new(4, Box::new(|_, _, _| Some(10)));
     sim.members[1].equivocates = true;
     sim.start();
-    sim.run_until(120_000);
+    sim.run_until(60_000);
     // Agreement is asserted at every decision; honest members keep deciding.
     assert!(sim.min_height([0, 2, 3].into_iter()) >= 10);
 }
@@ -416,18 +490,57 @@ fn certificates_with_too_few_or_foreign_signatures_are_rejected() {
         commit_signatures: signers.iter().map(|i| precommit(*i)).collect(),
     };
     let validators = &sim.validators;
-    assert!(verify_commit(&certificate(&[0, 1, 2]), validators, Default::default(), &chain).is_ok());
-    let err = verify_commit(&certificate(&[0, 1]), validators, Default::default(), &chain);
-    assert!(err.unwrap_err().to_string().contains("Not enough voting power"));
+    assert!(
+        verify_commit(
+            &certificate(&[0, 1, 2]),
+            validators,
+            Default::default(),
+            &chain
+        )
+        .is_ok()
+    );
+    let err = verify_commit(
+        &certificate(&[0, 1]),
+        validators,
+        Default::default(),
+        &chain,
+    );
+    assert!(
+        err.unwrap_err()
+            .to_string()
+            .contains("Not enough voting power")
+    );
     // The same signer twice counts once.
-    let err = verify_commit(&certificate(&[0, 1, 1]), validators, Default::default(), &chain);
+    let err = verify_commit(
+        &certificate(&[0, 1, 1]),
+        validators,
+        Default::default(),
+        &chain,
+    );
     assert!(err.is_err());
     // A signer outside the committee.
-    let err = verify_commit(&certificate(&[0, 1, 7]), validators, Default::default(), &chain);
-    assert!(err.unwrap_err().to_string().contains("not in the validator set"));
+    let err = verify_commit(
+        &certificate(&[0, 1, 7]),
+        validators,
+        Default::default(),
+        &chain,
+    );
+    assert!(
+        err.unwrap_err()
+            .to_string()
+            .contains("not in the validator set")
+    );
     // Signatures bound to another chain.
     let other = ChainId("another-chain".into());
-    assert!(verify_commit(&certificate(&[0, 1, 2]), validators, Default::default(), &other).is_err());
+    assert!(
+        verify_commit(
+            &certificate(&[0, 1, 2]),
+            validators,
+            Default::default(),
+            &other
+        )
+        .is_err()
+    );
     // A signature over another block.
     let mut forged = certificate(&[0, 1, 2]);
     forged.value_id = BlockId(Hash32([9; 32]));
