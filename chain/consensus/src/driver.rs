@@ -24,11 +24,28 @@ use weft_types::{Hash32, Keypair, PublicKey, verify_hash};
 /// A signed consensus message, as sent between members.
 pub type Message = SignedConsensusMsg<WeftContext>;
 
+/// What a member signed for one height, round and step, kept so that a restarted member never
+/// signs a different message for the same step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+pub struct SignedRecord {
+    /// The height.
+    pub height: u64,
+    /// The round.
+    pub round: i64,
+    /// 0 proposal, 1 prevote, 2 precommit.
+    pub step: u8,
+    /// The hash of what was signed.
+    pub hash: Hash32,
+}
+
 /// What the host must do, in order.
 #[derive(Debug, Clone)]
 pub enum Action {
     /// Make this input durable (write-ahead log) before sending anything that follows.
     Persist(Input<WeftContext>),
+    /// Make this record of a signature durable (the last-signed record) before sending anything
+    /// that follows; give the records back with [`Consensus::restore_signed`] after a restart.
+    PersistSigned(SignedRecord),
     /// Send a message to every other member.
     Send(Message),
     /// Call [`Consensus::timeout`] with this timeout after the duration, unless cancelled.
@@ -60,6 +77,9 @@ pub struct ConsensusError(String);
 pub struct Consensus {
     state: State<WeftContext>,
     key: Keypair,
+    /// Signatures given at the current and later heights, by (height, round, step).
+    signed: std::collections::BTreeMap<(u64, i64, u8), Hash32>,
+    refusals: u64,
     address: ValidatorAddress,
     timeouts: arc_malachitebft_core_types::LinearTimeouts,
 }
@@ -84,6 +104,8 @@ impl Consensus {
         Self {
             state: State::new(ctx, height, validators, params, 1_000, 1_000),
             key,
+            signed: Default::default(),
+            refusals: 0,
             address,
             timeouts: Default::default(),
         }
@@ -93,6 +115,18 @@ impl Consensus {
     pub fn with_timeouts(mut self, timeouts: arc_malachitebft_core_types::LinearTimeouts) -> Self {
         self.timeouts = timeouts;
         self
+    }
+
+    /// Restores the last-signed records persisted before a restart.
+    pub fn restore_signed(&mut self, records: impl IntoIterator<Item = SignedRecord>) {
+        for r in records {
+            self.signed.insert((r.height, r.round, r.step), r.hash);
+        }
+    }
+
+    /// How many times this member refused to sign a second, different message for a step.
+    pub fn refusals(&self) -> u64 {
+        self.refusals
     }
 
     /// This member's address.
@@ -193,27 +227,75 @@ impl Consensus {
 
     fn run(&mut self, input: Input<WeftContext>) -> Result<Vec<Action>, ConsensusError> {
         let mut actions = Vec::new();
-        let key = &self.key;
+        let mut refused = None;
+        let signer = Signer {
+            key: &self.key,
+            signed: &mut self.signed,
+            refused: &mut refused,
+        };
         let timeouts = &self.timeouts;
         let chain = self.state.ctx.chain_id.clone();
+        let mut signer = signer;
         let result: Result<(), core::Error<WeftContext>> = process!(
             input: input,
             state: &mut self.state,
             metrics: &(),
-            with: effect => handle(effect, key, &chain, timeouts, &mut actions)
+            with: effect => handle(effect, &mut signer, &chain, timeouts, &mut actions)
         );
+        let current = self.state.height().0;
+        self.signed.retain(|(h, _, _), _| *h >= current);
+        if let Some(reason) = refused {
+            // The refused message was never signed, so it is not among the actions; the rest
+            // (timeouts in particular) still has to happen for the member to go on.
+            tracing::error!(%reason, "double-signing guard");
+            self.refusals += 1;
+            return Ok(actions);
+        }
         result.map_err(|e| ConsensusError(e.to_string()))?;
         Ok(actions)
     }
 }
 
-fn sign(key: &Keypair, hash: &Hash32) -> Signature {
-    Signature(key.sign_hash(hash).0)
+/// Signs for the core, refusing to sign a second, different message for a step already signed.
+struct Signer<'a> {
+    key: &'a Keypair,
+    signed: &'a mut std::collections::BTreeMap<(u64, i64, u8), Hash32>,
+    refused: &'a mut Option<String>,
+}
+
+impl Signer<'_> {
+    fn sign(
+        &mut self,
+        (height, round, step): (u64, i64, u8),
+        hash: Hash32,
+        actions: &mut Vec<Action>,
+    ) -> Result<Signature, ConsensusError> {
+        match self.signed.get(&(height, round, step)) {
+            Some(earlier) if *earlier != hash => {
+                let reason = format!(
+                    "refusing to sign a second, different message for height {height}, round {round}, step {step}: this member already signed {earlier}"
+                );
+                *self.refused = Some(reason.clone());
+                return Err(ConsensusError(reason));
+            }
+            Some(_) => {}
+            None => {
+                self.signed.insert((height, round, step), hash);
+                actions.push(Action::PersistSigned(SignedRecord {
+                    height,
+                    round,
+                    step,
+                    hash,
+                }));
+            }
+        }
+        Ok(Signature(self.key.sign_hash(&hash).0))
+    }
 }
 
 fn handle(
     effect: Effect<WeftContext>,
-    key: &Keypair,
+    signer: &mut Signer<'_>,
     chain: &weft_types::ChainId,
     timeouts: &arc_malachitebft_core_types::LinearTimeouts,
     actions: &mut Vec<Action>,
@@ -264,11 +346,17 @@ fn handle(
             r.resume_with(())
         }
         Effect::SignVote(vote, r) => {
-            let signature = sign(key, &vote.sign_bytes(chain));
+            let step = match vote.vote_type {
+                arc_malachitebft_core_types::VoteType::Prevote => 1,
+                arc_malachitebft_core_types::VoteType::Precommit => 2,
+            };
+            let at = (vote.height.0, vote.round.as_i64(), step);
+            let signature = signer.sign(at, vote.sign_bytes(chain), actions)?;
             r.resume_with(SignedMessage::new(vote, signature))
         }
         Effect::SignProposal(proposal, r) => {
-            let signature = sign(key, &proposal.sign_bytes(chain));
+            let at = (proposal.height.0, proposal.round.as_i64(), 0);
+            let signature = signer.sign(at, proposal.sign_bytes(chain), actions)?;
             r.resume_with(SignedMessage::new(proposal, signature))
         }
         Effect::VerifySignature(signed, public_key, r) => {

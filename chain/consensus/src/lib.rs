@@ -12,4 +12,4 @@ pub use context::{
     BlockId, Ed25519, Height, NoParts, Proposal, Signature, Validator, ValidatorAddress,
     ValidatorSet, Vote, WeftContext,
 };
-pub use driver::{Action, Consensus, ConsensusError, Message, verify_commit};
+pub use driver::{Action, Consensus, ConsensusError, Message, SignedRecord, verify_commit};

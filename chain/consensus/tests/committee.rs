@@ -163,7 +163,7 @@ impl Sim {
     fn apply(&mut self, i: usize, actions: Vec<Action>) {
         for action in actions {
             match action {
-                Action::Persist(_) => {}
+                Action::Persist(_) | Action::PersistSigned(_) => {}
                 Action::Send(message) => self.send_message(i, message),
                 Action::ScheduleTimeout(t, d) => {
                     self.cancel(i, &t);
@@ -545,4 +545,105 @@ fn certificates_with_too_few_or_foreign_signatures_are_rejected() {
     let mut forged = certificate(&[0, 1, 2]);
     forged.value_id = BlockId(Hash32([9; 32]));
     assert!(verify_commit(&forged, validators, Default::default(), &chain).is_err());
+}
+
+#[test]
+fn a_restarted_member_never_signs_a_different_vote_for_a_step() {
+    let chain = ChainId(CHAIN.into());
+    let validators = ValidatorSet::new(
+        (0..4)
+            .map(|i| Validator::new(key(i).public_key(), 1))
+            .collect(),
+    )
+    .unwrap();
+    let ctx = WeftContext {
+        chain_id: chain.clone(),
+    };
+    // Height 1, round 0: the proposer is member 1 (round-robin by height + round, address order).
+    let proposer_index = (0..4)
+        .find(|i| {
+            let mut sorted: Vec<_> = (0..4).map(|j| key(j).public_key().0).collect();
+            sorted.sort();
+            sorted[1] == key(*i).public_key().0
+        })
+        .unwrap();
+    let voter = (0..4).find(|i| *i != proposer_index).unwrap();
+    let proposer: ValidatorAddress = key(proposer_index).public_key().into();
+    let signed_proposal = |variant: u8| {
+        let proposal = Proposal {
+            height: Height(1),
+            round: Round::new(0),
+            value: block_id(Height(1), Round::new(0), proposer, variant),
+            pol_round: Round::Nil,
+            proposer,
+        };
+        let signature = Signature(
+            key(proposer_index)
+                .sign_hash(&proposal.sign_bytes(&chain))
+                .0,
+        );
+        (
+            proposal.clone(),
+            SignedConsensusMsg::Proposal(SignedMessage::new(proposal, signature)),
+        )
+    };
+    let prevotes = |actions: &[Action]| -> Vec<BlockId> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send(SignedConsensusMsg::Vote(v)) => match v.message.value {
+                    arc_malachitebft_core_types::NilOrVal::Val(id) => Some(id),
+                    arc_malachitebft_core_types::NilOrVal::Nil => None,
+                },
+                _ => None,
+            })
+            .collect()
+    };
+
+    // Before the crash: the voter gets proposal A and its block, and prevotes A.
+    let mut member = Consensus::new(ctx.clone(), key(voter), validators.clone(), Height(1));
+    let mut actions = member
+        .start_height(Height(1), validators.clone(), false)
+        .unwrap();
+    let (a, message_a) = signed_proposal(0);
+    actions.extend(member.receive(message_a).unwrap());
+    actions.extend(
+        member
+            .block_checked(a.height, a.round, a.pol_round, a.proposer, a.value, true)
+            .unwrap(),
+    );
+    assert_eq!(prevotes(&actions), vec![a.value]);
+    let records: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::PersistSigned(r) => Some(*r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records.len(), 1);
+    // The record is persisted before the vote is sent.
+    let persisted_at = actions
+        .iter()
+        .position(|a| matches!(a, Action::PersistSigned(_)));
+    let sent_at = actions.iter().position(|a| matches!(a, Action::Send(_)));
+    assert!(persisted_at < sent_at);
+
+    // After a crash that lost the write-ahead log but kept the last-signed record, an
+    // equivocating proposer offers block B for the same round: the member does not prevote B.
+    let mut restarted = Consensus::new(ctx, key(voter), validators.clone(), Height(1));
+    restarted.restore_signed(records);
+    let mut actions = restarted.start_height(Height(1), validators, true).unwrap();
+    let (b, message_b) = signed_proposal(1);
+    actions.extend(restarted.receive(message_b).unwrap());
+    actions.extend(
+        restarted
+            .block_checked(b.height, b.round, b.pol_round, b.proposer, b.value, true)
+            .unwrap(),
+    );
+    assert!(
+        prevotes(&actions).is_empty(),
+        "signed a second prevote: {:?}",
+        prevotes(&actions)
+    );
+    assert_eq!(restarted.refusals(), 1);
 }
