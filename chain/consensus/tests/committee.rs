@@ -391,14 +391,20 @@ fn four_honest_members_decide_the_same_blocks() {
     }
 }
 
-#[test]
-fn a_silent_member_does_not_stop_the_others() {
+/// Runs a committee whose member `faulty` misbehaves as `fault` says, and checks that the
+/// three others keep deciding (agreement is asserted at every decision).
+fn three_honest_members_keep_deciding(faulty: usize, fault: impl FnOnce(&mut Member)) {
     let mut sim = Sim::new(4, Box::new(|_, _, _| Some(10)));
-    sim.members[2].silent = true;
+    fault(&mut sim.members[faulty]);
     sim.start();
     sim.run_until(60_000);
-    // Its turns as proposer cost a round each; the other three keep deciding.
-    assert!(sim.min_height([0, 1, 3].into_iter()) >= 10);
+    assert!(sim.min_height((0..4).filter(|i| *i != faulty)) >= 10);
+}
+
+#[test]
+fn a_silent_member_does_not_stop_the_others() {
+    // Its turns as proposer cost a round each.
+    three_honest_members_keep_deciding(2, |m| m.silent = true);
 }
 
 #[test]
@@ -455,12 +461,7 @@ fn a_partition_stalls_commits_safely_and_healing_resumes_them() {
 
 #[test]
 fn an_equivocating_proposer_cannot_split_the_committee() {
-    let mut sim = Sim::new(4, Box::new(|_, _, _| Some(10)));
-    sim.members[1].equivocates = true;
-    sim.start();
-    sim.run_until(60_000);
-    // Agreement is asserted at every decision; honest members keep deciding.
-    assert!(sim.min_height([0, 2, 3].into_iter()) >= 10);
+    three_honest_members_keep_deciding(1, |m| m.equivocates = true);
 }
 
 #[test]
