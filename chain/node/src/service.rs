@@ -8,7 +8,6 @@
 
 use crate::config::NodeConfig;
 use crate::executor::{COLUMN_FAMILIES, Executor, ExecutorError};
-use crate::keys;
 use crate::mempool::{AdmitError, Mempool};
 use crate::metrics::Metrics;
 use crate::view::{BlockView, HistoricalView};
@@ -435,12 +434,7 @@ impl Node {
     pub fn account(&self, address: &Address) -> Result<(u64, u64, u64), String> {
         let _reading = self.0.store.read_section();
         let height = self.head().height;
-        let committed = read_nonce(
-            self.0
-                .store
-                .get(&keys::nonce(address))
-                .map_err(|e| e.to_string())?,
-        );
+        let committed = self.0.executor.nonce(address).map_err(|e| e.to_string())?;
         let next = lock(&self.0.mempool).next_nonce(address, committed);
         Ok((committed, next, height))
     }
@@ -725,13 +719,6 @@ impl Node {
         // No subscriber is fine.
         let _ = self.0.blocks.send(committed.clone());
     }
-}
-
-fn read_nonce(bytes: Option<Vec<u8>>) -> u64 {
-    bytes
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_le_bytes)
-        .unwrap_or(0)
 }
 
 fn reject_reason(e: &SubmitError) -> &'static str {
