@@ -7,9 +7,13 @@
 
 pub mod context;
 pub mod driver;
+pub mod wal;
+pub mod wire;
 
 pub use context::{
     BlockId, Ed25519, Height, NoParts, Proposal, Signature, Validator, ValidatorAddress,
     ValidatorSet, Vote, WeftContext,
 };
 pub use driver::{Action, Consensus, ConsensusError, Message, SignedRecord, verify_commit};
+pub use wal::{Recovered, Wal, WalRecord};
+pub use wire::{StoredCertificate, WalEntry, WireError, WireMessage};

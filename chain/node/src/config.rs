@@ -14,6 +14,17 @@
 //! [block]
 //! interval_ms = 20             # longest a pending transaction waits for its block
 //! max_txs = 10000
+//!
+//! # Committee members only:
+//! genesis = "genesis.toml"     # the committee and chain id (relative to the config file)
+//!
+//! [p2p]
+//! listen = "/ip4/0.0.0.0/tcp/30300"
+//! peers = []                   # extra multiaddrs; the genesis members' addresses are dialled anyway
+//!
+//! [consensus]
+//! propose_timeout_ms = 3000    # and prevote/precommit timeouts; each grows by delta_ms per round
+//! empty_block_interval_ms = 1000
 //! ```
 
 use crate::mempool::MempoolConfig;
@@ -102,6 +113,60 @@ impl Default for BlockConfig {
     }
 }
 
+/// `[p2p]`: the committee's network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct P2pConfig {
+    /// The multiaddr to listen on.
+    pub listen: String,
+    /// Extra peers to dial (multiaddrs, with `/p2p/<peer id>` or not); the genesis members'
+    /// addresses are always dialled.
+    pub peers: Vec<String>,
+    /// Largest gossiped message (a proposed block), in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        Self {
+            listen: "/ip4/0.0.0.0/tcp/30300".into(),
+            peers: Vec::new(),
+            max_message_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[consensus]`: timeouts and pacing of a committee member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusConfig {
+    /// How long to wait for a proposal in round 0.
+    pub propose_timeout_ms: u64,
+    /// How long to wait for more prevotes after seeing 2/3 of them for different blocks.
+    pub prevote_timeout_ms: u64,
+    /// The same for precommits.
+    pub precommit_timeout_ms: u64,
+    /// How much each timeout grows per round.
+    pub delta_ms: u64,
+    /// With no pending transactions, a proposer waits this long before proposing an empty block.
+    pub empty_block_interval_ms: u64,
+    /// How often a member sends its messages for a stalled height again (gossip repair).
+    pub regossip_ms: u64,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        Self {
+            propose_timeout_ms: 3_000,
+            prevote_timeout_ms: 1_000,
+            precommit_timeout_ms: 1_000,
+            delta_ms: 500,
+            empty_block_interval_ms: 1_000,
+            regossip_ms: 1_000,
+        }
+    }
+}
+
 fn default_max_tx_gas() -> u64 {
     1_000_000_000
 }
@@ -139,6 +204,15 @@ pub struct NodeConfig {
     /// Mempool limits.
     #[serde(default)]
     pub mempool: MempoolConfig,
+    /// The genesis file naming the committee; without it the node produces blocks alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis: Option<PathBuf>,
+    /// The committee's network.
+    #[serde(default)]
+    pub p2p: P2pConfig,
+    /// Consensus timeouts.
+    #[serde(default)]
+    pub consensus: ConsensusConfig,
 }
 
 impl NodeConfig {
@@ -154,6 +228,9 @@ impl NodeConfig {
             metrics: MetricsConfig::default(),
             block: BlockConfig::default(),
             mempool: MempoolConfig::default(),
+            genesis: None,
+            p2p: P2pConfig::default(),
+            consensus: ConsensusConfig::default(),
         }
     }
 
@@ -167,6 +244,7 @@ impl NodeConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         config.data_dir = base.join(&config.data_dir);
         config.key_file = config.key_file.map(|k| base.join(k));
+        config.genesis = config.genesis.map(|g| base.join(g));
         Ok(config)
     }
 
@@ -192,6 +270,32 @@ impl NodeConfig {
                 weft_types::tx::MAX_CHAIN_ID,
                 id.len()
             ));
+        }
+        if self.p2p.listen.parse::<libp2p::Multiaddr>().is_err() {
+            return Err(format!(
+                "p2p.listen `{}` is not a multiaddr; expected e.g. /ip4/0.0.0.0/tcp/30300",
+                self.p2p.listen
+            ));
+        }
+        if let Some(bad) = self
+            .p2p
+            .peers
+            .iter()
+            .find(|p| p.parse::<libp2p::Multiaddr>().is_err())
+        {
+            return Err(format!(
+                "p2p.peers entry `{bad}` is not a multiaddr; expected e.g. /ip4/10.0.0.2/tcp/30300"
+            ));
+        }
+        let c = &self.consensus;
+        if c.propose_timeout_ms == 0
+            || c.prevote_timeout_ms == 0
+            || c.precommit_timeout_ms == 0
+            || c.regossip_ms == 0
+        {
+            return Err(
+                "consensus timeouts and regossip_ms must be at least 1 millisecond".into(),
+            );
         }
         if self.block.max_txs == 0 {
             return Err("block.max_txs must be at least 1".into());

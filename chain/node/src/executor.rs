@@ -23,8 +23,10 @@ pub const BLOCKS: &str = "blocks";
 pub const RECEIPTS: &str = "receipts";
 /// Column family of transaction locations: tx hash → height and index (big-endian).
 pub const TX_INDEX: &str = "tx_index";
+/// Column family of commit certificates by height (big-endian), borsh `StoredCertificate`.
+pub const CERTIFICATES: &str = "certificates";
 /// The column families the executor adds to the state store.
-pub const COLUMN_FAMILIES: &[&str] = &[BLOCKS, RECEIPTS, TX_INDEX];
+pub const COLUMN_FAMILIES: &[&str] = &[BLOCKS, RECEIPTS, TX_INDEX, CERTIFICATES];
 
 /// Why a block could not be executed. A bad transaction makes the whole block invalid.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,24 @@ pub struct ExecutedBlock {
     pub receipts: Vec<Receipt>,
 }
 
+/// A block executed against the committed state but not written yet: what a committee member
+/// holds while consensus decides. [`Executor::write`] commits it.
+pub struct StagedBlock {
+    /// The block, its hash and receipts.
+    pub executed: ExecutedBlock,
+    batch: rocksdb::WriteBatch,
+    tx_hashes: Vec<Hash32>,
+}
+
+impl std::fmt::Debug for StagedBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedBlock")
+            .field("height", &self.executed.block.header.height)
+            .field("hash", &self.executed.hash)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Executes blocks against a [`StateStore`].
 pub struct Executor {
     vm: Vm,
@@ -136,6 +156,20 @@ impl Executor {
     /// The committed block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<Block>, ExecutorError> {
         self.read(BLOCKS, &big_endian_key(height, None))
+    }
+
+    /// The commit certificate stored with the block at `height` (committee chains only).
+    pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>, ExecutorError> {
+        let cf = self
+            .store
+            .db()
+            .cf_handle(CERTIFICATES)
+            .expect("executor column families are opened with the store");
+        Ok(self
+            .store
+            .db()
+            .get_cf(cf, big_endian_key(height, None))
+            .map_err(weft_state::StateError::from)?)
     }
 
     /// The receipt of a committed transaction.
@@ -200,6 +234,75 @@ impl Executor {
         txs: Vec<SignedTransaction>,
         verified: &dyn Fn(&Hash32) -> bool,
     ) -> Result<ExecutedBlock, ExecutorError> {
+        let staged = self.stage(height, time_ms, proposer, txs, verified)?;
+        self.write(staged, None)
+    }
+
+    /// Writes a staged block (with its commit certificate, if any) in one atomic, synced batch.
+    /// The store must still be at the height below the block's.
+    pub fn write(
+        &self,
+        staged: StagedBlock,
+        certificate: Option<&[u8]>,
+    ) -> Result<ExecutedBlock, ExecutorError> {
+        let StagedBlock {
+            executed,
+            mut batch,
+            tx_hashes,
+        } = staged;
+        let height = executed.block.header.height;
+        let latest = self.store.version()?;
+        let expected = latest.map_or(1, |v| v + 1);
+        if height != expected {
+            return Err(ExecutorError::WrongHeight { height, expected });
+        }
+        let db = self.store.db();
+        let cf = |name: &str| {
+            db.cf_handle(name)
+                .expect("executor column families are opened with the store")
+        };
+        const INFALLIBLE: &str = "borsh encoding into a Vec cannot fail";
+        batch.put_cf(
+            cf(BLOCKS),
+            big_endian_key(height, None),
+            borsh::to_vec(&executed.block).expect(INFALLIBLE),
+        );
+        for (i, receipt) in executed.receipts.iter().enumerate() {
+            let location = big_endian_key(height, Some(i as u32));
+            batch.put_cf(
+                cf(RECEIPTS),
+                &location,
+                borsh::to_vec(receipt).expect(INFALLIBLE),
+            );
+            batch.put_cf(cf(TX_INDEX), tx_hashes[i].0, &location);
+        }
+        if let Some(certificate) = certificate {
+            batch.put_cf(
+                cf(CERTIFICATES),
+                big_endian_key(height, None),
+                certificate,
+            );
+        }
+        let writing = std::time::Instant::now();
+        self.store.write(batch)?;
+        tracing::debug!(
+            height,
+            write_us = writing.elapsed().as_micros() as u64,
+            "wrote block"
+        );
+        Ok(executed)
+    }
+
+    /// Executes the block at `height` against the committed state without writing anything:
+    /// the result is committed with [`Executor::write`] once decided, or dropped.
+    pub fn stage(
+        &self,
+        height: u64,
+        time_ms: u64,
+        proposer: PublicKey,
+        txs: Vec<SignedTransaction>,
+        verified: &dyn Fn(&Hash32) -> bool,
+    ) -> Result<StagedBlock, ExecutorError> {
         let latest = self.store.version()?;
         let expected = latest.map_or(1, |v| v + 1);
         if height != expected {
@@ -289,13 +392,13 @@ impl Executor {
             .map_err(|_| weft_vm::VmError::Engine("the VM kept the block view".into()))?
             .into_pending();
         let executed_at = started.elapsed();
-        let result = self.commit(
+        let result = self.assemble(
             height, time_ms, proposer, parent, txs, tx_hashes, receipts, &writes,
         );
         tracing::debug!(
             height,
             execute_us = executed_at.as_micros() as u64,
-            commit_us = (started.elapsed() - executed_at).as_micros() as u64,
+            stage_us = (started.elapsed() - executed_at).as_micros() as u64,
             keys = writes.len(),
             "executed block"
         );
@@ -352,7 +455,7 @@ impl Executor {
         clippy::too_many_arguments,
         reason = "the parts of a block, assembled once"
     )]
-    fn commit(
+    fn assemble(
         &self,
         height: u64,
         time_ms: u64,
@@ -362,23 +465,12 @@ impl Executor {
         tx_hashes: Vec<Hash32>,
         receipts: Vec<Receipt>,
         writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    ) -> Result<ExecutedBlock, ExecutorError> {
+    ) -> Result<StagedBlock, ExecutorError> {
         let tx_root = list_hash("weft/txs/v1", tx_hashes.iter().copied());
         let receipts_root = list_hash("weft/receipts/v1", receipts.iter().map(Receipt::hash));
-        let db = self.store.db();
-        let cf = |name: &str| {
-            db.cf_handle(name)
-                .expect("executor column families are opened with the store")
-        };
-        // The header commits to the state root, so stage the state first, then put the block,
-        // receipts and index into the same batch: one atomic, synced write for all of it.
-        let staging = std::time::Instant::now();
-        let (state_root, mut batch) = self.store.stage(height, writes)?;
-        tracing::debug!(
-            height,
-            stage_us = staging.elapsed().as_micros() as u64,
-            "staged state"
-        );
+        // The header commits to the state root, so stage the state first; the block, receipts
+        // and index join the same batch when it is written.
+        let (state_root, batch) = self.store.stage(height, writes)?;
         let block = Block {
             header: BlockHeader {
                 chain_id: self.chain_id.clone(),
@@ -392,27 +484,15 @@ impl Executor {
             },
             txs,
         };
-        const INFALLIBLE: &str = "borsh encoding into a Vec cannot fail";
-        batch.put_cf(
-            cf(BLOCKS),
-            big_endian_key(height, None),
-            borsh::to_vec(&block).expect(INFALLIBLE),
-        );
-        for (i, receipt) in receipts.iter().enumerate() {
-            let location = big_endian_key(height, Some(i as u32));
-            batch.put_cf(
-                cf(RECEIPTS),
-                &location,
-                borsh::to_vec(receipt).expect(INFALLIBLE),
-            );
-            batch.put_cf(cf(TX_INDEX), tx_hashes[i].0, &location);
-        }
-        self.store.write(batch)?;
         let hash = block.header.hash();
-        Ok(ExecutedBlock {
-            block,
-            hash,
-            receipts,
+        Ok(StagedBlock {
+            executed: ExecutedBlock {
+                block,
+                hash,
+                receipts,
+            },
+            batch,
+            tx_hashes,
         })
     }
 }

@@ -10,10 +10,13 @@
 //! - [`rpc`] serves JSON-RPC 2.0 over HTTP and WebSocket; [`metrics`] serves Prometheus text;
 //!   [`config`] reads the TOML config. The `weft` binary (`src/main.rs`) is the CLI.
 
+pub mod committee;
 pub mod config;
 pub mod executor;
+pub mod genesis;
 pub mod keys;
 pub mod mempool;
+pub mod net;
 pub mod metrics;
 pub mod producer;
 pub mod rpc;

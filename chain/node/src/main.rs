@@ -9,7 +9,8 @@ use weft_client::json::{ReceiptJson, Status, WaitUntil, hex_bytes};
 use weft_client::{Client, Signer, codec, keyfile};
 use weft_node::config::NodeConfig;
 use weft_node::metrics::Metrics;
-use weft_node::{Node, producer, rpc};
+use weft_node::genesis::{Genesis, GenesisValidator};
+use weft_node::{Node, committee, producer, rpc};
 use weft_types::{ContractId, Keypair, TxHash};
 
 /// Prints a line to stdout; a closed pipe (`weft … | head`) is not an error worth a panic.
@@ -56,10 +57,15 @@ enum Command {
     Keys(KeysCommand),
     /// Write a node's config and key into a directory.
     Init(InitArgs),
+    /// Write a genesis file naming the committee.
+    Genesis(GenesisArgs),
+    /// Make an initialized node a committee member: copy the genesis file into its home and
+    /// point its config at it.
+    Join(JoinArgs),
     /// Run a node.
     #[command(subcommand)]
     Node(NodeCommand),
-    /// Start a local devnet: one node with a data directory and a dev key.
+    /// Start a local devnet: a committee of nodes (separate processes) and a dev key.
     Dev(DevArgs),
     /// Deploy a contract (a .wasm file); prints the new contract's id.
     Deploy(DeployArgs),
@@ -117,6 +123,37 @@ struct InitArgs {
     /// Where Prometheus metrics are served.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// Where the node listens for committee peers (a multiaddr).
+    #[arg(long, default_value = "/ip4/0.0.0.0/tcp/30300")]
+    p2p_listen: String,
+    /// The committee's genesis file (copied into the home directory); without it the node
+    /// produces blocks alone.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct JoinArgs {
+    /// The node's directory (written by `weft init`).
+    #[arg(long)]
+    home: PathBuf,
+    /// The committee's genesis file.
+    #[arg(long)]
+    genesis: PathBuf,
+}
+
+#[derive(Args)]
+struct GenesisArgs {
+    /// The chain id.
+    #[arg(long, default_value = "weft-devnet")]
+    chain_id: String,
+    /// A committee member as NAME=PUBLIC_KEY@MULTIADDR (the line `weft init` prints); repeat
+    /// for each member.
+    #[arg(long = "member", required = true)]
+    members: Vec<String>,
+    /// Where to write the file (never overwritten).
+    #[arg(long, default_value = "genesis.toml")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -130,6 +167,13 @@ struct DevArgs {
     /// The Prometheus metrics port on 127.0.0.1.
     #[arg(long, default_value_t = 9615)]
     metrics_port: u16,
+    /// The peer-to-peer port of the first node on 127.0.0.1; node i uses this + i (as RPC and
+    /// metrics ports do).
+    #[arg(long, default_value_t = 30300)]
+    p2p_port: u16,
+    /// How many committee members to run, each a separate process.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    nodes: u16,
     /// Delete the devnet's data first.
     #[arg(long)]
     fresh: bool,
@@ -221,6 +265,8 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Init(args) => init(args),
+        Command::Genesis(args) => genesis(args),
+        Command::Join(args) => join(args),
         Command::Node(NodeCommand::Run { config }) => {
             init_tracing();
             let config = NodeConfig::load(config)?;
@@ -331,11 +377,33 @@ fn init(args: &InitArgs) -> Result<()> {
     config.key_file = Some(PathBuf::from("node-key.json"));
     config.rpc.listen = args.rpc_listen;
     config.metrics.listen = args.metrics_listen;
+    config.p2p.listen = args.p2p_listen.clone();
+    if let Some(path) = &args.genesis {
+        let genesis = Genesis::load(path)?;
+        if genesis.chain_id != args.chain_id {
+            bail!(
+                "the genesis file is for chain `{}`; pass --chain-id {}",
+                genesis.chain_id,
+                genesis.chain_id
+            );
+        }
+        std::fs::write(args.home.join("genesis.toml"), genesis.to_toml())
+            .context("cannot write genesis.toml")?;
+        config.genesis = Some(PathBuf::from("genesis.toml"));
+    }
     config.check().map_err(|e| anyhow!(e))?;
     std::fs::write(&config_path, config.to_toml())
         .with_context(|| format!("cannot write {}", config_path.display()))?;
     out!("wrote {} and node-key.json", config_path.display());
     out!("node address {}", key.public_key().address());
+    out!(
+        "committee member entry (give it to whoever writes the genesis file; use this machine's reachable address):"
+    );
+    out!(
+        "  --member NAME=0x{}@{}",
+        hex::encode(key.public_key().0),
+        args.p2p_listen
+    );
     out!(
         "run it with: weft node run --config {}",
         config_path.display()
@@ -343,40 +411,246 @@ fn init(args: &InitArgs) -> Result<()> {
     Ok(())
 }
 
+fn join(args: &JoinArgs) -> Result<()> {
+    let config_path = args.home.join("config.toml");
+    let text = std::fs::read_to_string(&config_path).with_context(|| {
+        format!(
+            "cannot read {}; run `weft init --home {}` first",
+            config_path.display(),
+            args.home.display()
+        )
+    })?;
+    let mut config = NodeConfig::parse(&text, &config_path)?;
+    let genesis = Genesis::load(&args.genesis)?;
+    if genesis.chain_id != config.chain_id {
+        bail!(
+            "the genesis file is for chain `{}` but {} is for `{}`",
+            genesis.chain_id,
+            config_path.display(),
+            config.chain_id
+        );
+    }
+    let key_file = config
+        .key_file
+        .as_ref()
+        .map(|k| args.home.join(k))
+        .ok_or_else(|| anyhow!("{} has no key_file", config_path.display()))?;
+    let key = keyfile::read(&key_file)?;
+    let member = genesis.member(&key.public_key()).ok_or_else(|| {
+        anyhow!(
+            "this node's key 0x{} is not in the genesis file's committee",
+            hex::encode(key.public_key().0)
+        )
+    })?;
+    std::fs::write(args.home.join("genesis.toml"), genesis.to_toml())
+        .context("cannot write genesis.toml")?;
+    config.genesis = Some(PathBuf::from("genesis.toml"));
+    std::fs::write(&config_path, config.to_toml())
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    out!(
+        "{} joins chain {} as `{}` (committee of {}, genesis hash {})",
+        args.home.display(),
+        genesis.chain_id,
+        member.name,
+        genesis.validators.len(),
+        genesis.hash()
+    );
+    out!(
+        "run it with: weft node run --config {}",
+        config_path.display()
+    );
+    Ok(())
+}
+
+/// Parses `NAME=PUBLIC_KEY@MULTIADDR`.
+fn parse_member(text: &str) -> Result<GenesisValidator> {
+    let (name, rest) = text
+        .split_once('=')
+        .ok_or_else(|| anyhow!("member `{text}`: expected NAME=PUBLIC_KEY@MULTIADDR"))?;
+    let (key, address) = rest
+        .split_once('@')
+        .ok_or_else(|| anyhow!("member `{text}`: expected NAME=PUBLIC_KEY@MULTIADDR"))?;
+    Ok(GenesisValidator {
+        name: name.to_string(),
+        public_key: key.trim_start_matches("0x").to_string(),
+        address: address.to_string(),
+        power: 1,
+    })
+}
+
+fn genesis(args: &GenesisArgs) -> Result<()> {
+    if args.out.exists() {
+        bail!("{} already exists; not overwriting it", args.out.display());
+    }
+    let genesis = Genesis {
+        chain_id: args.chain_id.clone(),
+        validators: args
+            .members
+            .iter()
+            .map(|m| parse_member(m))
+            .collect::<Result<_>>()?,
+    };
+    genesis
+        .check()
+        .map_err(|e| anyhow!("the genesis would be invalid: {e}"))?;
+    std::fs::write(&args.out, genesis.to_toml())
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    out!(
+        "wrote {} (chain {}, {} members, genesis hash {})",
+        args.out.display(),
+        genesis.chain_id,
+        genesis.validators.len(),
+        genesis.hash()
+    );
+    Ok(())
+}
+
 async fn dev(args: &DevArgs) -> Result<()> {
-    init_tracing();
     if args.fresh && args.home.exists() {
         std::fs::remove_dir_all(&args.home)
             .with_context(|| format!("cannot delete {}", args.home.display()))?;
     }
     std::fs::create_dir_all(&args.home)
         .with_context(|| format!("cannot create {}", args.home.display()))?;
-    let key_file = args.home.join("dev-key.json");
-    let key = if key_file.exists() {
-        keyfile::read(&key_file)?
+    let dev_key_file = args.home.join("dev-key.json");
+    let dev_key = if dev_key_file.exists() {
+        keyfile::read(&dev_key_file)?
     } else {
         let key = keyfile::generate();
-        keyfile::write(&key_file, &key)?;
+        keyfile::write(&dev_key_file, &key)?;
         key
     };
-    let mut config = NodeConfig::new("weft-devnet", args.home.join("data"));
-    config.key_file = Some(key_file.clone());
-    config.rpc.listen = SocketAddr::from(([127, 0, 0, 1], args.port));
-    config.metrics.listen = Some(SocketAddr::from(([127, 0, 0, 1], args.metrics_port)));
-    let address = key.public_key().address();
-    let home = args.home.clone();
-    let metrics = config.metrics.listen;
-    run_node(config, key, move |rpc_addr| {
-        out!("Weft devnet \"weft-devnet\" is running");
-        out!("  RPC (HTTP and WebSocket): http://{rpc_addr}  ws://{rpc_addr}");
-        if let Some(m) = metrics {
-            out!("  metrics:  http://{m}/metrics");
+    let n = args.nodes;
+    let port = |base: u16, i: u16| -> Result<u16> {
+        base.checked_add(i)
+            .ok_or_else(|| anyhow!("port {base} + {i} is above 65535"))
+    };
+    // One directory, key and config per member; one genesis file for all.
+    let genesis_path = args.home.join("genesis.toml");
+    let mut homes = Vec::new();
+    let mut members = Vec::new();
+    for i in 0..n {
+        let home = args.home.join(format!("node-{i}"));
+        std::fs::create_dir_all(&home)
+            .with_context(|| format!("cannot create {}", home.display()))?;
+        let key_file = home.join("node-key.json");
+        let key = if key_file.exists() {
+            keyfile::read(&key_file)?
+        } else {
+            let key = keyfile::generate();
+            keyfile::write(&key_file, &key)?;
+            key
+        };
+        let p2p = format!("/ip4/127.0.0.1/tcp/{}", port(args.p2p_port, i)?);
+        members.push(GenesisValidator {
+            name: format!("node-{i}"),
+            public_key: hex::encode(key.public_key().0),
+            address: p2p.clone(),
+            power: 1,
+        });
+        let mut config = NodeConfig::new("weft-devnet", PathBuf::from("data"));
+        config.key_file = Some(PathBuf::from("node-key.json"));
+        config.rpc.listen = SocketAddr::from(([127, 0, 0, 1], port(args.port, i)?));
+        config.metrics.listen = Some(SocketAddr::from((
+            [127, 0, 0, 1],
+            port(args.metrics_port, i)?,
+        )));
+        config.genesis = Some(PathBuf::from("../genesis.toml"));
+        config.p2p.listen = p2p;
+        config.check().map_err(|e| anyhow!(e))?;
+        std::fs::write(home.join("config.toml"), config.to_toml())
+            .with_context(|| format!("cannot write {}", home.join("config.toml").display()))?;
+        homes.push((home, config));
+    }
+    let genesis = Genesis {
+        chain_id: "weft-devnet".into(),
+        validators: members,
+    };
+    if genesis_path.exists() {
+        let existing = Genesis::load(&genesis_path)?;
+        if existing.hash() != genesis.hash() {
+            bail!(
+                "{} holds a committee of {} members, not these {n}; run with --fresh to start a new devnet",
+                genesis_path.display(),
+                existing.validators.len()
+            );
         }
-        out!("  data:     {}", home.join("data").display());
-        out!("  dev key:  {} (address {address})", key_file.display());
-        out!("Stop with Ctrl-C; the data stays (run again to resume, --fresh to wipe).");
-    })
-    .await
+    }
+    std::fs::write(&genesis_path, genesis.to_toml())
+        .with_context(|| format!("cannot write {}", genesis_path.display()))?;
+
+    let exe = std::env::current_exe().context("cannot find the weft executable")?;
+    let mut children = Vec::new();
+    for (home, _) in &homes {
+        let log = std::fs::File::create(home.join("node.log"))
+            .with_context(|| format!("cannot create {}", home.join("node.log").display()))?;
+        let child = tokio::process::Command::new(&exe)
+            .arg("node")
+            .arg("run")
+            .arg("--config")
+            .arg(home.join("config.toml"))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", exe.display()))?;
+        children.push(child);
+    }
+    out!("Weft devnet \"weft-devnet\": a committee of {n} nodes (separate processes)");
+    for (i, (home, config)) in homes.iter().enumerate() {
+        let rpc = config.rpc.listen;
+        out!(
+            "  node-{i}  RPC http://{rpc}  ws://{rpc}  metrics http://{}/metrics  p2p {}  log {}",
+            config.metrics.listen.map(|m| m.to_string()).unwrap_or_default(),
+            config.p2p.listen,
+            home.join("node.log").display()
+        );
+    }
+    out!(
+        "  dev key: {} (address {})",
+        dev_key_file.display(),
+        dev_key.public_key().address()
+    );
+    out!("  genesis: {}", genesis_path.display());
+    out!("Stop with Ctrl-C; the data stays (run again to resume, --fresh to wipe).");
+    let mut waits: futures::stream::FuturesUnordered<_> = children
+        .iter_mut()
+        .enumerate()
+        .map(|(i, c)| async move { (i, c.wait().await) })
+        .collect();
+    use futures::StreamExt as _;
+    let exited = tokio::select! {
+        () = shutdown_signal() => None,
+        Some((i, status)) = waits.next() => Some((i, status)),
+    };
+    drop(waits);
+    if let Some((i, status)) = &exited {
+        eprintln!(
+            "node-{i} exited ({}); stopping the devnet. See {}",
+            status
+                .as_ref()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|e| e.to_string()),
+            homes[*i].0.join("node.log").display()
+        );
+    }
+    eprintln!("stopping {n} nodes");
+    for child in &mut children {
+        if let Some(pid) = child.id() {
+            // SIGTERM: each node finishes its block and syncs its log.
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+    for child in &mut children {
+        let _ = child.wait().await;
+    }
+    match exited {
+        Some((i, _)) => bail!("node-{i} stopped unexpectedly"),
+        None => Ok(()),
+    }
 }
 
 /// Runs a node until Ctrl-C or SIGTERM, then stops cleanly: the block in progress is finished,
@@ -386,6 +660,10 @@ async fn run_node(
     key: Keypair,
     announce: impl FnOnce(SocketAddr),
 ) -> Result<()> {
+    let genesis = match &config.genesis {
+        Some(path) => Some(Genesis::load(path)?),
+        None => None,
+    };
     let metrics = Metrics::new();
     let listen = config.rpc.listen;
     let metrics_listen = config.metrics.listen;
@@ -411,10 +689,17 @@ async fn run_node(
         let _ = stop_tx.send(true);
     });
     let mut stop = stop_rx.clone();
-    let produced = producer::run(node, key.public_key(), async move {
+    let stopped = async move {
         let _ = stop.wait_for(|s| *s).await;
-    })
-    .await;
+    };
+    let produced = match genesis {
+        Some(genesis) => committee::run(node, key, genesis, stopped)
+            .await
+            .map_err(anyhow::Error::from),
+        None => producer::run(node, key.public_key(), stopped)
+            .await
+            .map_err(anyhow::Error::from),
+    };
     let _ = handle.stop();
     handle.stopped().await;
     produced.context("block production failed; the node stopped")?;

@@ -32,6 +32,24 @@ pub struct Metrics {
     pub txs_committed: Counter,
     /// Time to execute and commit a block.
     pub block_seconds: Histogram,
+    /// The consensus round in progress (committee members).
+    pub round: Gauge,
+    /// Valid consensus votes received.
+    pub votes_received: Counter,
+    /// Proposals received or made.
+    pub proposals: Counter,
+    /// Time from the start of a height to its proposed block being ready (built or checked).
+    pub proposal_seconds: Histogram,
+    /// Time from the start of a height to its decision.
+    pub decide_seconds: Histogram,
+    /// Connected peers.
+    pub peers: Gauge,
+    /// Network messages rejected (undecodable, badly signed, from non-members), by kind.
+    pub rejected_messages: Family<Reason, Counter>,
+    /// Blocks fetched from peers and committed by catch-up.
+    pub synced_blocks: Counter,
+    /// Times the double-signing guard refused to sign.
+    pub double_sign_refusals: Counter,
     registry: Arc<Registry>,
 }
 
@@ -53,6 +71,15 @@ impl Metrics {
             blocks_committed: Counter::default(),
             txs_committed: Counter::default(),
             block_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            round: Gauge::default(),
+            votes_received: Counter::default(),
+            proposals: Counter::default(),
+            proposal_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            decide_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            peers: Gauge::default(),
+            rejected_messages: Family::default(),
+            synced_blocks: Counter::default(),
+            double_sign_refusals: Counter::default(),
             registry: Arc::new(Registry::default()),
         };
         registry.register("height", "Latest committed block height", m.height.clone());
@@ -85,6 +112,47 @@ impl Metrics {
             "block_commit_seconds",
             "Time to execute and commit one block",
             m.block_seconds.clone(),
+        );
+        registry.register(
+            "consensus_round",
+            "Consensus round in progress",
+            m.round.clone(),
+        );
+        registry.register(
+            "consensus_votes_received",
+            "Valid consensus votes received",
+            m.votes_received.clone(),
+        );
+        registry.register(
+            "consensus_proposals",
+            "Proposals received or made",
+            m.proposals.clone(),
+        );
+        registry.register(
+            "consensus_proposal_seconds",
+            "Time from the start of a height to its proposed block being ready",
+            m.proposal_seconds.clone(),
+        );
+        registry.register(
+            "consensus_decide_seconds",
+            "Time from the start of a height to its decision",
+            m.decide_seconds.clone(),
+        );
+        registry.register("p2p_peers", "Connected peers", m.peers.clone());
+        registry.register(
+            "p2p_rejected_messages",
+            "Network messages rejected, by kind",
+            m.rejected_messages.clone(),
+        );
+        registry.register(
+            "sync_blocks",
+            "Blocks fetched from peers and committed by catch-up",
+            m.synced_blocks.clone(),
+        );
+        registry.register(
+            "double_sign_refusals",
+            "Times the double-signing guard refused to sign",
+            m.double_sign_refusals.clone(),
         );
         Self {
             registry: Arc::new(registry),

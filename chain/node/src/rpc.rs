@@ -339,7 +339,43 @@ fn chain_info(node: &Node) -> ChainInfo {
         max_tx_gas: config.mempool.max_tx_gas,
         max_tx_bytes: config.mempool.max_tx_bytes as u64,
         node_version: env!("CARGO_PKG_VERSION").to_string(),
+        committee: node.committee().map(|g| {
+            g.validators
+                .iter()
+                .map(|v| weft_client::json::CommitteeMemberJson {
+                    name: v.name.clone(),
+                    public_key: format!("0x{}", v.public_key.trim_start_matches("0x")),
+                    address: v.address.clone(),
+                    power: v.power,
+                })
+                .collect()
+        }),
+        last_commit: commit_json(node, head.height),
     }
+}
+
+/// A block's commit certificate as JSON, when the chain has a committee.
+fn commit_json(node: &Node, height: u64) -> Option<weft_client::json::CommitJson> {
+    let certificate = node.certificate(height).ok().flatten()?;
+    let members = node.committee()?.validator_set().ok()?;
+    let keys = certificate
+        .signer_indices()
+        .into_iter()
+        .filter_map(|i| members.validators().get(i))
+        .map(|v| format!("0x{}", hex::encode(v.public_key.0)))
+        .collect();
+    Some(weft_client::json::CommitJson {
+        height: certificate.height,
+        round: certificate.round,
+        block_hash: format!("0x{}", hex::encode(certificate.block.0.0)),
+        signers: format!("0x{}", hex::encode(&certificate.signers)),
+        signer_keys: keys,
+        signatures: certificate
+            .signatures
+            .iter()
+            .map(|s| format!("0x{}", hex::encode(s.0)))
+            .collect(),
+    })
 }
 
 async fn send_transaction(
@@ -452,6 +488,7 @@ fn get_block(node: &Node, params: &Params<'_>) -> Result<Option<BlockJson>, Erro
                 .map(|(t, h)| TransactionJson::new(t, *h))
                 .collect()
         }),
+        commit: commit_json(node, block.header.height),
     }))
 }
 

@@ -7,7 +7,7 @@
 //! the executor nor the RPC layer changes.
 
 use crate::config::NodeConfig;
-use crate::executor::{COLUMN_FAMILIES, Executor, ExecutorError};
+use crate::executor::{COLUMN_FAMILIES, Executor, ExecutorError, StagedBlock};
 use crate::mempool::{AdmitError, Mempool};
 use crate::metrics::Metrics;
 use crate::view::{BlockView, HistoricalView};
@@ -173,6 +173,10 @@ struct Inner {
     waiters: Mutex<Waiters>,
     wake: tokio::sync::Notify,
     metrics: Metrics,
+    /// Where locally submitted transactions go to be gossiped to the committee (committee mode).
+    gossip: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<SignedTransaction>>,
+    /// The committee, once a committee runs this node.
+    committee: std::sync::OnceLock<crate::genesis::Genesis>,
 }
 
 /// A running node's state and services. Cheap to clone.
@@ -251,6 +255,8 @@ impl Node {
             waiters: Mutex::new(HashMap::new()),
             wake: tokio::sync::Notify::new(),
             metrics,
+            gossip: std::sync::OnceLock::new(),
+            committee: std::sync::OnceLock::new(),
             config,
         })))
     }
@@ -314,10 +320,45 @@ impl Node {
         borsh::from_slice(bytes).map_err(|e| SubmitError::Malformed(e.to_string()))
     }
 
+    /// Sends transactions submitted to this node (not those from peers) to `gossip`, for the
+    /// committee. Set once, by the committee's network.
+    pub fn set_gossip(&self, gossip: tokio::sync::mpsc::UnboundedSender<SignedTransaction>) {
+        let _ = self.0.gossip.set(gossip);
+    }
+
+    /// Records the committee this node belongs to (for `weft_chainInfo`).
+    pub fn set_committee(&self, genesis: crate::genesis::Genesis) {
+        let _ = self.0.committee.set(genesis);
+    }
+
+    /// The committee, when this node runs in one.
+    pub fn committee(&self) -> Option<&crate::genesis::Genesis> {
+        self.0.committee.get()
+    }
+
     /// Checks and admits a decoded transaction whose encoding is `size` bytes. Cheap checks come
     /// first, then the signature (outside any lock, so RPC threads verify in parallel), then
-    /// state checks.
+    /// state checks. In a committee, an admitted transaction is gossiped to the other members.
     pub fn submit(&self, tx: SignedTransaction, size: usize) -> Result<TxHash, SubmitError> {
+        let forward = self.0.gossip.get().map(|_| tx.clone());
+        let result = self.submit_counted(tx, size);
+        if let (Ok(_), Some(tx), Some(gossip)) = (&result, forward, self.0.gossip.get()) {
+            let _ = gossip.send(tx);
+        }
+        result
+    }
+
+    /// [`Node::submit`] for a transaction gossiped by a peer: it is not gossiped again (the
+    /// network relays what it validated).
+    pub fn submit_from_peer(
+        &self,
+        tx: SignedTransaction,
+        size: usize,
+    ) -> Result<TxHash, SubmitError> {
+        self.submit_counted(tx, size)
+    }
+
+    fn submit_counted(&self, tx: SignedTransaction, size: usize) -> Result<TxHash, SubmitError> {
         let result = self.submit_inner(tx, size);
         match &result {
             Ok(_) => {
@@ -471,6 +512,19 @@ impl Node {
     /// A committed block.
     pub fn block(&self, height: u64) -> Result<Option<Block>, String> {
         self.0.executor.block(height).map_err(|e| e.to_string())
+    }
+
+    /// The commit certificate of a committed block, if the chain runs a committee.
+    pub fn certificate(
+        &self,
+        height: u64,
+    ) -> Result<Option<weft_consensus::StoredCertificate>, String> {
+        match self.0.executor.certificate(height).map_err(|e| e.to_string())? {
+            None => Ok(None),
+            Some(bytes) => borsh::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| format!("stored certificate of block {height} is corrupt: {e}")),
+        }
     }
 
     /// Resolves a requested height against the store's latest version (not the head, which is
@@ -641,21 +695,47 @@ impl Node {
         proposer: PublicKey,
         txs: Vec<SignedTransaction>,
     ) -> Result<Arc<CommittedBlock>, ExecutorError> {
+        let staged = self.stage(height, time_ms, proposer, txs)?;
+        self.commit_staged(staged, None)
+    }
+
+    /// Executes the block at `height` against committed state without writing it (a committee
+    /// member does this for its own proposal and for each proposal it checks).
+    pub fn stage(
+        &self,
+        height: u64,
+        time_ms: u64,
+        proposer: PublicKey,
+        txs: Vec<SignedTransaction>,
+    ) -> Result<StagedBlock, ExecutorError> {
+        // Transactions this node's mempool admitted had their signatures checked there.
+        let admitted: HashSet<TxHash> = {
+            let mempool = lock(&self.0.mempool);
+            txs.iter()
+                .map(|t| t.tx.hash())
+                .filter(|h| mempool.contains(h))
+                .collect()
+        };
+        self.0
+            .executor
+            .stage(height, time_ms, proposer, txs, &|h| admitted.contains(h))
+    }
+
+    /// Commits a staged block, with its commit certificate in a committee, then prunes the
+    /// mempool, wakes waiters and notifies subscribers.
+    pub fn commit_staged(
+        &self,
+        staged: StagedBlock,
+        certificate: Option<&weft_consensus::StoredCertificate>,
+    ) -> Result<Arc<CommittedBlock>, ExecutorError> {
         let _committing = lock(&self.0.commit_lock);
         let started = std::time::Instant::now();
-        let tx_count = txs.len();
-        let executed = {
-            let executor = &self.0.executor;
-            // Transactions this node's mempool admitted had their signatures checked there.
-            let admitted: HashSet<TxHash> = {
-                let mempool = lock(&self.0.mempool);
-                txs.iter()
-                    .map(|t| t.tx.hash())
-                    .filter(|h| mempool.contains(h))
-                    .collect()
-            };
-            executor.execute_with(height, time_ms, proposer, txs, &|h| admitted.contains(h))?
-        };
+        let height = staged.executed.block.header.height;
+        let time_ms = staged.executed.block.header.time_ms;
+        let tx_count = staged.executed.block.txs.len();
+        let certificate =
+            certificate.map(|c| borsh::to_vec(c).expect("borsh encoding into a Vec cannot fail"));
+        let executed = self.0.executor.write(staged, certificate.as_deref())?;
         let committed = Arc::new(CommittedBlock {
             block: executed.block,
             hash: executed.hash,

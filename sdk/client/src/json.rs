@@ -184,6 +184,44 @@ pub struct ChainInfo {
     pub max_tx_bytes: u64,
     /// The node software's version.
     pub node_version: String,
+    /// The committee that decides blocks (absent on a node that produces blocks alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committee: Option<Vec<CommitteeMemberJson>>,
+    /// The commit certificate of the latest block (committee chains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_commit: Option<CommitJson>,
+}
+
+/// A committee member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitteeMemberJson {
+    /// Its name in the genesis file.
+    pub name: String,
+    /// Its ed25519 public key (0x…).
+    pub public_key: String,
+    /// Where it listens for peers.
+    pub address: String,
+    /// Its voting power.
+    pub power: u64,
+}
+
+/// A commit certificate: more than 2/3 of the committee's precommit signatures for a block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitJson {
+    /// The height.
+    pub height: u64,
+    /// The consensus round that decided it.
+    pub round: u32,
+    /// The block's hash.
+    pub block_hash: String,
+    /// Bitmap of signers over the committee in public-key order (bit i of byte i/8), hex.
+    pub signers: String,
+    /// The signers' public keys, in bitmap order.
+    pub signer_keys: Vec<String>,
+    /// Their ed25519 signatures over the precommit, hex, in the same order.
+    pub signatures: Vec<String>,
 }
 
 /// An event as JSON.
@@ -446,6 +484,9 @@ pub struct BlockJson {
     /// Full transactions, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactions: Option<Vec<TransactionJson>>,
+    /// The block's commit certificate (committee chains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitJson>,
 }
 
 /// An argument of a method in JSON.

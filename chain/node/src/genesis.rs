@@ -1,0 +1,184 @@
+//! The genesis file: the chain id and the committee (public keys, network addresses, voting
+//! power). Every member of a committee runs with the same file.
+//!
+//! ```toml
+//! chain_id = "weft-devnet"
+//!
+//! [[validators]]
+//! name = "node-0"
+//! public_key = "5f1c…"              # 32 bytes, hex: the member's ed25519 key
+//! address = "/ip4/10.0.0.1/tcp/30300"
+//! power = 1
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use weft_consensus::{Validator, ValidatorSet};
+use weft_types::{Hash32, PublicKey, domain_hash};
+
+/// One committee member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// A name for logs and `weft_chainInfo`.
+    pub name: String,
+    /// Its ed25519 public key, 64 hex digits.
+    pub public_key: String,
+    /// Where it listens for peers (a multiaddr).
+    pub address: String,
+    /// Its voting power.
+    #[serde(default = "one")]
+    pub power: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// The genesis file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// The chain id.
+    pub chain_id: String,
+    /// The committee.
+    pub validators: Vec<GenesisValidator>,
+}
+
+/// Why a genesis file is not usable.
+#[derive(Debug, thiserror::Error)]
+#[error("genesis file {path}: {reason}")]
+pub struct GenesisError {
+    path: String,
+    reason: String,
+}
+
+impl Genesis {
+    /// Reads and checks a genesis file.
+    pub fn load(path: &Path) -> Result<Self, GenesisError> {
+        let error = |reason: String| GenesisError {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        let genesis: Self = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
+        genesis.check().map_err(error)?;
+        Ok(genesis)
+    }
+
+    /// Checks every field: keys are ed25519 points, addresses are multiaddrs, no member twice.
+    pub fn check(&self) -> Result<(), String> {
+        if self.chain_id.is_empty() || self.chain_id.len() > weft_types::tx::MAX_CHAIN_ID {
+            return Err(format!(
+                "chain_id must be 1 to {} bytes",
+                weft_types::tx::MAX_CHAIN_ID
+            ));
+        }
+        if self.validators.is_empty() {
+            return Err("the committee is empty; list at least one [[validators]] entry".into());
+        }
+        for v in &self.validators {
+            parse_key(&v.public_key)
+                .map_err(|e| format!("validator `{}`: public_key {e}", v.name))?;
+            v.address.parse::<libp2p::Multiaddr>().map_err(|e| {
+                format!(
+                    "validator `{}`: address `{}` is not a multiaddr ({e}); expected e.g. /ip4/10.0.0.1/tcp/30300",
+                    v.name, v.address
+                )
+            })?;
+            if v.power == 0 {
+                return Err(format!("validator `{}`: power must be at least 1", v.name));
+            }
+        }
+        self.validator_set().map(|_| ())
+    }
+
+    /// The committee as consensus sees it.
+    pub fn validator_set(&self) -> Result<ValidatorSet, String> {
+        let validators = self
+            .validators
+            .iter()
+            .map(|v| Ok(Validator::new(parse_key(&v.public_key)?, v.power)))
+            .collect::<Result<Vec<_>, String>>()?;
+        ValidatorSet::new(validators)
+    }
+
+    /// The member with `key`, if any.
+    pub fn member(&self, key: &PublicKey) -> Option<&GenesisValidator> {
+        self.validators
+            .iter()
+            .find(|v| parse_key(&v.public_key).ok() == Some(*key))
+    }
+
+    /// A hash of the chain id and the committee, to tell genesis files apart.
+    pub fn hash(&self) -> Hash32 {
+        let mut members: Vec<(PublicKey, u64)> = self
+            .validators
+            .iter()
+            .filter_map(|v| parse_key(&v.public_key).ok().map(|k| (k, v.power)))
+            .collect();
+        members.sort();
+        let bytes = borsh::to_vec(&(self.chain_id.as_str(), members))
+            .expect("borsh encoding into a Vec cannot fail");
+        domain_hash("weft/genesis/v1", &[&bytes])
+    }
+
+    /// The file's text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("genesis serializes")
+    }
+}
+
+/// A 32-byte ed25519 public key from hex (with or without `0x`).
+pub fn parse_key(text: &str) -> Result<PublicKey, String> {
+    let bytes = hex::decode(text.trim_start_matches("0x"))
+        .map_err(|e| format!("`{text}` is not hex: {e}"))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| format!("has {} bytes; expected 32", b.len()))?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| format!("`{text}` is not an ed25519 public key"))?;
+    Ok(PublicKey(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    fn member(i: u8) -> GenesisValidator {
+        let key = weft_types::Keypair::from_seed([i; 32]).public_key();
+        GenesisValidator {
+            name: format!("node-{i}"),
+            public_key: hex::encode(key.0),
+            address: format!("/ip4/127.0.0.1/tcp/{}", 30300 + u16::from(i)),
+            power: 1,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_rejects_bad_members() {
+        let genesis = Genesis {
+            chain_id: "weft-test".into(),
+            validators: (1..=4).map(member).collect(),
+        };
+        let again: Genesis = toml::from_str(&genesis.to_toml()).unwrap();
+        assert_eq!(again, genesis);
+        again.check().unwrap();
+        assert_eq!(again.validator_set().unwrap().validators().len(), 4);
+
+        let mut twice = genesis.clone();
+        twice.validators.push(member(1));
+        assert!(twice.check().unwrap_err().contains("appears twice"));
+        let mut bad_key = genesis.clone();
+        bad_key.validators[0].public_key = "abcd".into();
+        let err = bad_key.check().unwrap_err();
+        assert!(err.contains("node-1") && err.contains("2 bytes"), "{err}");
+        let mut bad_addr = genesis.clone();
+        bad_addr.validators[2].address = "10.0.0.1:30300".into();
+        assert!(bad_addr.check().unwrap_err().contains("not a multiaddr"));
+        let mut zero = genesis;
+        zero.validators[3].power = 0;
+        assert!(zero.check().unwrap_err().contains("power"));
+    }
+}

@@ -1,0 +1,622 @@
+//! The committee's network: libp2p over TCP with noise encryption and yamux multiplexing.
+//!
+//! - **gossipsub** carries three topics: batches of transactions, consensus messages and proposed
+//!   blocks. Messages are validated before they are relayed (`validate_messages`): transactions
+//!   here (each must pass the node's admission checks), consensus messages and blocks by the
+//!   committee loop. A rejected message is not relayed.
+//! - **request-response** (`/weft/sync/1`) serves committed blocks with their commit
+//!   certificates, for members that fell behind.
+//! - A peer whose messages are rejected [`BAN_AFTER`] times is disconnected and refused for
+//!   [`BAN_FOR`]. Nothing a peer sends can crash the node: every decode is checked.
+//! - Committee members' addresses (from genesis) and `p2p.peers` are dialled, and re-dialled
+//!   while disconnected.
+
+use crate::service::Node;
+use borsh::{BorshDeserialize, BorshSerialize};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
+use libp2p::request_response::{self, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use weft_consensus::StoredCertificate;
+use weft_types::{Block, PublicKey, SignedTransaction};
+
+/// Rejected messages after which a peer is disconnected.
+pub const BAN_AFTER: u32 = 20;
+/// How long a disconnected peer is refused.
+pub const BAN_FOR: Duration = Duration::from_secs(60);
+/// Most blocks in one sync response.
+pub const SYNC_BATCH: u32 = 64;
+/// Most transactions gossiped in one message.
+const TX_BATCH: usize = 512;
+/// How long locally submitted transactions wait to be batched.
+const TX_FLUSH: Duration = Duration::from_millis(5);
+
+/// The gossip topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Batches of transactions.
+    Txs,
+    /// Consensus proposals and votes.
+    Consensus,
+    /// Proposed blocks.
+    Blocks,
+}
+
+impl Topic {
+    fn name(self, chain: &str) -> IdentTopic {
+        IdentTopic::new(match self {
+            Topic::Txs => format!("/weft/{chain}/txs/1"),
+            Topic::Consensus => format!("/weft/{chain}/consensus/1"),
+            Topic::Blocks => format!("/weft/{chain}/blocks/1"),
+        })
+    }
+}
+
+/// What the network decided about a gossiped message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid: relay it.
+    Accept,
+    /// Harmless but useless (old, duplicate): do not relay, do not blame.
+    Ignore,
+    /// Invalid: do not relay, count against the peer.
+    Reject(&'static str),
+}
+
+/// A request for committed blocks.
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub struct SyncRequest {
+    /// The first height wanted.
+    pub from: u64,
+    /// Most blocks wanted.
+    pub max: u32,
+}
+
+/// A committed block with its certificate.
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub struct SyncedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its commit certificate.
+    pub certificate: StoredCertificate,
+}
+
+/// The answer: the server's head and the blocks it has from `from` on.
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub struct SyncResponse {
+    /// The server's latest committed height.
+    pub head: u64,
+    /// Consecutive blocks from the requested height.
+    pub blocks: Vec<SyncedBlock>,
+}
+
+/// Commands to the network task.
+#[derive(Debug)]
+enum Command {
+    Publish(Topic, Vec<u8>),
+    Verdict(MessageId, PeerId, Verdict),
+    Request(PeerId, SyncRequest),
+    Respond(ResponseChannel<SyncResponse>, SyncResponse),
+    Shutdown,
+}
+
+/// What the network hands the committee loop.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// A consensus message to validate (answer with [`NetHandle::verdict`]).
+    Consensus {
+        /// Its bytes.
+        data: Vec<u8>,
+        /// Its id.
+        id: MessageId,
+        /// The peer it came from.
+        source: PeerId,
+    },
+    /// A proposed block to validate.
+    Block {
+        /// Its bytes.
+        data: Vec<u8>,
+        /// Its id.
+        id: MessageId,
+        /// The peer it came from.
+        source: PeerId,
+    },
+    /// The answer to [`NetHandle::request_blocks`].
+    Synced {
+        /// Who answered.
+        peer: PeerId,
+        /// The blocks, or why there are none.
+        response: Result<SyncResponse, String>,
+    },
+}
+
+/// Talks to the network task. Cheap to clone.
+#[derive(Clone)]
+pub struct NetHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    /// This node's peer id.
+    pub peer_id: PeerId,
+}
+
+impl NetHandle {
+    /// Gossips `data` on `topic`.
+    pub fn publish(&self, topic: Topic, data: Vec<u8>) {
+        let _ = self.commands.send(Command::Publish(topic, data));
+    }
+
+    /// Reports whether a gossiped message is valid.
+    pub fn verdict(&self, id: MessageId, source: PeerId, verdict: Verdict) {
+        let _ = self.commands.send(Command::Verdict(id, source, verdict));
+    }
+
+    /// Stops the network task (connections close).
+    pub fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown);
+    }
+
+    /// Asks `peer` for committed blocks from `from`.
+    pub fn request_blocks(&self, peer: PeerId, from: u64) {
+        let _ = self.commands.send(Command::Request(
+            peer,
+            SyncRequest {
+                from,
+                max: SYNC_BATCH,
+            },
+        ));
+    }
+}
+
+/// The libp2p identity of a Weft ed25519 key (the same key signs votes and secures the link).
+pub fn identity(seed: [u8; 32]) -> libp2p::identity::Keypair {
+    let mut seed = seed;
+    libp2p::identity::Keypair::ed25519_from_bytes(&mut seed)
+        .expect("any 32 bytes are an ed25519 secret key")
+}
+
+/// The peer id of a committee member's key.
+pub fn peer_id(key: &PublicKey) -> Result<PeerId, String> {
+    let public = libp2p::identity::ed25519::PublicKey::try_from_bytes(&key.0)
+        .map_err(|e| format!("not an ed25519 public key: {e}"))?;
+    Ok(PeerId::from_public_key(&libp2p::identity::PublicKey::from(
+        public,
+    )))
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    gossipsub: gossipsub::Behaviour,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// Length-prefixed borsh for the sync protocol.
+#[derive(Clone, Default)]
+struct SyncCodec;
+
+const MAX_REQUEST: usize = 1024;
+const MAX_RESPONSE: usize = 256 * 1024 * 1024;
+
+async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes is over the limit of {max}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    bytes: Vec<u8>,
+) -> std::io::Result<()> {
+    io.write_all(&(bytes.len() as u32).to_le_bytes()).await?;
+    io.write_all(&bytes).await?;
+    io.close().await
+}
+
+fn decode<T: BorshDeserialize>(bytes: &[u8]) -> std::io::Result<T> {
+    borsh::from_slice(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+impl request_response::Codec for SyncCodec {
+    type Protocol = StreamProtocol;
+    type Request = SyncRequest;
+    type Response = SyncResponse;
+
+    async fn read_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<SyncRequest>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        decode(&read_frame(io, MAX_REQUEST).await?)
+    }
+
+    async fn read_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<SyncResponse>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        decode(&read_frame(io, MAX_RESPONSE).await?)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        request: SyncRequest,
+    ) -> std::io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, borsh::to_vec(&request)?).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        response: SyncResponse,
+    ) -> std::io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, borsh::to_vec(&response)?).await
+    }
+}
+
+/// Starts the network: listens, dials `peers`, and runs until the returned channels close.
+/// Transactions submitted to `node` are gossiped; gossiped ones are admitted into it.
+pub fn start(
+    node: Node,
+    seed: [u8; 32],
+    listen: Multiaddr,
+    peers: Vec<Multiaddr>,
+) -> Result<(NetHandle, mpsc::UnboundedReceiver<NetEvent>), String> {
+    let chain = node.chain_id().0.clone();
+    let max_message = node.config().p2p.max_message_bytes;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity(seed))
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .map_err(|e| format!("cannot set up TCP with noise and yamux: {e}"))?
+        .with_behaviour(|key| {
+            let config = gossipsub::ConfigBuilder::default()
+                .validation_mode(gossipsub::ValidationMode::Strict)
+                .validate_messages()
+                .max_transmit_size(max_message)
+                .heartbeat_interval(Duration::from_millis(500))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let gossipsub =
+                gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)?;
+            let sync = request_response::Behaviour::new(
+                [(StreamProtocol::new("/weft/sync/1"), ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+            );
+            Ok(Behaviour { gossipsub, sync })
+        })
+        .map_err(|e| format!("cannot set up the network behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    for topic in [Topic::Txs, Topic::Consensus, Topic::Blocks] {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&topic.name(&chain))
+            .map_err(|e| format!("cannot subscribe to gossip: {e}"))?;
+    }
+    swarm
+        .listen_on(listen.clone())
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (events, event_rx) = mpsc::unbounded_channel();
+    let (gossip, gossip_rx) = mpsc::unbounded_channel();
+    node.set_gossip(gossip);
+    let handle = NetHandle {
+        commands,
+        peer_id: *swarm.local_peer_id(),
+    };
+    let task = Task {
+        swarm,
+        node,
+        chain,
+        peers,
+        handle: handle.clone(),
+        events,
+        rejections: HashMap::new(),
+        banned: HashMap::new(),
+        pending_txs: Vec::new(),
+    };
+    tokio::spawn(task.run(command_rx, gossip_rx));
+    Ok((handle, event_rx))
+}
+
+struct Task {
+    swarm: Swarm<Behaviour>,
+    node: Node,
+    chain: String,
+    peers: Vec<Multiaddr>,
+    handle: NetHandle,
+    events: mpsc::UnboundedSender<NetEvent>,
+    rejections: HashMap<PeerId, u32>,
+    banned: HashMap<PeerId, Instant>,
+    pending_txs: Vec<Vec<u8>>,
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut gossip: mpsc::UnboundedReceiver<SignedTransaction>,
+    ) {
+        let mut redial = tokio::time::interval(Duration::from_secs(2));
+        let mut flush = tokio::time::interval(TX_FLUSH);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown) | None => return,
+                    Some(c) => self.command(c),
+                },
+                Some(tx) = gossip.recv() => {
+                    self.pending_txs.push(borsh::to_vec(&tx).expect("borsh encoding into a Vec cannot fail"));
+                    if self.pending_txs.len() >= TX_BATCH {
+                        self.flush_txs();
+                    }
+                }
+                _ = flush.tick() => self.flush_txs(),
+                _ = redial.tick() => self.redial(),
+                event = self.swarm.select_next_some() => self.swarm_event(event),
+            }
+        }
+    }
+
+    fn flush_txs(&mut self) {
+        if self.pending_txs.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending_txs);
+        let bytes = borsh::to_vec(&batch).expect("borsh encoding into a Vec cannot fail");
+        self.publish(Topic::Txs, bytes);
+    }
+
+    fn publish(&mut self, topic: Topic, data: Vec<u8>) {
+        let topic = topic.name(&self.chain);
+        match self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
+            Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+            Err(e) => tracing::debug!(error = %e, "gossip publish failed"),
+        }
+    }
+
+    fn redial(&mut self) {
+        let now = Instant::now();
+        self.banned.retain(|_, until| *until > now);
+        self.node
+            .metrics()
+            .peers
+            .set(self.swarm.connected_peers().count() as i64);
+        for addr in self.peers.clone() {
+            let peer = addr.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+                _ => None,
+            });
+            if peer.is_some_and(|p| self.swarm.is_connected(&p) || p == self.handle.peer_id) {
+                continue;
+            }
+            if let Err(e) = self.swarm.dial(addr.clone()) {
+                tracing::debug!(%addr, error = %e, "dial failed");
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Publish(topic, data) => self.publish(topic, data),
+            Command::Verdict(id, source, verdict) => self.verdict(id, source, verdict),
+            Command::Request(peer, request) => {
+                self.swarm.behaviour_mut().sync.send_request(&peer, request);
+            }
+            Command::Respond(channel, response) => {
+                let _ = self.swarm.behaviour_mut().sync.send_response(channel, response);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn verdict(&mut self, id: MessageId, source: PeerId, verdict: Verdict) {
+        let acceptance = match verdict {
+            Verdict::Accept => MessageAcceptance::Accept,
+            Verdict::Ignore => MessageAcceptance::Ignore,
+            Verdict::Reject(kind) => {
+                self.node
+                    .metrics()
+                    .rejected_messages
+                    .get_or_create(&crate::metrics::Reason { reason: kind })
+                    .inc();
+                self.blame(source, kind);
+                MessageAcceptance::Reject
+            }
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&id, &source, acceptance);
+    }
+
+    /// Counts a rejected message against `peer`; past [`BAN_AFTER`] it is disconnected.
+    fn blame(&mut self, peer: PeerId, kind: &'static str) {
+        let count = self.rejections.entry(peer).or_default();
+        *count += 1;
+        tracing::debug!(%peer, kind, count = *count, "rejected a message from a peer");
+        if *count >= BAN_AFTER {
+            tracing::warn!(%peer, kind, "peer sent {BAN_AFTER} invalid messages: disconnecting it for {}s", BAN_FOR.as_secs());
+            self.rejections.remove(&peer);
+            self.banned.insert(peer, Instant::now() + BAN_FOR);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    fn swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, peer_id = %self.handle.peer_id, "p2p listening");
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                if self.banned.contains_key(&peer_id) {
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
+                tracing::debug!(%peer_id, "peer connected");
+                self.node
+                    .metrics()
+                    .peers
+                    .set(self.swarm.connected_peers().count() as i64);
+            }
+            SwarmEvent::ConnectionClosed { peer_id, .. } => {
+                tracing::debug!(%peer_id, "peer disconnected");
+                self.node
+                    .metrics()
+                    .peers
+                    .set(self.swarm.connected_peers().count() as i64);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.gossip(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.sync(event),
+            _ => {}
+        }
+    }
+
+    fn gossip(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
+        let topic = message.topic;
+        if topic == Topic::Consensus.name(&self.chain).hash() {
+            let _ = self.events.send(NetEvent::Consensus {
+                data: message.data,
+                id,
+                source,
+            });
+        } else if topic == Topic::Blocks.name(&self.chain).hash() {
+            let _ = self.events.send(NetEvent::Block {
+                data: message.data,
+                id,
+                source,
+            });
+        } else if topic == Topic::Txs.name(&self.chain).hash() {
+            // Checking signatures takes a while: off the network task.
+            let node = self.node.clone();
+            let handle = self.handle.clone();
+            tokio::task::spawn_blocking(move || {
+                let verdict = admit_batch(&node, &message.data);
+                handle.verdict(id, source, verdict);
+            });
+        } else {
+            self.verdict(id, source, Verdict::Reject("unknown_topic"));
+        }
+    }
+
+    fn sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let node = self.node.clone();
+                    let commands = self.handle.commands.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let response = serve_blocks(&node, &request);
+                        let _ = commands.send(Command::Respond(channel, response));
+                    });
+                }
+                request_response::Message::Response { response, .. } => {
+                    let _ = self.events.send(NetEvent::Synced {
+                        peer,
+                        response: Ok(response),
+                    });
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                let _ = self.events.send(NetEvent::Synced {
+                    peer,
+                    response: Err(error.to_string()),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Admits a gossiped batch of transactions. Undecodable bytes and bad signatures are the
+/// sender's fault; transactions already known or already committed are not.
+fn admit_batch(node: &Node, data: &[u8]) -> Verdict {
+    let Ok(batch) = borsh::from_slice::<Vec<Vec<u8>>>(data) else {
+        return Verdict::Reject("malformed_tx_batch");
+    };
+    let mut admitted = 0usize;
+    for bytes in &batch {
+        let tx = match node.decode(bytes) {
+            Ok(tx) => tx,
+            Err(_) => return Verdict::Reject("malformed_tx"),
+        };
+        match node.submit_from_peer(tx, bytes.len()) {
+            Ok(_) => admitted += 1,
+            Err(crate::service::SubmitError::Rejected(
+                crate::mempool::AdmitError::BadSignature(_)
+                | crate::mempool::AdmitError::WrongChain { .. }
+                | crate::mempool::AdmitError::TooLarge { .. },
+            )) => return Verdict::Reject("invalid_tx"),
+            Err(_) => {}
+        }
+    }
+    if admitted > 0 {
+        Verdict::Accept
+    } else {
+        Verdict::Ignore
+    }
+}
+
+/// Committed blocks with their certificates from `request.from`.
+fn serve_blocks(node: &Node, request: &SyncRequest) -> SyncResponse {
+    let head = node.head().height;
+    let mut blocks = Vec::new();
+    let mut bytes = 0usize;
+    let last = request
+        .from
+        .saturating_add(u64::from(request.max.min(SYNC_BATCH)))
+        .min(head.saturating_add(1));
+    for height in request.from.max(1)..last {
+        let (Ok(Some(block)), Ok(Some(certificate))) =
+            (node.block(height), node.certificate(height))
+        else {
+            break;
+        };
+        bytes += block.txs.len() * 256;
+        blocks.push(SyncedBlock { block, certificate });
+        if bytes > MAX_RESPONSE / 4 {
+            break;
+        }
+    }
+    SyncResponse { head, blocks }
+}

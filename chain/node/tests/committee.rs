@@ -1,0 +1,404 @@
+//! A committee of real `weft` processes on loopback, set up as operators do it (`weft init`,
+//! `weft genesis`, `weft join`, `weft node run`): commits under load, `kill -9` of a member and
+//! its catch-up, a stall without quorum and the resumption after, agreement on every height,
+//! and no acknowledged transaction missing on any member.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
+mod common;
+
+use common::{counter_wasm, item_key};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use weft_client::json::{ReceiptJson, Status, WaitUntil};
+use weft_client::{Client, Signer, keyfile, verify_state};
+use weft_types::ContractId;
+
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+const CHAIN: &str = "weft-committee-test";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn weft(args: &[&str]) -> String {
+    let out = Command::new(WEFT).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "weft {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Member {
+    config: PathBuf,
+    log: PathBuf,
+    url: String,
+    p2p_port: u16,
+    child: Option<Child>,
+}
+
+struct Committee {
+    _dir: tempfile::TempDir,
+    members: Vec<Member>,
+}
+
+impl Committee {
+    /// Sets up `n` members the way the operator recipe in the README does.
+    fn new(n: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut members = Vec::new();
+        let mut entries = Vec::new();
+        for i in 0..n {
+            let home = dir.path().join(format!("node-{i}"));
+            let rpc = free_port();
+            let p2p_port = free_port();
+            let out = weft(&[
+                "init",
+                "--home",
+                home.to_str().unwrap(),
+                "--chain-id",
+                CHAIN,
+                "--rpc-listen",
+                &format!("127.0.0.1:{rpc}"),
+                "--p2p-listen",
+                &format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+            ]);
+            let entry = out
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("--member NAME="))
+                .unwrap_or_else(|| panic!("`weft init` printed no member entry:\n{out}"));
+            entries.push(format!("node-{i}={entry}"));
+            members.push(Member {
+                config: home.join("config.toml"),
+                log: dir.path().join(format!("node-{i}.log")),
+                url: format!("http://127.0.0.1:{rpc}"),
+                p2p_port,
+                child: None,
+            });
+        }
+        let genesis = dir.path().join("genesis.toml");
+        let mut args = vec!["genesis", "--chain-id", CHAIN, "--out", genesis.to_str().unwrap()];
+        for e in &entries {
+            args.push("--member");
+            args.push(e);
+        }
+        weft(&args);
+        for m in &members {
+            let home = m.config.parent().unwrap();
+            let out = weft(&[
+                "join",
+                "--home",
+                home.to_str().unwrap(),
+                "--genesis",
+                genesis.to_str().unwrap(),
+            ]);
+            assert!(out.contains("joins chain"), "{out}");
+            // Fast rounds for a test.
+            let mut text = std::fs::read_to_string(&m.config).unwrap();
+            text = text.replace("propose_timeout_ms = 3000", "propose_timeout_ms = 1500");
+            text = text.replace("empty_block_interval_ms = 1000", "empty_block_interval_ms = 500");
+            std::fs::write(&m.config, text).unwrap();
+        }
+        Self { _dir: dir, members }
+    }
+
+    fn start(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        assert!(m.child.is_none());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&m.log)
+            .unwrap();
+        let child = Command::new(WEFT)
+            .args(["node", "run", "--config"])
+            .arg(&m.config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        m.child = Some(child);
+    }
+
+    fn kill9(&mut self, i: usize) {
+        let mut child = self.members[i].child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    fn sigterm(&mut self, i: usize) {
+        let mut child = self.members[i].child.take().unwrap();
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "node-{i} exited with {status} on SIGTERM");
+                return;
+            }
+            assert!(Instant::now() < deadline, "node-{i} did not stop in 30 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(&self.members[i].log).unwrap_or_default()
+    }
+
+    async fn client(&mut self, i: usize) -> Client {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(child) = self.members[i].child.as_mut()
+                && let Some(status) = child.try_wait().unwrap()
+            {
+                panic!("node-{i} exited ({status}):\n{}", self.log(i));
+            }
+            if let Ok(client) = Client::connect(&self.members[i].url).await
+                && client.chain_info().await.is_ok()
+            {
+                return client;
+            }
+            assert!(Instant::now() < deadline, "node-{i} did not come up in 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn height(&mut self, i: usize) -> u64 {
+        self.client(i).await.chain_info().await.unwrap().height
+    }
+
+    /// Waits until member `i` reaches `height`.
+    async fn wait_height(&mut self, i: usize, height: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let h = self.height(i).await;
+            if h >= height {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node-{i} is at height {h}, not {height}, after {within:?}:\n{}",
+                self.log(i)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every pair of running members has the same block at every height both have.
+    async fn assert_agreement(&mut self, running: &[usize]) {
+        let mut clients = Vec::new();
+        for &i in running {
+            clients.push(self.client(i).await);
+        }
+        let mut lowest = u64::MAX;
+        for c in &clients {
+            lowest = lowest.min(c.chain_info().await.unwrap().height);
+        }
+        for h in 1..=lowest {
+            let first = clients[0].block(Some(h), false).await.unwrap().unwrap();
+            for (k, c) in clients.iter().enumerate().skip(1) {
+                let other = c.block(Some(h), false).await.unwrap().unwrap();
+                assert_eq!(
+                    other.header.hash, first.header.hash,
+                    "node-{} and node-{} disagree at height {h}",
+                    running[0], running[k]
+                );
+            }
+            let commit = first.commit.expect("every committed block has its certificate");
+            let size = self.members.len();
+            assert!(
+                commit.signer_keys.len() * 3 > size * 2,
+                "height {h}: {} signers of {size} are not a quorum",
+                commit.signer_keys.len()
+            );
+        }
+    }
+
+    async fn assert_receipts(&mut self, on: &[usize], acknowledged: &[ReceiptJson]) {
+        for &i in on {
+            let client = self.client(i).await;
+            for r in acknowledged {
+                assert_eq!(
+                    client.receipt(&r.tx_hash).await.unwrap().as_ref(),
+                    Some(r),
+                    "node-{i} lacks an acknowledged transaction"
+                );
+            }
+        }
+    }
+
+    async fn count(&mut self, i: usize, counter: &ContractId) -> (u64, u64) {
+        let client = self.client(i).await;
+        let info = client.chain_info().await.unwrap();
+        let key = item_key("count");
+        let state = client
+            .state(counter, &key, Some(info.height))
+            .await
+            .unwrap();
+        let value = verify_state(&state, counter, &key, &info.state_root)
+            .unwrap()
+            .unwrap();
+        (info.height, borsh::from_slice(&value).unwrap())
+    }
+}
+
+impl Drop for Committee {
+    fn drop(&mut self) {
+        for m in &mut self.members {
+            if let Some(mut c) = m.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+async fn increments(
+    committee: &mut Committee,
+    on: &[usize],
+    alice: &mut Signer,
+    counter: ContractId,
+    n: usize,
+) -> Vec<ReceiptJson> {
+    let mut clients = Vec::new();
+    for &i in on {
+        clients.push(committee.client(i).await);
+    }
+    let mut out = Vec::new();
+    for k in 0..n {
+        let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+        let receipt = clients[k % clients.len()].send_and_wait(&tx).await.unwrap();
+        assert_eq!(receipt.status, Status::Success, "{receipt:?}");
+        out.push(receipt);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_members_commit_survive_kill_9_and_catch_up() {
+    let mut committee = Committee::new(4);
+    for i in 0..4 {
+        committee.start(i);
+    }
+    for i in 0..4 {
+        committee.wait_height(i, 2, Duration::from_secs(60)).await;
+    }
+    let client = committee.client(0).await;
+    let info = client.chain_info().await.unwrap();
+    assert_eq!(info.committee.as_ref().unwrap().len(), 4);
+    let last = info.last_commit.as_ref().expect("a certificate for the head");
+    assert!(last.signer_keys.len() >= 3, "{last:?}");
+
+    let mut alice = Signer::new(keyfile::generate(), CHAIN, 0);
+    let counter = alice.contract_id(0);
+    let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap());
+    let mut acknowledged = vec![client.send_and_wait(&deploy).await.unwrap()];
+    acknowledged.extend(increments(&mut committee, &[0, 1, 2, 3], &mut alice, counter, 20).await);
+
+    // Garbage on a member's peer port: the handshake fails, the member carries on.
+    {
+        use tokio::io::AsyncWriteExt;
+        let port = committee.members[1].p2p_port;
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let _ = stream.write_all(&[0xAB; 4096]).await;
+    }
+
+    // kill -9 one member right after acknowledged commits, with more in flight; the others go on.
+    let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+    committee.client(3).await.send(&tx, WaitUntil::Accepted).await.unwrap();
+    committee.kill9(3);
+    let stopped_at = committee.height(0).await;
+    acknowledged.extend(increments(&mut committee, &[0, 1, 2], &mut alice, counter, 20).await);
+    assert!(committee.height(0).await > stopped_at);
+
+    // Restarted, it catches up to the others' height and state.
+    committee.start(3);
+    let target = committee.height(0).await;
+    committee.wait_height(3, target, Duration::from_secs(90)).await;
+    acknowledged.extend(increments(&mut committee, &[3, 0], &mut alice, counter, 4).await);
+    let log = committee.log(3);
+    assert!(log.contains("caught up") || log.contains("resuming"), "{log}");
+
+    let everyone = [0, 1, 2, 3];
+    let top = acknowledged.last().unwrap().height;
+    for i in everyone {
+        committee.wait_height(i, top, Duration::from_secs(30)).await;
+    }
+    committee.assert_agreement(&everyone).await;
+    committee.assert_receipts(&everyone, &acknowledged).await;
+    // 44 acknowledged increments, plus the one sent just before the kill if it was committed.
+    let (_, count) = committee.count(0, &counter).await;
+    assert!((44..=45).contains(&count), "count {count}");
+    let metrics_ok = committee.log(1);
+    assert!(!metrics_ok.contains("panicked"), "{metrics_ok}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_quorum_commits_stop_and_resume_safely() {
+    let mut committee = Committee::new(4);
+    for i in 0..4 {
+        committee.start(i);
+    }
+    for i in 0..4 {
+        committee.wait_height(i, 2, Duration::from_secs(60)).await;
+    }
+    let mut alice = Signer::new(keyfile::generate(), CHAIN, 0);
+    let counter = alice.contract_id(0);
+    let client = committee.client(0).await;
+    let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap());
+    let mut acknowledged = vec![client.send_and_wait(&deploy).await.unwrap()];
+    acknowledged.extend(increments(&mut committee, &[0, 1], &mut alice, counter, 5).await);
+
+    // Two of four down: no quorum.
+    committee.sigterm(2);
+    committee.kill9(3);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stalled = committee.height(0).await;
+    let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+    let hash = client.send(&tx, WaitUntil::Accepted).await.unwrap().tx_hash;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(committee.height(0).await, stalled, "committed without a quorum");
+    assert_eq!(committee.height(1).await, stalled, "committed without a quorum");
+    assert!(client.receipt(&hash).await.unwrap().is_none());
+
+    // One back: three of four, commits resume and the pending transaction lands.
+    committee.start(2);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let receipt = loop {
+        if let Some(r) = client.receipt(&hash).await.unwrap() {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "commits did not resume:\n{}",
+            committee.log(2)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    acknowledged.push(receipt);
+    acknowledged.extend(increments(&mut committee, &[0, 1, 2], &mut alice, counter, 5).await);
+    let top = acknowledged.last().unwrap().height;
+    for i in [0, 1, 2] {
+        committee.wait_height(i, top, Duration::from_secs(30)).await;
+    }
+    committee.assert_agreement(&[0, 1, 2]).await;
+    committee.assert_receipts(&[0, 1, 2], &acknowledged).await;
+    let (_, count) = committee.count(2, &counter).await;
+    assert_eq!(count, 11);
+}
