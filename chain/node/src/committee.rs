@@ -400,9 +400,20 @@ impl Member {
         let empty_after = Duration::from_millis(node.config().consensus.empty_block_interval_ms);
         let fill = Duration::from_millis(node.config().block.interval_ms);
         tokio::spawn(async move {
-            tokio::select! {
-                () = node.wait_for_transactions() => tokio::time::sleep(fill).await,
-                () = tokio::time::sleep(empty_after) => {}
+            // Propose as soon as transactions are ready (after `fill` for more to arrive), or an
+            // empty block after `empty_after`. Pending transactions that wait for an earlier
+            // nonce are not ready.
+            let deadline = Instant::now() + empty_after;
+            while Instant::now() < deadline {
+                if !node.propose(1).is_empty() {
+                    tokio::time::sleep(fill).await;
+                    break;
+                }
+                let poll = fill.max(Duration::from_millis(5));
+                tokio::select! {
+                    () = node.wait_for_transactions() => tokio::time::sleep(poll).await,
+                    () = tokio::time::sleep(poll) => {}
+                }
             }
             let result = tokio::task::spawn_blocking(move || {
                 let txs = node.propose(node.config().block.max_txs);

@@ -347,7 +347,10 @@ fn key_path(cli: &Cli) -> PathBuf {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // Malachite's core narrates every vote at info; its warnings are what an operator needs.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,arc_malachitebft_core_consensus=warn")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -124,7 +124,7 @@ impl Committee {
         let child = Command::new(WEFT)
             .args(["node", "run", "--config"])
             .arg(&m.config)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,arc_malachitebft_core_consensus=warn,weft_node=debug")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -155,6 +155,21 @@ impl Committee {
             assert!(Instant::now() < deadline, "node-{i} did not stop in 30 s");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The end of every member's log, for failure messages.
+    fn tails(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.members.len() {
+            let log = self.log(i);
+            let lines: Vec<&str> = log.lines().collect();
+            out.push_str(&format!("--- node-{i} ---\n"));
+            for l in &lines[lines.len().saturating_sub(40)..] {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
     }
 
     fn log(&self, i: usize) -> String {
@@ -283,7 +298,14 @@ async fn increments(
     let mut out = Vec::new();
     for k in 0..n {
         let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
-        let receipt = clients[k % clients.len()].send_and_wait(&tx).await.unwrap();
+        let to = on[k % on.len()];
+        let receipt = match clients[k % clients.len()].send_and_wait(&tx).await {
+            Ok(r) => r,
+            Err(e) => panic!(
+                "transaction {k} to node-{to} failed: {e}\n{}",
+                committee.tails()
+            ),
+        };
         assert_eq!(receipt.status, Status::Success, "{receipt:?}");
         out.push(receipt);
     }
@@ -323,6 +345,9 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
     let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
     committee.client(3).await.send(&tx, WaitUntil::Accepted).await.unwrap();
     committee.kill9(3);
+    // It may have died before gossiping that transaction: send it again elsewhere (a duplicate
+    // is refused harmlessly), or the sender's later nonces would wait for it forever.
+    let _ = committee.client(0).await.send(&tx, WaitUntil::Accepted).await;
     let stopped_at = committee.height(0).await;
     acknowledged.extend(increments(&mut committee, &[0, 1, 2], &mut alice, counter, 20).await);
     assert!(committee.height(0).await > stopped_at);
