@@ -45,6 +45,7 @@ struct Member {
     log: PathBuf,
     url: String,
     p2p_port: u16,
+    metrics_port: u16,
     child: Option<Child>,
 }
 
@@ -63,8 +64,11 @@ impl Committee {
             let home = dir.path().join(format!("node-{i}"));
             let rpc = free_port();
             let p2p_port = free_port();
+            let metrics_port = free_port();
             let out = weft(&[
                 "init",
+                "--metrics-listen",
+                &format!("127.0.0.1:{metrics_port}"),
                 "--home",
                 home.to_str().unwrap(),
                 "--chain-id",
@@ -84,6 +88,7 @@ impl Committee {
                 log: dir.path().join(format!("node-{i}.log")),
                 url: format!("http://127.0.0.1:{rpc}"),
                 p2p_port,
+                metrics_port,
                 child: None,
             });
         }
@@ -284,6 +289,16 @@ impl Drop for Committee {
     }
 }
 
+async fn metrics(port: u16) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
 async fn increments(
     committee: &mut Committee,
     on: &[usize],
@@ -358,7 +373,7 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
     committee.wait_height(3, target, Duration::from_secs(90)).await;
     acknowledged.extend(increments(&mut committee, &[3, 0], &mut alice, counter, 4).await);
     let log = committee.log(3);
-    assert!(log.contains("caught up") || log.contains("resuming"), "{log}");
+    assert!(log.contains("caught up with committed blocks"), "{log}");
 
     let everyone = [0, 1, 2, 3];
     let top = acknowledged.last().unwrap().height;
@@ -370,8 +385,25 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
     // 44 acknowledged increments, plus the one sent just before the kill if it was committed.
     let (_, count) = committee.count(0, &counter).await;
     assert!((44..=45).contains(&count), "count {count}");
-    let metrics_ok = committee.log(1);
-    assert!(!metrics_ok.contains("panicked"), "{metrics_ok}");
+    let log = committee.log(1);
+    assert!(!log.contains("panicked"), "{log}");
+    let metrics = metrics(committee.members[0].metrics_port).await;
+    for expected in [
+        "weft_p2p_peers 3",
+        "weft_consensus_round ",
+        "weft_consensus_decide_seconds_count ",
+        "weft_consensus_proposal_seconds_count ",
+        "weft_mempool_size ",
+    ] {
+        assert!(metrics.contains(expected), "no `{expected}` in:\n{metrics}");
+    }
+    let votes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("weft_consensus_votes_received_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(votes > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
