@@ -1,15 +1,19 @@
-//! `weft-load`: end-to-end load on a node over JSON-RPC.
+//! `weft-load`: end-to-end load on a node or a committee over JSON-RPC.
 //!
 //! It deploys the counter contract, pre-signs `increment(1)` calls from many senders, submits them
 //! over WebSocket connections with `waitUntil: committed`, and reports committed transactions per
 //! second and the submit-to-commit latency (p50/p99), next to the ed25519 verifications per second
-//! of this machine measured in the same run (the physical floor: a node verifies each transaction
-//! once).
+//! of this machine measured in the same run. The physical floor: every member verifies each
+//! transaction once, so a committee of N on one machine is bounded by the verifications per second
+//! divided by N.
+//!
+//! Each sender's transactions go to one node (as a wallet talks to one RPC endpoint); senders are
+//! spread over the nodes.
 //!
 //! ```sh
 //! cargo build --release -p weft-node --bin weft -p weft-benches --bin weft-load
-//! target/release/weft-load --spawn            # starts `weft dev` on a free port in a temp dir
-//! target/release/weft-load --rpc ws://127.0.0.1:8545   # or against a running node
+//! target/release/weft-load --spawn --nodes 4   # starts `weft dev --nodes 4` in a temp dir
+//! target/release/weft-load --rpc ws://127.0.0.1:8545,ws://127.0.0.1:8546   # running nodes
 //! ```
 
 use anyhow::{Context, Result, bail};
@@ -26,12 +30,15 @@ use weft_types::{Keypair, SignedTransaction};
 #[derive(Parser)]
 #[command(about = "End-to-end load on a Weft node over JSON-RPC")]
 struct Args {
-    /// The node's WebSocket URL (ignored with --spawn).
+    /// The nodes' WebSocket URLs, comma-separated (ignored with --spawn).
     #[arg(long, default_value = "ws://127.0.0.1:8545")]
     rpc: String,
-    /// Start a fresh `weft dev` node for the run (the `weft` binary next to this one).
+    /// Start a fresh `weft dev` committee for the run (the `weft` binary next to this one).
     #[arg(long)]
     spawn: bool,
+    /// Committee size with --spawn.
+    #[arg(long, default_value_t = 4)]
+    nodes: u16,
     /// Transactions to send.
     #[arg(long, default_value_t = 100_000)]
     txs: usize,
@@ -90,7 +97,22 @@ impl Drop for Node {
     }
 }
 
-fn spawn_node() -> Result<(Node, String)> {
+/// A base port such that `base..base + n` is free for each of `ranges` ranges spaced 1000 apart.
+fn free_ports(n: u16, ranges: u16) -> Result<u16> {
+    'next: for base in (20_000u16..60_000).step_by(37) {
+        for r in 0..ranges {
+            for i in 0..n {
+                if std::net::TcpListener::bind(("127.0.0.1", base + r * 1000 + i)).is_err() {
+                    continue 'next;
+                }
+            }
+        }
+        return Ok(base);
+    }
+    bail!("no free ports for {n} nodes")
+}
+
+fn spawn_nodes(n: u16) -> Result<(Node, Vec<String>)> {
     let weft = std::env::current_exe()?
         .parent()
         .context("no directory for this binary")?
@@ -101,23 +123,23 @@ fn spawn_node() -> Result<(Node, String)> {
             weft.display()
         );
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let base = free_ports(n, 3)?;
     let dir = tempfile::tempdir()?;
     let child = Command::new(&weft)
-        .args(["dev", "--fresh", "--port", &port.to_string()])
-        .args(["--metrics-port", &metrics.to_string()])
+        .args(["dev", "--fresh", "--nodes", &n.to_string()])
+        .args(["--port", &base.to_string()])
+        .args(["--metrics-port", &(base + 1000).to_string()])
+        .args(["--p2p-port", &(base + 2000).to_string()])
         .arg("--home")
         .arg(dir.path().join("dev"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("cannot start {}", weft.display()))?;
-    Ok((Node { child, _dir: dir }, format!("ws://127.0.0.1:{port}")))
+    let urls = (0..n)
+        .map(|i| format!("ws://127.0.0.1:{}", base + i))
+        .collect();
+    Ok((Node { child, _dir: dir }, urls))
 }
 
 async fn connect(url: &str) -> Result<Client> {
@@ -143,12 +165,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let (node, url) = if args.spawn {
-        let (node, url) = spawn_node()?;
-        (Some(node), url)
+    let (node, urls) = if args.spawn {
+        let (node, urls) = spawn_nodes(args.nodes)?;
+        (Some(node), urls)
     } else {
-        (None, args.rpc.clone())
+        (
+            None,
+            args.rpc.split(',').map(|u| u.trim().to_string()).collect(),
+        )
     };
+    let url = urls[0].clone();
 
     eprintln!("measuring ed25519 verification on this machine…");
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -206,21 +232,31 @@ async fn main() -> Result<()> {
         }
     }
 
-    let mut clients = Vec::with_capacity(args.connections);
-    for _ in 0..args.connections {
-        clients.push(Arc::new(connect(&url).await?));
+    // Connections per node; sender s talks to node s % nodes.
+    let nodes = urls.len();
+    let per_node = args.connections.div_ceil(nodes);
+    let mut pools: Vec<Vec<Arc<Client>>> = Vec::with_capacity(nodes);
+    for u in &urls {
+        let mut pool = Vec::with_capacity(per_node);
+        for _ in 0..per_node {
+            pool.push(Arc::new(connect(u).await?));
+        }
+        pools.push(pool);
     }
+    let connections = per_node * nodes;
     let start_height = client.chain_info().await?.height;
     eprintln!(
         "sending {} transactions over {} connections…",
         txs.len(),
-        clients.len()
+        connections
     );
     let started = Instant::now();
-    let window = args.connections * args.in_flight;
+    let window = connections * args.in_flight;
+    let senders = args.senders;
     let results: Vec<Result<Duration, String>> = futures::stream::iter(txs.into_iter().enumerate())
         .map(|(i, tx)| {
-            let client = clients[i % clients.len()].clone();
+            let pool = &pools[(i % senders) % nodes];
+            let client = pool[(i / senders) % pool.len()].clone();
             async move {
                 let sent = Instant::now();
                 let result = client.send(&tx, WaitUntil::Committed).await;
@@ -254,12 +290,15 @@ async fn main() -> Result<()> {
     println!(
         "ed25519 verifications/s on this machine: {one:.0} (1 core), {all:.0} ({cores} cores)"
     );
-    println!("physical floor for one node (each transaction verified once): {all:.0} tx/s");
     println!(
-        "committed {committed} of {} counter.increment calls from {} senders over {} WebSocket connections ({} in flight) in {:.2} s",
+        "physical floor for {nodes} node(s) on this machine (each verifies every transaction): {:.0} tx/s",
+        all / nodes as f64
+    );
+    println!(
+        "committed {committed} of {} counter.increment calls from {} senders over {} WebSocket connections to {nodes} node(s) ({} in flight) in {:.2} s",
         results.len(),
         args.senders,
-        args.connections,
+        connections,
         window,
         elapsed.as_secs_f64()
     );
