@@ -105,6 +105,8 @@ struct Member {
     ahead: Option<PeerId>,
     proposed_at: Option<std::time::Instant>,
     replaying: bool,
+    /// Double-signing refusals already counted in the metrics.
+    refusals_counted: u64,
 }
 
 /// Runs this node as a member of the committee in `genesis` until `shutdown` resolves.
@@ -207,6 +209,7 @@ pub async fn run(
         ahead: None,
         proposed_at: None,
         replaying: false,
+        refusals_counted: 0,
     };
     if recovered.height == Some(height) {
         tracing::info!(
@@ -314,6 +317,7 @@ impl Member {
                 Height(height),
             )
             .with_timeouts(self.timeouts);
+            self.refusals_counted = 0;
         }
         self.height = height;
         self.started = std::time::Instant::now();
@@ -389,6 +393,14 @@ impl Member {
             if let Some(round) = self.consensus.round().as_u32() {
                 self.node.metrics().round.set(i64::from(round));
             }
+        }
+        let refusals = self.consensus.refusals();
+        if refusals > self.refusals_counted {
+            self.node
+                .metrics()
+                .double_sign_refusals
+                .inc_by(refusals - self.refusals_counted);
+            self.refusals_counted = refusals;
         }
         Ok(())
     }
