@@ -100,7 +100,7 @@ struct Member {
     last_tick_height: u64,
     /// A decision whose block this member lacks.
     missing: bool,
-    sync_inflight: Option<(PeerId, Instant)>,
+    sync_inflight: Option<(Option<PeerId>, Instant)>,
     /// Peers known to be at a later height.
     ahead: Option<PeerId>,
     proposed_at: Option<std::time::Instant>,
@@ -331,6 +331,7 @@ impl Member {
         self.sent.clear();
         self.own_block = None;
         self.missing = false;
+        self.ahead = None;
         self.proposed_at = None;
         self.node.metrics().round.set(0);
         let actions = self
@@ -631,7 +632,11 @@ impl Member {
                         self.future.push((height, message));
                     }
                     self.ahead = Some(source);
-                    self.request_sync(Some(source));
+                    // One height ahead is normal while this member finishes its commit; the tick
+                    // fetches blocks if the height stalls. Further ahead, fetch now.
+                    if height > self.height + 1 {
+                        self.request_sync(Some(source));
+                    }
                 } else if height == self.height {
                     self.deliver(message).await?;
                     self.check_blocks().await?;
@@ -745,11 +750,10 @@ impl Member {
         {
             return;
         }
-        let Some(peer) = peer.or(self.ahead) else {
-            return;
-        };
+        // Without a peer known to be ahead, the network asks any connected one.
+        let peer = peer.or(self.ahead);
         let from = self.node.head().height + 1;
-        tracing::info!(%peer, from, "fetching committed blocks from a peer");
+        tracing::info!(?peer, from, "fetching committed blocks from a peer");
         self.net.request_blocks(peer, from);
         self.sync_inflight = Some((peer, Instant::now()));
     }
@@ -773,6 +777,10 @@ impl Member {
         let (applied, error) = tokio::task::spawn_blocking(move || {
             let mut applied = 0u64;
             for synced in response.blocks {
+                // Committed here meanwhile by consensus.
+                if synced.block.header.height <= node.head().height {
+                    continue;
+                }
                 if let Err(e) = commit_synced(&node, &validators, &chain, synced) {
                     return (applied, Some(e));
                 }

@@ -99,7 +99,7 @@ pub struct SyncResponse {
 enum Command {
     Publish(Topic, Vec<u8>),
     Verdict(MessageId, PeerId, Verdict),
-    Request(PeerId, SyncRequest),
+    Request(Option<PeerId>, SyncRequest),
     Respond(ResponseChannel<SyncResponse>, SyncResponse),
     Shutdown,
 }
@@ -158,8 +158,8 @@ impl NetHandle {
         let _ = self.commands.send(Command::Shutdown);
     }
 
-    /// Asks `peer` for committed blocks from `from`.
-    pub fn request_blocks(&self, peer: PeerId, from: u64) {
+    /// Asks `peer` (any connected peer when `None`) for committed blocks from `from`.
+    pub fn request_blocks(&self, peer: Option<PeerId>, from: u64) {
         let _ = self.commands.send(Command::Request(
             peer,
             SyncRequest {
@@ -435,7 +435,16 @@ impl Task {
             Command::Publish(topic, data) => self.publish(topic, data),
             Command::Verdict(id, source, verdict) => self.verdict(id, source, verdict),
             Command::Request(peer, request) => {
-                self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                let peer = peer.or_else(|| {
+                    let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                    (!peers.is_empty()).then(|| peers[request.from as usize % peers.len()])
+                });
+                match peer {
+                    Some(peer) => {
+                        self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                    }
+                    None => tracing::debug!("no peer to fetch blocks from"),
+                }
             }
             Command::Respond(channel, response) => {
                 let _ = self.swarm.behaviour_mut().sync.send_response(channel, response);

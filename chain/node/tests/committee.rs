@@ -299,6 +299,36 @@ async fn metrics(port: u16) -> String {
     response
 }
 
+/// `senders` senders, each sending `each` increments one after the other (waiting for each to
+/// commit), all senders at once, spread over `urls`. Returns every receipt.
+async fn concurrent_load(
+    urls: Vec<String>,
+    counter: ContractId,
+    senders: usize,
+    each: usize,
+) -> Vec<ReceiptJson> {
+    let tasks = (0..senders).map(|s| {
+        let url = urls[s % urls.len()].clone();
+        async move {
+            let client = Client::connect(&url).await.unwrap();
+            let mut signer = Signer::new(keyfile::generate(), CHAIN, 0);
+            let mut out = Vec::new();
+            for _ in 0..each {
+                let tx = signer.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+                let receipt = client.send_and_wait(&tx).await.unwrap();
+                assert_eq!(receipt.status, Status::Success, "{receipt:?}");
+                out.push(receipt);
+            }
+            out
+        }
+    });
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 async fn increments(
     committee: &mut Committee,
     on: &[usize],
@@ -359,12 +389,19 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
     // kill -9 one member right after acknowledged commits, with more in flight; the others go on.
     let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
     committee.client(3).await.send(&tx, WaitUntil::Accepted).await.unwrap();
+    // Load from 12 more senders on the other three members while the fourth is killed.
+    let urls: Vec<String> = (0..3).map(|i| committee.members[i].url.clone()).collect();
+    let load = tokio::spawn(concurrent_load(urls, counter, 12, 15));
+    tokio::time::sleep(Duration::from_millis(300)).await;
     committee.kill9(3);
     // It may have died before gossiping that transaction: send it again elsewhere (a duplicate
     // is refused harmlessly), or the sender's later nonces would wait for it forever.
     let _ = committee.client(0).await.send(&tx, WaitUntil::Accepted).await;
     let stopped_at = committee.height(0).await;
     acknowledged.extend(increments(&mut committee, &[0, 1, 2], &mut alice, counter, 20).await);
+    let loaded = load.await.unwrap();
+    assert_eq!(loaded.len(), 12 * 15);
+    acknowledged.extend(loaded);
     assert!(committee.height(0).await > stopped_at);
 
     // Restarted, it catches up to the others' height and state.
@@ -382,9 +419,10 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
     }
     committee.assert_agreement(&everyone).await;
     committee.assert_receipts(&everyone, &acknowledged).await;
-    // 44 acknowledged increments, plus the one sent just before the kill if it was committed.
+    // 44 acknowledged increments by alice, 180 by the load, plus the one sent just before the
+    // kill if it was committed.
     let (_, count) = committee.count(0, &counter).await;
-    assert!((44..=45).contains(&count), "count {count}");
+    assert!((224..=225).contains(&count), "count {count}");
     let log = committee.log(1);
     assert!(!log.contains("panicked"), "{log}");
     let metrics = metrics(committee.members[0].metrics_port).await;
@@ -458,4 +496,78 @@ async fn without_a_quorum_commits_stop_and_resume_safely() {
     committee.assert_receipts(&[0, 1, 2], &acknowledged).await;
     let (_, count) = committee.count(2, &counter).await;
     assert_eq!(count, 11);
+}
+
+/// A peer that completes the handshake and then gossips garbage is refused message by message,
+/// then disconnected; the member keeps committing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_gossiping_garbage_is_disconnected() {
+    use futures::StreamExt;
+    use libp2p::gossipsub;
+    use libp2p::swarm::SwarmEvent;
+
+    let mut committee = Committee::new(1);
+    committee.start(0);
+    committee.wait_height(0, 1, Duration::from_secs(60)).await;
+
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|key| {
+            gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gossipsub::Config::default(),
+            )
+            .unwrap()
+        })
+        .unwrap()
+        .build();
+    let topic = gossipsub::IdentTopic::new(format!("/weft/{CHAIN}/consensus/1"));
+    swarm.behaviour_mut().subscribe(&topic).unwrap();
+    let addr: libp2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", committee.members[0].p2p_port)
+        .parse()
+        .unwrap();
+    swarm.dial(addr).unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut subscribed = false;
+    let mut sent = 0u32;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let disconnected = loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => break false,
+            _ = tick.tick() => {
+                if subscribed {
+                    let garbage = format!("not a consensus message #{sent}").into_bytes();
+                    if swarm.behaviour_mut().publish(topic.clone(), garbage).is_ok() {
+                        sent += 1;
+                    }
+                }
+            }
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::Behaviour(gossipsub::Event::Subscribed { .. }) => subscribed = true,
+                SwarmEvent::ConnectionClosed { .. } if subscribed => break true,
+                _ => {}
+            },
+        }
+    };
+    assert!(disconnected, "still connected after sending {sent} garbage messages");
+    assert!(sent >= 20, "disconnected after only {sent} messages");
+    let metrics = metrics(committee.members[0].metrics_port).await;
+    assert!(
+        metrics.contains("weft_p2p_rejected_messages_total{reason=\"malformed_consensus\"} 20"),
+        "{metrics}"
+    );
+    let log = committee.log(0);
+    assert!(log.contains("disconnecting it"), "{log}");
+    // Still committing.
+    let height = committee.height(0).await;
+    committee
+        .wait_height(0, height + 2, Duration::from_secs(30))
+        .await;
 }
