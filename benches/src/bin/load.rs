@@ -92,7 +92,11 @@ struct Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM: `weft dev` stops its nodes, then exits.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }

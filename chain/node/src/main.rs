@@ -106,6 +106,10 @@ enum NodeCommand {
         /// The TOML config (see `weft init`).
         #[arg(long)]
         config: PathBuf,
+        /// Stop cleanly when standard input closes (`weft dev` uses this, so its nodes stop
+        /// with it even when it is killed).
+        #[arg(long, hide = true)]
+        stop_on_stdin_close: bool,
     },
 }
 
@@ -267,7 +271,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Init(args) => init(args),
         Command::Genesis(args) => genesis(args),
         Command::Join(args) => join(args),
-        Command::Node(NodeCommand::Run { config }) => {
+        Command::Node(NodeCommand::Run {
+            config,
+            stop_on_stdin_close,
+        }) => {
             init_tracing();
             let config = NodeConfig::load(config)?;
             let key_file = config
@@ -275,7 +282,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .clone()
                 .ok_or_else(|| anyhow!("the config has no key_file; `weft init` writes one"))?;
             let key = keyfile::read(&key_file)?;
-            run_node(config, key, |_| {}).await
+            run_node(config, key, *stop_on_stdin_close).await
         }
         Command::Dev(args) => dev(args).await,
         Command::Deploy(args) => deploy(&cli, args).await,
@@ -592,6 +599,8 @@ async fn dev(args: &DevArgs) -> Result<()> {
             .arg("run")
             .arg("--config")
             .arg(home.join("config.toml"))
+            .arg("--stop-on-stdin-close")
+            .stdin(std::process::Stdio::piped())
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true)
@@ -616,6 +625,9 @@ async fn dev(args: &DevArgs) -> Result<()> {
     );
     out!("  genesis: {}", genesis_path.display());
     out!("Stop with Ctrl-C; the data stays (run again to resume, --fresh to wipe).");
+    // Each node stops when its stdin closes: held here, closed when this process ends however it
+    // ends. (`Child::wait` would close them, so they are taken out first.)
+    let stdins: Vec<_> = children.iter_mut().map(|c| c.stdin.take()).collect();
     let mut waits: futures::stream::FuturesUnordered<_> = children
         .iter_mut()
         .enumerate()
@@ -650,6 +662,7 @@ async fn dev(args: &DevArgs) -> Result<()> {
     for child in &mut children {
         let _ = child.wait().await;
     }
+    drop(stdins);
     match exited {
         Some((i, _)) => bail!("node-{i} stopped unexpectedly"),
         None => Ok(()),
@@ -658,11 +671,7 @@ async fn dev(args: &DevArgs) -> Result<()> {
 
 /// Runs a node until Ctrl-C or SIGTERM, then stops cleanly: the block in progress is finished,
 /// the RPC server drains.
-async fn run_node(
-    config: NodeConfig,
-    key: Keypair,
-    announce: impl FnOnce(SocketAddr),
-) -> Result<()> {
+async fn run_node(config: NodeConfig, key: Keypair, stop_on_stdin_close: bool) -> Result<()> {
     let genesis = match &config.genesis {
         Some(path) => Some(Genesis::load(path)?),
         None => None,
@@ -684,10 +693,16 @@ async fn run_node(
         tracing::info!(addr = %m, "metrics at /metrics");
         tokio::spawn(serve_metrics(listener, metrics));
     }
-    announce(addr);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        if stop_on_stdin_close {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = stdin_closed() => tracing::info!("standard input closed"),
+            }
+        } else {
+            shutdown_signal().await;
+        }
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     });
@@ -708,6 +723,24 @@ async fn run_node(
     produced.context("block production failed; the node stopped")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves when standard input reaches its end (the parent holding the other end is gone).
+async fn stdin_closed() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // A plain thread: blocking reads of stdin cannot be cancelled, and it lives as long as the node.
+    std::thread::spawn(move || {
+        use std::io::Read as _;
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
 }
 
 async fn shutdown_signal() {
