@@ -9,11 +9,11 @@
 //! Starting a height rewrites the file from empty; the block of the height before is durable in
 //! the state store by then.
 
+use crate::{SignedRecord, WalEntry};
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use crate::{SignedRecord, WalEntry};
 
 /// One log record.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

@@ -4,9 +4,9 @@
 //!
 //! All are borsh. Decoding never panics: bad bytes are an error that says what was wrong.
 
+use crate::WeftContext;
 use crate::context::{BlockId, Height, Proposal, Signature, ValidatorAddress, ValidatorSet, Vote};
 use crate::driver::Message;
-use crate::WeftContext;
 use arc_malachitebft_core_consensus::{Input, ProposedValue, SignedConsensusMsg};
 use arc_malachitebft_core_types::{
     CommitCertificate, CommitSignature, NilOrVal, Round, SignedMessage, Timeout, TimeoutKind,
@@ -145,9 +145,7 @@ impl WireMessage {
                         k => {
                             return Err(WireError::Invalid {
                                 what: "vote",
-                                reason: format!(
-                                    "kind {k}; expected 1 (prevote) or 2 (precommit)"
-                                ),
+                                reason: format!("kind {k}; expected 1 (prevote) or 2 (precommit)"),
                             });
                         }
                     },
@@ -224,9 +222,9 @@ impl WalEntry {
     /// gossips).
     pub fn from_input(input: &Input<WeftContext>) -> Option<Self> {
         Some(match input {
-            Input::Vote(v) => {
-                WalEntry::Message(WireMessage::from_message(&SignedConsensusMsg::Vote(v.clone())))
-            }
+            Input::Vote(v) => WalEntry::Message(WireMessage::from_message(
+                &SignedConsensusMsg::Vote(v.clone()),
+            )),
             Input::Proposal(p) => WalEntry::Message(WireMessage::from_message(
                 &SignedConsensusMsg::Proposal(p.clone()),
             )),
@@ -274,7 +272,9 @@ impl WalEntry {
                     1 => TimeoutKind::Prevote,
                     2 => TimeoutKind::Precommit,
                     3 => TimeoutKind::Rebroadcast,
-                    4 => TimeoutKind::FinalizeHeight(std::time::Duration::from_millis(*duration_ms)),
+                    4 => {
+                        TimeoutKind::FinalizeHeight(std::time::Duration::from_millis(*duration_ms))
+                    }
                     k => {
                         return Err(WireError::Invalid {
                             what: "timeout",
@@ -421,9 +421,12 @@ mod tests {
 
     fn committee(n: u8) -> (Vec<Keypair>, ValidatorSet) {
         let keys: Vec<Keypair> = (0..n).map(|i| Keypair::from_seed([i + 1; 32])).collect();
-        let set =
-            ValidatorSet::new(keys.iter().map(|k| Validator::new(k.public_key(), 1)).collect())
-                .unwrap();
+        let set = ValidatorSet::new(
+            keys.iter()
+                .map(|k| Validator::new(k.public_key(), 1))
+                .collect(),
+        )
+        .unwrap();
         (keys, set)
     }
 
@@ -450,7 +453,10 @@ mod tests {
             assert_eq!(WireMessage::decode(&bytes).unwrap(), m);
             assert_eq!(WireMessage::from_message(&m.to_message().unwrap()), m);
             let entry = WalEntry::Message(m);
-            assert_eq!(WalEntry::from_input(&entry.to_input().unwrap()).unwrap(), entry);
+            assert_eq!(
+                WalEntry::from_input(&entry.to_input().unwrap()).unwrap(),
+                entry
+            );
         }
         for entry in [
             WalEntry::Timeout {
@@ -473,13 +479,19 @@ mod tests {
                 sync: false,
             },
         ] {
-            assert_eq!(WalEntry::from_input(&entry.to_input().unwrap()).unwrap(), entry);
+            assert_eq!(
+                WalEntry::from_input(&entry.to_input().unwrap()).unwrap(),
+                entry
+            );
         }
     }
 
     #[test]
     fn bad_bytes_and_ranges_are_errors() {
-        assert!(matches!(WireMessage::decode(&[9, 9]), Err(WireError::Decode { .. })));
+        assert!(matches!(
+            WireMessage::decode(&[9, 9]),
+            Err(WireError::Decode { .. })
+        ));
         let bad_kind = WireMessage::Vote {
             kind: 7,
             height: 1,
@@ -488,7 +500,13 @@ mod tests {
             validator: ValidatorAddress([0; 32]),
             signature: Signature([0; 64]),
         };
-        assert!(bad_kind.to_message().unwrap_err().to_string().contains("kind 7"));
+        assert!(
+            bad_kind
+                .to_message()
+                .unwrap_err()
+                .to_string()
+                .contains("kind 7")
+        );
         let bad_round = WireMessage::Proposal {
             height: 1,
             round: -5,
@@ -497,7 +515,13 @@ mod tests {
             proposer: ValidatorAddress([0; 32]),
             signature: Signature([0; 64]),
         };
-        assert!(bad_round.to_message().unwrap_err().to_string().contains("-5"));
+        assert!(
+            bad_round
+                .to_message()
+                .unwrap_err()
+                .to_string()
+                .contains("-5")
+        );
     }
 
     #[test]
@@ -516,7 +540,10 @@ mod tests {
                     value: NilOrVal::Val(block),
                     validator: k.public_key().into(),
                 };
-                CommitSignature::new(vote.validator, Signature(k.sign_hash(&vote.sign_bytes(&chain)).0))
+                CommitSignature::new(
+                    vote.validator,
+                    Signature(k.sign_hash(&vote.sign_bytes(&chain)).0),
+                )
             })
             .collect();
         let full = CommitCertificate {
@@ -532,10 +559,22 @@ mod tests {
         crate::verify_commit(&expanded, &set, Default::default(), &chain).unwrap();
         let mut missing = stored.clone();
         missing.signatures.pop();
-        assert!(missing.expand(&set).unwrap_err().to_string().contains("7 signer bits"));
+        assert!(
+            missing
+                .expand(&set)
+                .unwrap_err()
+                .to_string()
+                .contains("7 signer bits")
+        );
         let mut outside = stored.clone();
         outside.signers[1] |= 0x80;
         outside.signatures.push(Signature([0; 64]));
-        assert!(outside.expand(&set).unwrap_err().to_string().contains("bit 15"));
+        assert!(
+            outside
+                .expand(&set)
+                .unwrap_err()
+                .to_string()
+                .contains("bit 15")
+        );
     }
 }

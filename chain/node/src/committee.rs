@@ -152,7 +152,10 @@ pub async fn run(
         peers.push(addr.with(libp2p::multiaddr::Protocol::P2p(id)));
     }
     for p in &config.p2p.peers {
-        peers.push(p.parse().map_err(|e| setup(format!("p2p.peers `{p}`: {e}")))?);
+        peers.push(
+            p.parse()
+                .map_err(|e| setup(format!("p2p.peers `{p}`: {e}")))?,
+        );
     }
     node.set_committee(genesis.clone());
     let (net, mut events) = net::start(node.clone(), key.seed(), listen, peers).map_err(setup)?;
@@ -181,8 +184,13 @@ pub async fn run(
     let height = node.head().height + 1;
     let (internal, mut internal_rx) = mpsc::unbounded_channel();
     let mut member = Member {
-        consensus: Consensus::new(ctx.clone(), Keypair::from_seed(key.seed()), validators.clone(), Height(height))
-            .with_timeouts(timeouts),
+        consensus: Consensus::new(
+            ctx.clone(),
+            Keypair::from_seed(key.seed()),
+            validators.clone(),
+            Height(height),
+        )
+        .with_timeouts(timeouts),
         node: node.clone(),
         net: net.clone(),
         key,
@@ -897,10 +905,17 @@ fn commit_synced(
     verify_commit(&full, validators, Default::default(), chain)
         .map_err(|e| format!("invalid commit certificate for block {height}: {e}"))?;
     if header.parent != head.hash {
-        return Err(format!("block {height} does not extend this member's chain"));
+        return Err(format!(
+            "block {height} does not extend this member's chain"
+        ));
     }
     let staged = node
-        .stage(height, header.time_ms, header.proposer, synced.block.txs.clone())
+        .stage(
+            height,
+            header.time_ms,
+            header.proposer,
+            synced.block.txs.clone(),
+        )
         .map_err(|e| e.to_string())?;
     if staged.executed.hash != hash {
         return Err(format!(

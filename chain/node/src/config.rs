@@ -293,9 +293,7 @@ impl NodeConfig {
             || c.precommit_timeout_ms == 0
             || c.regossip_ms == 0
         {
-            return Err(
-                "consensus timeouts and regossip_ms must be at least 1 millisecond".into(),
-            );
+            return Err("consensus timeouts and regossip_ms must be at least 1 millisecond".into());
         }
         if self.block.max_txs == 0 {
             return Err("block.max_txs must be at least 1".into());

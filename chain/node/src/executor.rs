@@ -277,11 +277,7 @@ impl Executor {
             batch.put_cf(cf(TX_INDEX), tx_hashes[i].0, &location);
         }
         if let Some(certificate) = certificate {
-            batch.put_cf(
-                cf(CERTIFICATES),
-                big_endian_key(height, None),
-                certificate,
-            );
+            batch.put_cf(cf(CERTIFICATES), big_endian_key(height, None), certificate);
         }
         let writing = std::time::Instant::now();
         self.store.write(batch)?;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use weft_client::json::{ReceiptJson, Status, WaitUntil, hex_bytes};
 use weft_client::{Client, Signer, codec, keyfile};
 use weft_node::config::NodeConfig;
-use weft_node::metrics::Metrics;
 use weft_node::genesis::{Genesis, GenesisValidator};
+use weft_node::metrics::Metrics;
 use weft_node::{Node, committee, producer, rpc};
 use weft_types::{ContractId, Keypair, TxHash};
 
@@ -613,7 +613,11 @@ async fn dev(args: &DevArgs) -> Result<()> {
         let rpc = config.rpc.listen;
         out!(
             "  node-{i}  RPC http://{rpc}  ws://{rpc}  metrics http://{}/metrics  p2p {}  log {}",
-            config.metrics.listen.map(|m| m.to_string()).unwrap_or_default(),
+            config
+                .metrics
+                .listen
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
             config.p2p.listen,
             home.join("node.log").display()
         );

@@ -308,8 +308,10 @@ pub fn start(
                 .heartbeat_interval(Duration::from_millis(500))
                 .build()
                 .map_err(|e| e.to_string())?;
-            let gossipsub =
-                gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)?;
+            let gossipsub = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                config,
+            )?;
             let sync = request_response::Behaviour::new(
                 [(StreamProtocol::new("/weft/sync/1"), ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
@@ -447,7 +449,11 @@ impl Task {
                 }
             }
             Command::Respond(channel, response) => {
-                let _ = self.swarm.behaviour_mut().sync.send_response(channel, response);
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response);
             }
             Command::Shutdown => {}
         }

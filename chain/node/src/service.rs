@@ -519,7 +519,12 @@ impl Node {
         &self,
         height: u64,
     ) -> Result<Option<weft_consensus::StoredCertificate>, String> {
-        match self.0.executor.certificate(height).map_err(|e| e.to_string())? {
+        match self
+            .0
+            .executor
+            .certificate(height)
+            .map_err(|e| e.to_string())?
+        {
             None => Ok(None),
             Some(bytes) => borsh::from_slice(&bytes)
                 .map(Some)

@@ -93,7 +93,13 @@ impl Committee {
             });
         }
         let genesis = dir.path().join("genesis.toml");
-        let mut args = vec!["genesis", "--chain-id", CHAIN, "--out", genesis.to_str().unwrap()];
+        let mut args = vec![
+            "genesis",
+            "--chain-id",
+            CHAIN,
+            "--out",
+            genesis.to_str().unwrap(),
+        ];
         for e in &entries {
             args.push("--member");
             args.push(e);
@@ -112,7 +118,10 @@ impl Committee {
             // Fast rounds for a test.
             let mut text = std::fs::read_to_string(&m.config).unwrap();
             text = text.replace("propose_timeout_ms = 3000", "propose_timeout_ms = 1500");
-            text = text.replace("empty_block_interval_ms = 1000", "empty_block_interval_ms = 500");
+            text = text.replace(
+                "empty_block_interval_ms = 1000",
+                "empty_block_interval_ms = 500",
+            );
             std::fs::write(&m.config, text).unwrap();
         }
         Self { _dir: dir, members }
@@ -129,7 +138,10 @@ impl Committee {
         let child = Command::new(WEFT)
             .args(["node", "run", "--config"])
             .arg(&m.config)
-            .env("RUST_LOG", "info,arc_malachitebft_core_consensus=warn,weft_node=debug")
+            .env(
+                "RUST_LOG",
+                "info,arc_malachitebft_core_consensus=warn,weft_node=debug",
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -194,7 +206,10 @@ impl Committee {
             {
                 return client;
             }
-            assert!(Instant::now() < deadline, "node-{i} did not come up in 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "node-{i} did not come up in 60 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -240,7 +255,9 @@ impl Committee {
                     running[0], running[k]
                 );
             }
-            let commit = first.commit.expect("every committed block has its certificate");
+            let commit = first
+                .commit
+                .expect("every committed block has its certificate");
             let size = self.members.len();
             assert!(
                 commit.signer_keys.len() * 3 > size * 2,
@@ -291,7 +308,9 @@ impl Drop for Committee {
 
 async fn metrics(port: u16) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     let request = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
@@ -369,7 +388,10 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
     let client = committee.client(0).await;
     let info = client.chain_info().await.unwrap();
     assert_eq!(info.committee.as_ref().unwrap().len(), 4);
-    let last = info.last_commit.as_ref().expect("a certificate for the head");
+    let last = info
+        .last_commit
+        .as_ref()
+        .expect("a certificate for the head");
     assert!(last.signer_keys.len() >= 3, "{last:?}");
 
     let mut alice = Signer::new(keyfile::generate(), CHAIN, 0);
@@ -382,13 +404,20 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
     {
         use tokio::io::AsyncWriteExt;
         let port = committee.members[1].p2p_port;
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
         let _ = stream.write_all(&[0xAB; 4096]).await;
     }
 
     // kill -9 one member right after acknowledged commits, with more in flight; the others go on.
     let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
-    committee.client(3).await.send(&tx, WaitUntil::Accepted).await.unwrap();
+    committee
+        .client(3)
+        .await
+        .send(&tx, WaitUntil::Accepted)
+        .await
+        .unwrap();
     // Load from 12 more senders on the other three members while the fourth is killed.
     let urls: Vec<String> = (0..3).map(|i| committee.members[i].url.clone()).collect();
     let load = tokio::spawn(concurrent_load(urls, counter, 12, 15));
@@ -396,7 +425,11 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
     committee.kill9(3);
     // It may have died before gossiping that transaction: send it again elsewhere (a duplicate
     // is refused harmlessly), or the sender's later nonces would wait for it forever.
-    let _ = committee.client(0).await.send(&tx, WaitUntil::Accepted).await;
+    let _ = committee
+        .client(0)
+        .await
+        .send(&tx, WaitUntil::Accepted)
+        .await;
     let stopped_at = committee.height(0).await;
     acknowledged.extend(increments(&mut committee, &[0, 1, 2], &mut alice, counter, 20).await);
     let loaded = load.await.unwrap();
@@ -407,7 +440,9 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
     // Restarted, it catches up to the others' height and state.
     committee.start(3);
     let target = committee.height(0).await;
-    committee.wait_height(3, target, Duration::from_secs(90)).await;
+    committee
+        .wait_height(3, target, Duration::from_secs(90))
+        .await;
     acknowledged.extend(increments(&mut committee, &[3, 0], &mut alice, counter, 4).await);
     let log = committee.log(3);
     assert!(log.contains("caught up with committed blocks"), "{log}");
@@ -468,8 +503,16 @@ async fn without_a_quorum_commits_stop_and_resume_safely() {
     let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
     let hash = client.send(&tx, WaitUntil::Accepted).await.unwrap().tx_hash;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(committee.height(0).await, stalled, "committed without a quorum");
-    assert_eq!(committee.height(1).await, stalled, "committed without a quorum");
+    assert_eq!(
+        committee.height(0).await,
+        stalled,
+        "committed without a quorum"
+    );
+    assert_eq!(
+        committee.height(1).await,
+        stalled,
+        "committed without a quorum"
+    );
     assert!(client.receipt(&hash).await.unwrap().is_none());
 
     // One back: three of four, commits resume and the pending transaction lands.
@@ -519,7 +562,7 @@ async fn a_peer_gossiping_garbage_is_disconnected() {
         )
         .unwrap()
         .with_behaviour(|key| {
-            gossipsub::Behaviour::new(
+            gossipsub::Behaviour::<gossipsub::IdentityTransform>::new(
                 gossipsub::MessageAuthenticity::Signed(key.clone()),
                 gossipsub::Config::default(),
             )
@@ -556,7 +599,10 @@ async fn a_peer_gossiping_garbage_is_disconnected() {
             },
         }
     };
-    assert!(disconnected, "still connected after sending {sent} garbage messages");
+    assert!(
+        disconnected,
+        "still connected after sending {sent} garbage messages"
+    );
     assert!(sent >= 20, "disconnected after only {sent} messages");
     let metrics = metrics(committee.members[0].metrics_port).await;
     assert!(
