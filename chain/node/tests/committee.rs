@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{counter_wasm, item_key};
+use common::{counter_wasm, free_port, item_key};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,14 +20,6 @@ use weft_types::ContractId;
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const CHAIN: &str = "weft-committee-test";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn weft(args: &[&str]) -> String {
     let out = Command::new(WEFT).args(args).output().unwrap();
@@ -194,24 +186,9 @@ impl Committee {
     }
 
     async fn client(&mut self, i: usize) -> Client {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(child) = self.members[i].child.as_mut()
-                && let Some(status) = child.try_wait().unwrap()
-            {
-                panic!("node-{i} exited ({status}):\n{}", self.log(i));
-            }
-            if let Ok(client) = Client::connect(&self.members[i].url).await
-                && client.chain_info().await.is_ok()
-            {
-                return client;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node-{i} did not come up in 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let m = &mut self.members[i];
+        let child = m.child.as_mut().expect("the member is running");
+        common::ready(&m.url, child, &m.log).await
     }
 
     async fn height(&mut self, i: usize) -> u64 {

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{counter_wasm, item_key};
+use common::{counter_wasm, free_port, item_key, ready};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,14 +17,6 @@ use weft_client::json::{ReceiptJson, WaitUntil};
 use weft_client::{Client, Signer, keyfile, verify_state};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start(config: &Path, log: &Path) -> Child {
     let log = std::fs::OpenOptions::new()
@@ -39,28 +31,6 @@ fn start(config: &Path, log: &Path) -> Child {
         .stderr(log)
         .spawn()
         .unwrap()
-}
-
-async fn ready(url: &str, child: &mut Child, log: &Path) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "the node exited ({status}):\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if let Ok(client) = Client::connect(url).await
-            && client.chain_info().await.is_ok()
-        {
-            return client;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the node did not come up in 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn http_get(port: u16, path: &str) -> String {

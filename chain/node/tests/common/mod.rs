@@ -133,3 +133,36 @@ pub async fn deploy_counter(
     assert_eq!(receipt.contract, Some(counter), "{receipt:?}");
     (counter, receipt)
 }
+
+/// A free loopback TCP port (free when asked; tests use it right away).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until the node process `child` answers `weft_chainInfo` at `url`; panics with its log
+/// if it exits or takes over 60 s.
+pub async fn ready(url: &str, child: &mut std::process::Child, log: &Path) -> Client {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the node exited ({status}):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if let Ok(client) = Client::connect(url).await
+            && client.chain_info().await.is_ok()
+        {
+            return client;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node did not come up in 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
