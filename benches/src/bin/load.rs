@@ -257,36 +257,44 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let window = connections * args.in_flight;
     let senders = args.senders;
-    let results: Vec<Result<Duration, String>> = futures::stream::iter(txs.into_iter().enumerate())
-        .map(|(i, tx)| {
-            let pool = &pools[(i % senders) % nodes];
-            let client = pool[(i / senders) % pool.len()].clone();
-            async move {
-                let sent = Instant::now();
-                let result = client.send(&tx, WaitUntil::Committed).await;
-                match result {
-                    Ok(r)
-                        if r.receipt
-                            .as_ref()
-                            .is_some_and(|r| r.status == Status::Success) =>
-                    {
-                        Ok(sent.elapsed())
+    let results: Vec<Result<(Duration, Duration), String>> =
+        futures::stream::iter(txs.into_iter().enumerate())
+            .map(|(i, tx)| {
+                let pool = &pools[(i % senders) % nodes];
+                let client = pool[(i / senders) % pool.len()].clone();
+                async move {
+                    let sent = Instant::now();
+                    let result = client.send(&tx, WaitUntil::Committed).await;
+                    match result {
+                        Ok(r)
+                            if r.receipt
+                                .as_ref()
+                                .is_some_and(|r| r.status == Status::Success) =>
+                        {
+                            Ok((sent.duration_since(started), sent.elapsed()))
+                        }
+                        Ok(r) => Err(format!("failed: {:?}", r.receipt.and_then(|r| r.error))),
+                        Err(e) => Err(e.to_string()),
                     }
-                    Ok(r) => Err(format!("failed: {:?}", r.receipt.and_then(|r| r.error))),
-                    Err(e) => Err(e.to_string()),
                 }
-            }
-        })
-        .buffer_unordered(window)
-        .collect()
-        .await;
+            })
+            .buffer_unordered(window)
+            .collect()
+            .await;
     let elapsed = started.elapsed();
     let end = client.chain_info().await?;
 
-    let mut latencies: Vec<Duration> = results
+    let timed: Vec<(Duration, Duration)> = results
         .iter()
         .filter_map(|r| r.as_ref().ok().copied())
         .collect();
+    let mut latencies: Vec<Duration> = timed.iter().map(|(_, l)| *l).collect();
+    // Where the slowest percent was sent: the tail's cause differs at the start and in steady state.
+    let mut by_latency = timed.clone();
+    by_latency.sort_by_key(|(_, l)| std::cmp::Reverse(*l));
+    let slow = &by_latency[..by_latency.len().div_ceil(100)];
+    let mut sent_at: Vec<Duration> = slow.iter().map(|(s, _)| *s).collect();
+    sent_at.sort();
     let errors: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     latencies.sort();
     let committed = latencies.len();
@@ -316,6 +324,24 @@ async fn main() -> Result<()> {
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "the slowest 1% were sent between {:.2} s and {:.2} s into the run (median {:.2} s)",
+        sent_at.first().copied().unwrap_or_default().as_secs_f64(),
+        sent_at.last().copied().unwrap_or_default().as_secs_f64(),
+        percentile(&sent_at, 0.5).as_secs_f64()
+    );
+    let mut steady: Vec<Duration> = timed
+        .iter()
+        .filter(|(s, _)| *s >= Duration::from_secs(1))
+        .map(|(_, l)| *l)
+        .collect();
+    steady.sort();
+    println!(
+        "latency of the {} sent after the first second: p50 {:.1} ms, p99 {:.1} ms",
+        steady.len(),
+        percentile(&steady, 0.50).as_secs_f64() * 1e3,
+        percentile(&steady, 0.99).as_secs_f64() * 1e3
     );
     if !errors.is_empty() {
         println!("{} errors; first: {}", errors.len(), errors[0]);

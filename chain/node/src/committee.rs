@@ -96,6 +96,8 @@ struct Member {
     future: Vec<(u64, Message)>,
     /// What this member sent at this height (and its block), sent again while the height stalls.
     sent: Vec<Vec<u8>>,
+    /// What this member sent at the height before: a member still there needs its precommits.
+    previous_sent: Vec<Vec<u8>>,
     own_block: Option<Vec<u8>>,
     last_tick_height: u64,
     /// A decision whose block this member lacks.
@@ -210,6 +212,7 @@ pub async fn run(
         reported: HashSet::new(),
         future: Vec::new(),
         sent: Vec::new(),
+        previous_sent: Vec::new(),
         own_block: None,
         last_tick_height: 0,
         missing: false,
@@ -336,7 +339,7 @@ impl Member {
         self.invalid.clear();
         self.checking.clear();
         self.reported.clear();
-        self.sent.clear();
+        self.previous_sent = std::mem::take(&mut self.sent);
         self.own_block = None;
         self.missing = false;
         self.ahead = None;
@@ -614,7 +617,7 @@ impl Member {
     /// Gossip repair: while a height stalls, send this member's messages (and block) again.
     fn tick(&mut self) {
         if self.last_tick_height == self.height {
-            for bytes in &self.sent {
+            for bytes in self.previous_sent.iter().chain(&self.sent) {
                 self.net.publish(Topic::Consensus, bytes.clone());
             }
             if let Some(block) = &self.own_block {
