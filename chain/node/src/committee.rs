@@ -240,33 +240,16 @@ pub async fn run(
         let mut inputs = Vec::new();
         for entry in &recovered.entries {
             match entry.to_input() {
-                Ok(input) => inputs.push(input),
+                Ok(input) => {
+                    // Proposals seen before the crash, so their blocks can be checked again.
+                    if let arc_malachitebft_core_consensus::Input::Proposal(p) = &input {
+                        member
+                            .proposals
+                            .insert(p.message.round.as_i64(), p.message.clone());
+                    }
+                    inputs.push(input);
+                }
                 Err(e) => tracing::warn!(error = %e, "skipping an unreadable log entry"),
-            }
-            if let WalEntry::Message(WireMessage::Proposal {
-                round,
-                value,
-                pol_round,
-                proposer,
-                height: h,
-                ..
-            }) = entry
-                && let Ok(r) = u32::try_from(*round)
-            {
-                member.proposals.insert(
-                    *round,
-                    weft_consensus::Proposal {
-                        height: Height(*h),
-                        round: Round::new(r),
-                        value: *value,
-                        pol_round: if *pol_round < 0 {
-                            Round::Nil
-                        } else {
-                            Round::new(*pol_round as u32)
-                        },
-                        proposer: *proposer,
-                    },
-                );
             }
         }
         let actions = member.consensus.replay(inputs).unwrap_or_else(|e| {
@@ -394,6 +377,7 @@ impl Member {
                 Action::Decided(certificate) => self.decided(certificate).await?,
                 Action::Finalized(height) => {
                     if self.node.head().height >= height.0 {
+                        self.count_refusals();
                         // The next height's actions come from `enter`.
                         return Box::pin(self.enter(height.0 + 1, false)).await;
                     }
@@ -406,6 +390,12 @@ impl Member {
                 self.node.metrics().round.set(i64::from(round));
             }
         }
+        self.count_refusals();
+        Ok(())
+    }
+
+    /// Adds the double-signing guard's new refusals to the metrics.
+    fn count_refusals(&mut self) {
         let refusals = self.consensus.refusals();
         if refusals > self.refusals_counted {
             self.node
@@ -414,7 +404,6 @@ impl Member {
                 .inc_by(refusals - self.refusals_counted);
             self.refusals_counted = refusals;
         }
-        Ok(())
     }
 
     fn build(&mut self, height: u64, round: Round) {

@@ -149,21 +149,8 @@ impl Committee {
 
     fn sigterm(&mut self, i: usize) {
         let mut child = self.members[i].child.take().unwrap();
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "node-{i} exited with {status} on SIGTERM");
-                return;
-            }
-            assert!(Instant::now() < deadline, "node-{i} did not stop in 30 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = common::sigterm(&mut child);
+        assert!(status.success(), "node-{i} exited with {status} on SIGTERM");
     }
 
     /// The end of every member's log, for failure messages.
@@ -284,15 +271,7 @@ impl Drop for Committee {
 }
 
 async fn metrics(port: u16) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let request = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
+    common::http_get(port, "/metrics").await
 }
 
 /// `senders` senders, each sending `each` increments one after the other (waiting for each to

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{counter_wasm, free_port, item_key, ready};
+use common::{counter_wasm, free_port, http_get, item_key, ready, sigterm};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,18 +31,6 @@ fn start(config: &Path, log: &Path) -> Child {
         .stderr(log)
         .spawn()
         .unwrap()
-}
-
-async fn http_get(port: u16, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
 }
 
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
@@ -117,13 +105,7 @@ async fn sigterm_and_kill_9_lose_nothing_acknowledged() {
     );
 
     // A clean stop.
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(wait_exit(&mut child).success(), "a clean stop exits with 0");
+    assert!(sigterm(&mut child).success(), "a clean stop exits with 0");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(
         logged.contains("shutting down") && logged.contains("stopped"),
