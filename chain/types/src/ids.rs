@@ -96,6 +96,21 @@ id32!(
     Address
 );
 
+id32!(
+    /// The id of a Tangle block: blake3 of its domain-tagged encoding.
+    TangleBlockId
+);
+id32!(
+    /// The id of a committee statement (an anchor, a chain registration or a committee rotation):
+    /// what the committee signs.
+    StatementId
+);
+
+impl TangleBlockId {
+    /// The Tangle's genesis: the parent of the first blocks. It is always solid and confirmed.
+    pub const GENESIS: Self = Self([0; 32]);
+}
+
 impl CodeHash {
     /// The hash under which `code` is stored.
     pub fn of(code: &[u8]) -> Self {

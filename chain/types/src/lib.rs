@@ -9,6 +9,7 @@
 //! clients can use it as well as the node. Start with [`ids`], then [`abi`].
 
 pub mod abi;
+pub mod anchor;
 pub mod block;
 pub mod event;
 pub mod ids;
@@ -17,7 +18,13 @@ pub mod tx;
 pub use abi::{AbiError, ArgAbi, ContractAbi, MethodAbi, MethodKind};
 pub use block::{Block, BlockHash, BlockHeader, Receipt, ReceiptStatus, list_hash};
 pub use event::Event;
-pub use ids::{Address, CodeHash, ContractId, Hash32, ParseHexError};
+pub use anchor::{
+    Anchor, Committee, CommitteeMember, QuorumCertificate, QuorumError, Registration, Rotation,
+    Signed, Statement,
+};
+pub use ids::{
+    Address, CodeHash, ContractId, Hash32, ParseHexError, StatementId, TangleBlockId,
+};
 pub use tx::{
     Action, ChainId, PublicKey, Signature, SignatureError, SignedTransaction, Transaction, TxHash,
 };
