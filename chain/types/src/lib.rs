@@ -16,15 +16,13 @@ pub mod ids;
 pub mod tx;
 
 pub use abi::{AbiError, ArgAbi, ContractAbi, MethodAbi, MethodKind};
-pub use block::{Block, BlockHash, BlockHeader, Receipt, ReceiptStatus, list_hash};
-pub use event::Event;
 pub use anchor::{
     Anchor, Committee, CommitteeMember, QuorumCertificate, QuorumError, Registration, Rotation,
     Signed, Statement,
 };
-pub use ids::{
-    Address, CodeHash, ContractId, Hash32, ParseHexError, StatementId, TangleBlockId,
-};
+pub use block::{Block, BlockHash, BlockHeader, Receipt, ReceiptStatus, list_hash};
+pub use event::Event;
+pub use ids::{Address, CodeHash, ContractId, Hash32, ParseHexError, StatementId, TangleBlockId};
 pub use tx::{
     Action, ChainId, PublicKey, Signature, SignatureError, SignedTransaction, Transaction, TxHash,
 };
