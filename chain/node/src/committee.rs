@@ -160,7 +160,18 @@ pub async fn run(
         );
     }
     node.set_committee(genesis.clone());
-    let (net, mut events) = net::start(node.clone(), key.seed(), listen, peers).map_err(setup)?;
+    let (net, mut events, tangle_events) = net::start(
+        node.clone(),
+        key.seed(),
+        listen,
+        peers,
+        genesis.tangle_network(),
+    )
+    .map_err(setup)?;
+    let tangle = crate::tangle::TangleService::open(&node, &key, &genesis, net.clone())
+        .map_err(|e| setup(format!("cannot open the Tangle: {e}")))?;
+    node.set_tangle(tangle.clone());
+    tokio::spawn(crate::tangle::run(tangle, node.clone(), tangle_events));
     let (wal, recovered) = Wal::open(&config.data_dir.join("consensus.wal"))
         .map_err(|e| setup(format!("cannot open the consensus write-ahead log: {e}")))?;
     if recovered.discarded_bytes > 0 {

@@ -167,6 +167,35 @@ impl Default for ConsensusConfig {
     }
 }
 
+/// `[tangle]`: this node's part in the embedded Tangle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TangleConfig {
+    /// How often a validator issues a block while something awaits confirmation.
+    pub validator_interval_ms: u64,
+    /// Most blocks per second accepted from one issuer that is not a validator.
+    pub issuer_rate_per_s: u32,
+    /// A tip issued longer ago than this is lazy.
+    pub max_tip_age_ms: u64,
+    /// A tip approving an unconfirmed block older than this is lazy.
+    pub below_max_depth_ms: u64,
+    /// How long a member waits for the designated member to issue an anchor before issuing it
+    /// itself.
+    pub anchor_fallback_ms: u64,
+}
+
+impl Default for TangleConfig {
+    fn default() -> Self {
+        Self {
+            validator_interval_ms: 50,
+            issuer_rate_per_s: 20,
+            max_tip_age_ms: 10_000,
+            below_max_depth_ms: 30_000,
+            anchor_fallback_ms: 2_000,
+        }
+    }
+}
+
 fn default_max_tx_gas() -> u64 {
     1_000_000_000
 }
@@ -213,6 +242,9 @@ pub struct NodeConfig {
     /// Consensus timeouts.
     #[serde(default)]
     pub consensus: ConsensusConfig,
+    /// The embedded Tangle.
+    #[serde(default)]
+    pub tangle: TangleConfig,
 }
 
 impl NodeConfig {
@@ -231,6 +263,7 @@ impl NodeConfig {
             genesis: None,
             p2p: P2pConfig::default(),
             consensus: ConsensusConfig::default(),
+            tangle: TangleConfig::default(),
         }
     }
 

@@ -9,7 +9,19 @@
 //! public_key = "5f1c…"              # 32 bytes, hex: the member's ed25519 key
 //! address = "/ip4/10.0.0.1/tcp/30300"
 //! power = 1
+//!
+//! [anchoring]                       # optional; these are the defaults
+//! every_blocks = 1                  # anchor every block…
+//! interval_ms = 0                   # …or when this much block time passed (0: off)
+//!
+//! [tangle]                          # optional; the Tangle network the members embed
+//! network = "weft-devnet-tangle"    # default: "<chain_id>-tangle"
+//! pow_difficulty = 0                # proof-of-work bits for issuers that are not members
 //! ```
+//!
+//! Anchoring and Tangle parameters are here, not in each node's config, because every member
+//! must agree on them: which blocks are anchored decides what the committee signs, and the proof
+//! of work decides which Tangle blocks are valid.
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -35,6 +47,39 @@ fn one() -> u64 {
     1
 }
 
+/// `[anchoring]`: which committed blocks the committee anchors on the Tangle. A block is anchored
+/// when `every_blocks` blocks passed since the last anchored one, or (with `interval_ms` > 0) when
+/// its block time is that much later than the last anchored block's. Both depend only on the
+/// chain, so every member signs the same anchors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnchoringConfig {
+    /// Anchor after this many blocks (1: every block).
+    pub every_blocks: u64,
+    /// Also anchor when this much block time passed (0: off).
+    pub interval_ms: u64,
+}
+
+impl Default for AnchoringConfig {
+    fn default() -> Self {
+        Self {
+            every_blocks: 1,
+            interval_ms: 0,
+        }
+    }
+}
+
+/// `[tangle]`: the Tangle network the committee's nodes embed. Its validators are the members.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TangleGenesis {
+    /// The network id (default `<chain_id>-tangle`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// Proof-of-work bits required from issuers that are not validators (0 on a devnet).
+    pub pow_difficulty: u8,
+}
+
 /// The genesis file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +88,12 @@ pub struct Genesis {
     pub chain_id: String,
     /// The committee.
     pub validators: Vec<GenesisValidator>,
+    /// Anchoring cadence.
+    #[serde(default)]
+    pub anchoring: AnchoringConfig,
+    /// The Tangle network.
+    #[serde(default)]
+    pub tangle: TangleGenesis,
 }
 
 /// Why a genesis file is not usable.
@@ -90,6 +141,22 @@ impl Genesis {
                 return Err(format!("validator `{}`: power must be at least 1", v.name));
             }
         }
+        if self.anchoring.every_blocks == 0 {
+            return Err("anchoring.every_blocks must be at least 1".into());
+        }
+        if self.validators.len() > weft_types::anchor::MAX_COMMITTEE {
+            return Err(format!(
+                "a committee has at most {} members; this one has {}",
+                weft_types::anchor::MAX_COMMITTEE,
+                self.validators.len()
+            ));
+        }
+        if self.tangle.pow_difficulty > 32 {
+            return Err(format!(
+                "tangle.pow_difficulty is {}; more than 32 bits cannot be met in reasonable time",
+                self.tangle.pow_difficulty
+            ));
+        }
         self.validator_set().map(|_| ())
     }
 
@@ -101,6 +168,29 @@ impl Genesis {
             .map(|v| Ok(Validator::new(parse_key(&v.public_key)?, v.power)))
             .collect::<Result<Vec<_>, String>>()?;
         ValidatorSet::new(validators)
+    }
+
+    /// The committee as the Tangle and light clients see it (epoch 0).
+    pub fn committee(&self) -> Result<weft_types::Committee, String> {
+        let members = self
+            .validators
+            .iter()
+            .map(|v| {
+                Ok(weft_types::CommitteeMember {
+                    public_key: parse_key(&v.public_key)?,
+                    power: v.power,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        weft_types::Committee::new(0, members).map_err(|e| e.to_string())
+    }
+
+    /// The Tangle network id.
+    pub fn tangle_network(&self) -> String {
+        self.tangle
+            .network
+            .clone()
+            .unwrap_or_else(|| format!("{}-tangle", self.chain_id))
     }
 
     /// The member with `key`, if any.
@@ -161,6 +251,8 @@ mod tests {
         let genesis = Genesis {
             chain_id: "weft-test".into(),
             validators: (1..=4).map(member).collect(),
+            anchoring: Default::default(),
+            tangle: Default::default(),
         };
         let again: Genesis = toml::from_str(&genesis.to_toml()).unwrap();
         assert_eq!(again, genesis);

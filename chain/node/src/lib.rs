@@ -21,6 +21,7 @@ pub mod net;
 pub mod producer;
 pub mod rpc;
 pub mod service;
+pub mod tangle;
 pub mod view;
 
 pub use config::NodeConfig;

@@ -499,6 +499,8 @@ fn genesis(args: &GenesisArgs) -> Result<()> {
             .iter()
             .map(|m| parse_member(m))
             .collect::<Result<_>>()?,
+        anchoring: Default::default(),
+        tangle: Default::default(),
     };
     genesis
         .check()
@@ -575,6 +577,8 @@ async fn dev(args: &DevArgs) -> Result<()> {
     let genesis = Genesis {
         chain_id: "weft-devnet".into(),
         validators: members,
+        anchoring: Default::default(),
+        tangle: Default::default(),
     };
     if genesis_path.exists() {
         let existing = Genesis::load(&genesis_path)?;

@@ -50,6 +50,18 @@ pub struct Metrics {
     pub synced_blocks: Counter,
     /// Times the double-signing guard refused to sign.
     pub double_sign_refusals: Counter,
+    /// Tangle blocks stored (gossiped, fetched or issued here).
+    pub tangle_blocks: Counter,
+    /// Tangle blocks confirmed.
+    pub tangle_confirmed: Counter,
+    /// Tangle tips.
+    pub tangle_tips: Gauge,
+    /// This chain's latest applied anchor index.
+    pub anchor_index: Gauge,
+    /// Time from committing a block here to its anchor's confirmation on the Tangle.
+    pub anchor_confirm_seconds: Histogram,
+    /// Equivocations detected on the Tangle.
+    pub equivocations: Counter,
     registry: Arc<Registry>,
 }
 
@@ -80,6 +92,12 @@ impl Metrics {
             rejected_messages: Family::default(),
             synced_blocks: Counter::default(),
             double_sign_refusals: Counter::default(),
+            tangle_blocks: Counter::default(),
+            tangle_confirmed: Counter::default(),
+            tangle_tips: Gauge::default(),
+            anchor_index: Gauge::default(),
+            anchor_confirm_seconds: Histogram::new(exponential_buckets(0.01, 1.5, 16)),
+            equivocations: Counter::default(),
             registry: Arc::new(Registry::default()),
         };
         registry.register("height", "Latest committed block height", m.height.clone());
@@ -153,6 +171,32 @@ impl Metrics {
             "double_sign_refusals",
             "Times the double-signing guard refused to sign",
             m.double_sign_refusals.clone(),
+        );
+        registry.register(
+            "tangle_blocks",
+            "Tangle blocks stored",
+            m.tangle_blocks.clone(),
+        );
+        registry.register(
+            "tangle_confirmed",
+            "Tangle blocks confirmed",
+            m.tangle_confirmed.clone(),
+        );
+        registry.register("tangle_tips", "Tangle tips", m.tangle_tips.clone());
+        registry.register(
+            "anchor_index",
+            "Latest applied anchor index of this chain",
+            m.anchor_index.clone(),
+        );
+        registry.register(
+            "anchor_confirm_seconds",
+            "Time from committing a block to its anchor's confirmation on the Tangle",
+            m.anchor_confirm_seconds.clone(),
+        );
+        registry.register(
+            "tangle_equivocations",
+            "Equivocations detected on the Tangle",
+            m.equivocations.clone(),
         );
         Self {
             registry: Arc::new(registry),

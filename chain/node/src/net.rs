@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use weft_consensus::StoredCertificate;
-use weft_types::{Block, PublicKey, SignedTransaction};
+use weft_types::{Block, PublicKey, SignedTransaction, TangleBlockId};
 
 /// Rejected messages after which a peer is disconnected.
 pub const BAN_AFTER: u32 = 20;
@@ -44,17 +44,48 @@ pub enum Topic {
     Consensus,
     /// Proposed blocks.
     Blocks,
+    /// Tangle blocks of the embedded Tangle network.
+    Tangle,
+    /// Committee members' signatures of statements (anchors, registration) for the Tangle.
+    Statements,
 }
 
 impl Topic {
-    fn name(self, chain: &str) -> IdentTopic {
+    const ALL: [Topic; 5] = [
+        Topic::Txs,
+        Topic::Consensus,
+        Topic::Blocks,
+        Topic::Tangle,
+        Topic::Statements,
+    ];
+
+    fn name(self, chain: &str, tangle: &str) -> IdentTopic {
         IdentTopic::new(match self {
             Topic::Txs => format!("/weft/{chain}/txs/1"),
             Topic::Consensus => format!("/weft/{chain}/consensus/1"),
             Topic::Blocks => format!("/weft/{chain}/blocks/1"),
+            Topic::Tangle => format!("/weft/tangle/{tangle}/blocks/1"),
+            Topic::Statements => format!("/weft/{chain}/statements/1"),
         })
     }
 }
+
+/// A request for Tangle blocks by id (missing parents).
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub struct TangleRequest {
+    /// The blocks wanted, at most [`TANGLE_BATCH`].
+    pub ids: Vec<TangleBlockId>,
+}
+
+/// The Tangle blocks the server has, encoded.
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub struct TangleResponse {
+    /// Encoded blocks, in no particular order.
+    pub blocks: Vec<Vec<u8>>,
+}
+
+/// Most blocks asked for in one Tangle request.
+pub const TANGLE_BATCH: usize = 64;
 
 /// What the network decided about a gossiped message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +132,46 @@ enum Command {
     Verdict(MessageId, PeerId, Verdict),
     Request(Option<PeerId>, SyncRequest),
     Respond(ResponseChannel<SyncResponse>, SyncResponse),
+    RequestTangle(Option<PeerId>, TangleRequest),
+    RespondTangle(ResponseChannel<TangleResponse>, TangleResponse),
     Shutdown,
+}
+
+/// What the network hands the Tangle task.
+#[derive(Debug)]
+pub enum TangleEvent {
+    /// A gossiped Tangle block to validate.
+    Block {
+        /// Its bytes.
+        data: Vec<u8>,
+        /// Its id.
+        id: MessageId,
+        /// The peer it came from.
+        source: PeerId,
+    },
+    /// A gossiped statement signature to validate.
+    Statement {
+        /// Its bytes.
+        data: Vec<u8>,
+        /// Its id.
+        id: MessageId,
+        /// The peer it came from.
+        source: PeerId,
+    },
+    /// A peer asks for Tangle blocks; answer with [`NetHandle::respond_tangle`].
+    Request {
+        /// What it wants.
+        request: TangleRequest,
+        /// Where the answer goes.
+        channel: ResponseChannel<TangleResponse>,
+    },
+    /// Blocks a peer sent in answer to [`NetHandle::request_tangle`].
+    Response {
+        /// Who answered.
+        peer: PeerId,
+        /// The blocks.
+        response: TangleResponse,
+    },
 }
 
 /// What the network hands the committee loop.
@@ -158,6 +228,24 @@ impl NetHandle {
         let _ = self.commands.send(Command::Shutdown);
     }
 
+    /// Asks `peer` (any connected peer when `None`) for Tangle blocks.
+    pub fn request_tangle(&self, peer: Option<PeerId>, ids: Vec<TangleBlockId>) {
+        let _ = self
+            .commands
+            .send(Command::RequestTangle(peer, TangleRequest { ids }));
+    }
+
+    /// Answers a peer's [`TangleEvent::Request`].
+    pub fn respond_tangle(
+        &self,
+        channel: ResponseChannel<TangleResponse>,
+        response: TangleResponse,
+    ) {
+        let _ = self
+            .commands
+            .send(Command::RespondTangle(channel, response));
+    }
+
     /// Asks `peer` (any connected peer when `None`) for committed blocks from `from`.
     pub fn request_blocks(&self, peer: Option<PeerId>, from: u64) {
         let _ = self.commands.send(Command::Request(
@@ -190,13 +278,28 @@ pub fn peer_id(key: &PublicKey) -> Result<PeerId, String> {
 struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
+    tangle: request_response::Behaviour<TangleCodec>,
 }
 
-/// Length-prefixed borsh for the sync protocol.
-#[derive(Clone, Default)]
-struct SyncCodec;
+/// Length-prefixed borsh for a request-response protocol.
+struct BorshCodec<Req, Resp>(std::marker::PhantomData<fn() -> (Req, Resp)>);
 
-const MAX_REQUEST: usize = 1024;
+impl<Req, Resp> Clone for BorshCodec<Req, Resp> {
+    fn clone(&self) -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<Req, Resp> Default for BorshCodec<Req, Resp> {
+    fn default() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+type SyncCodec = BorshCodec<SyncRequest, SyncResponse>;
+type TangleCodec = BorshCodec<TangleRequest, TangleResponse>;
+
+const MAX_REQUEST: usize = 4096;
 const MAX_RESPONSE: usize = 256 * 1024 * 1024;
 
 async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
@@ -230,27 +333,23 @@ fn decode<T: BorshDeserialize>(bytes: &[u8]) -> std::io::Result<T> {
     borsh::from_slice(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
-impl request_response::Codec for SyncCodec {
+impl<Req, Resp> request_response::Codec for BorshCodec<Req, Resp>
+where
+    Req: BorshSerialize + BorshDeserialize + Send + 'static,
+    Resp: BorshSerialize + BorshDeserialize + Send + 'static,
+{
     type Protocol = StreamProtocol;
-    type Request = SyncRequest;
-    type Response = SyncResponse;
+    type Request = Req;
+    type Response = Resp;
 
-    async fn read_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> std::io::Result<SyncRequest>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> std::io::Result<Req>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
         decode(&read_frame(io, MAX_REQUEST).await?)
     }
 
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> std::io::Result<SyncResponse>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> std::io::Result<Resp>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
@@ -261,7 +360,7 @@ impl request_response::Codec for SyncCodec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        request: SyncRequest,
+        request: Req,
     ) -> std::io::Result<()>
     where
         T: futures::AsyncWrite + Unpin + Send,
@@ -273,7 +372,7 @@ impl request_response::Codec for SyncCodec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        response: SyncResponse,
+        response: Resp,
     ) -> std::io::Result<()>
     where
         T: futures::AsyncWrite + Unpin + Send,
@@ -282,14 +381,23 @@ impl request_response::Codec for SyncCodec {
     }
 }
 
+/// What [`start`] returns: the handle, and the events for the committee loop and the Tangle task.
+pub type Started = (
+    NetHandle,
+    mpsc::UnboundedReceiver<NetEvent>,
+    mpsc::UnboundedReceiver<TangleEvent>,
+);
+
 /// Starts the network: listens, dials `peers`, and runs until the returned channels close.
-/// Transactions submitted to `node` are gossiped; gossiped ones are admitted into it.
+/// Transactions submitted to `node` are gossiped; gossiped ones are admitted into it. Tangle
+/// traffic uses the network `tangle`.
 pub fn start(
     node: Node,
     seed: [u8; 32],
     listen: Multiaddr,
     peers: Vec<Multiaddr>,
-) -> Result<(NetHandle, mpsc::UnboundedReceiver<NetEvent>), String> {
+    tangle: String,
+) -> Result<Started, String> {
     let chain = node.chain_id().0.clone();
     let max_message = node.config().p2p.max_message_bytes;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity(seed))
@@ -316,16 +424,24 @@ pub fn start(
                 [(StreamProtocol::new("/weft/sync/1"), ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
             );
-            Ok(Behaviour { gossipsub, sync })
+            let tangle = request_response::Behaviour::new(
+                [(StreamProtocol::new("/weft/tangle/1"), ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            );
+            Ok(Behaviour {
+                gossipsub,
+                sync,
+                tangle,
+            })
         })
         .map_err(|e| format!("cannot set up the network behaviour: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    for topic in [Topic::Txs, Topic::Consensus, Topic::Blocks] {
+    for topic in Topic::ALL {
         swarm
             .behaviour_mut()
             .gossipsub
-            .subscribe(&topic.name(&chain))
+            .subscribe(&topic.name(&chain, &tangle))
             .map_err(|e| format!("cannot subscribe to gossip: {e}"))?;
     }
     swarm
@@ -333,6 +449,7 @@ pub fn start(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (events, event_rx) = mpsc::unbounded_channel();
+    let (tangle_events, tangle_rx) = mpsc::unbounded_channel();
     let (gossip, gossip_rx) = mpsc::unbounded_channel();
     node.set_gossip(gossip);
     let handle = NetHandle {
@@ -343,24 +460,28 @@ pub fn start(
         swarm,
         node,
         chain,
+        tangle,
         peers,
         handle: handle.clone(),
         events,
+        tangle_events,
         rejections: HashMap::new(),
         banned: HashMap::new(),
         pending_txs: Vec::new(),
     };
     tokio::spawn(task.run(command_rx, gossip_rx));
-    Ok((handle, event_rx))
+    Ok((handle, event_rx, tangle_rx))
 }
 
 struct Task {
     swarm: Swarm<Behaviour>,
     node: Node,
     chain: String,
+    tangle: String,
     peers: Vec<Multiaddr>,
     handle: NetHandle,
     events: mpsc::UnboundedSender<NetEvent>,
+    tangle_events: mpsc::UnboundedSender<TangleEvent>,
     rejections: HashMap<PeerId, u32>,
     banned: HashMap<PeerId, Instant>,
     pending_txs: Vec<Vec<u8>>,
@@ -404,7 +525,7 @@ impl Task {
     }
 
     fn publish(&mut self, topic: Topic, data: Vec<u8>) {
-        let topic = topic.name(&self.chain);
+        let topic = topic.name(&self.chain, &self.tangle);
         match self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
             Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
             Err(e) => tracing::debug!(error = %e, "gossip publish failed"),
@@ -453,6 +574,26 @@ impl Task {
                     .swarm
                     .behaviour_mut()
                     .sync
+                    .send_response(channel, response);
+            }
+            Command::RequestTangle(peer, request) => {
+                let peer = peer.or_else(|| {
+                    let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                    let pick = request.ids.first().map_or(0, |id| id.0[0] as usize);
+                    (!peers.is_empty()).then(|| peers[pick % peers.len()])
+                });
+                if let Some(peer) = peer {
+                    self.swarm
+                        .behaviour_mut()
+                        .tangle
+                        .send_request(&peer, request);
+                }
+            }
+            Command::RespondTangle(channel, response) => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .tangle
                     .send_response(channel, response);
             }
             Command::Shutdown => {}
@@ -521,25 +662,39 @@ impl Task {
                 message,
             })) => self.gossip(propagation_source, message_id, message),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.sync(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Tangle(event)) => self.tangle(event),
             _ => {}
         }
     }
 
     fn gossip(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
         let topic = message.topic;
-        if topic == Topic::Consensus.name(&self.chain).hash() {
+        let is = |t: Topic| topic == t.name(&self.chain, &self.tangle).hash();
+        if is(Topic::Tangle) {
+            let _ = self.tangle_events.send(TangleEvent::Block {
+                data: message.data,
+                id,
+                source,
+            });
+        } else if is(Topic::Statements) {
+            let _ = self.tangle_events.send(TangleEvent::Statement {
+                data: message.data,
+                id,
+                source,
+            });
+        } else if is(Topic::Consensus) {
             let _ = self.events.send(NetEvent::Consensus {
                 data: message.data,
                 id,
                 source,
             });
-        } else if topic == Topic::Blocks.name(&self.chain).hash() {
+        } else if is(Topic::Blocks) {
             let _ = self.events.send(NetEvent::Block {
                 data: message.data,
                 id,
                 source,
             });
-        } else if topic == Topic::Txs.name(&self.chain).hash() {
+        } else if is(Topic::Txs) {
             // Checking signatures takes a while: off the network task.
             let node = self.node.clone();
             let handle = self.handle.clone();
@@ -577,6 +732,31 @@ impl Task {
                     peer,
                     response: Err(error.to_string()),
                 });
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Task {
+    fn tangle(&mut self, event: request_response::Event<TangleRequest, TangleResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let _ = self
+                        .tangle_events
+                        .send(TangleEvent::Request { request, channel });
+                }
+                request_response::Message::Response { response, .. } => {
+                    let _ = self
+                        .tangle_events
+                        .send(TangleEvent::Response { peer, response });
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "Tangle block request failed");
             }
             _ => {}
         }

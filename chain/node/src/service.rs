@@ -177,6 +177,7 @@ struct Inner {
     gossip: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<SignedTransaction>>,
     /// The committee, once a committee runs this node.
     committee: std::sync::OnceLock<crate::genesis::Genesis>,
+    tangle: std::sync::OnceLock<crate::tangle::TangleService>,
 }
 
 /// A running node's state and services. Cheap to clone.
@@ -257,6 +258,7 @@ impl Node {
             metrics,
             gossip: std::sync::OnceLock::new(),
             committee: std::sync::OnceLock::new(),
+            tangle: std::sync::OnceLock::new(),
             config,
         })))
     }
@@ -329,6 +331,16 @@ impl Node {
     /// Records the committee this node belongs to (for `weft_chainInfo`).
     pub fn set_committee(&self, genesis: crate::genesis::Genesis) {
         let _ = self.0.committee.set(genesis);
+    }
+
+    /// Records the embedded Tangle (committee members only).
+    pub fn set_tangle(&self, tangle: crate::tangle::TangleService) {
+        let _ = self.0.tangle.set(tangle);
+    }
+
+    /// The embedded Tangle, when this node runs in a committee.
+    pub fn tangle(&self) -> Option<&crate::tangle::TangleService> {
+        self.0.tangle.get()
     }
 
     /// The committee, when this node runs in one.
