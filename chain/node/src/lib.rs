@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod net;
 pub mod producer;
 pub mod rpc;
+pub mod rpc_tangle;
 pub mod service;
 pub mod tangle;
 pub mod view;

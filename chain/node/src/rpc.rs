@@ -57,6 +57,8 @@ pub mod codes {
     pub const UNKNOWN_METHOD: i32 = -32042;
     /// A read-only call failed in the contract (error, trap, out of gas); `data.gasUsed`.
     pub const CONTRACT_FAILED: i32 = -32043;
+    /// This node has no Tangle (it runs alone, without a committee).
+    pub const NO_TANGLE: i32 = -32046;
     /// The height is not available.
     pub const UNKNOWN_HEIGHT: i32 = -32044;
     /// `waitUntil: committed` timed out; the transaction was accepted and may still commit.
@@ -88,7 +90,7 @@ pub const METHODS: &[MethodDoc] = &[
     MethodDoc {
         name: "weft_sendTransaction",
         params: &["tx", "options?"],
-        summary: "Submits a borsh SignedTransaction (0x hex); options.waitUntil is accepted or committed.",
+        summary: "Submits a borsh SignedTransaction (0x hex); options.waitUntil is accepted, committed, anchored or confirmed.",
     },
     MethodDoc {
         name: "weft_getTransaction",
@@ -126,7 +128,57 @@ pub const METHODS: &[MethodDoc] = &[
     MethodDoc {
         name: "weft_getState",
         params: &["contract", "key", "height?"],
-        summary: "A contract storage value with its JMT proof against the state root at a height.",
+        summary: "A contract storage value with its JMT proof against the state root at a height, and that height's anchor.",
+    },
+    MethodDoc {
+        name: "tangle_getBlock",
+        params: &["id"],
+        summary: "A Tangle block with its metadata (solid, confirmation, approvers, children), or null.",
+    },
+    MethodDoc {
+        name: "tangle_tips",
+        params: &[],
+        summary: "The Tangle's tip pool, newest first, each marked lazy or not.",
+    },
+    MethodDoc {
+        name: "tangle_submitData",
+        params: &["data", "tag?"],
+        summary: "Posts data (0x hex, at most 30 KiB) to the Tangle in a block issued by this node; returns the block id.",
+    },
+    MethodDoc {
+        name: "tangle_submitBlock",
+        params: &["block"],
+        summary: "Submits a Tangle block signed by its issuer (borsh, 0x hex), with proof of work if the issuer is not a validator.",
+    },
+    MethodDoc {
+        name: "tangle_getAnchor",
+        params: &["chainId", "index"],
+        summary: "A chain's anchor by index, with its certificate and confirmation, or null.",
+    },
+    MethodDoc {
+        name: "tangle_latestAnchor",
+        params: &["chainId"],
+        summary: "A chain's latest applied anchor, or null.",
+    },
+    MethodDoc {
+        name: "tangle_getAnchors",
+        params: &["chainId", "from?", "limit?"],
+        summary: "A chain's anchors from an index (default 1), at most limit (default and cap 1000), in order.",
+    },
+    MethodDoc {
+        name: "tangle_getEvidence",
+        params: &["chainId"],
+        summary: "Equivocations detected for a chain: two conflicting statements each.",
+    },
+    MethodDoc {
+        name: "tangle_subscribeBlocks",
+        params: &[],
+        summary: "Subscription: a tangle_block notification with each new Tangle block.",
+    },
+    MethodDoc {
+        name: "tangle_subscribeAnchors",
+        params: &["chainId?"],
+        summary: "Subscription: a tangle_anchor notification when an anchor is applied and again when it is confirmed.",
     },
     MethodDoc {
         name: "weft_subscribeBlocks",
@@ -145,20 +197,23 @@ pub const METHODS: &[MethodDoc] = &[
     },
 ];
 
-fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+pub(crate) fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned::<()>(code, message.into(), None)
 }
 
-fn error_with(code: i32, message: impl Into<String>, data: Value) -> ErrorObjectOwned {
+pub(crate) fn error_with(code: i32, message: impl Into<String>, data: Value) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, message.into(), Some(data))
 }
 
-fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
     error(codes::INTERNAL, format!("internal error: {e}"))
 }
 
 /// Parses positional or named parameters of `method` into `T`.
-fn parse<T: DeserializeOwned>(params: &Params<'_>, method: &str) -> Result<T, ErrorObjectOwned> {
+pub(crate) fn parse<T: DeserializeOwned>(
+    params: &Params<'_>,
+    method: &str,
+) -> Result<T, ErrorObjectOwned> {
     let names = METHODS
         .iter()
         .find(|m| m.name == method)
@@ -210,7 +265,7 @@ fn parse<T: DeserializeOwned>(params: &Params<'_>, method: &str) -> Result<T, Er
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoParams {}
+pub(crate) struct NoParams {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -391,7 +446,16 @@ async fn send_transaction(
     })?;
     let tx = node.decode(&bytes).map_err(submit_error)?;
     let hash = tx.tx.hash();
-    let waiter = (p.options.wait_until == WaitUntil::Committed).then(|| node.watch(hash));
+    let until = p.options.wait_until;
+    let anchoring = matches!(until, WaitUntil::Anchored | WaitUntil::Confirmed);
+    if anchoring && node.tangle().is_none() {
+        return Err(error(
+            codes::INVALID_PARAMS,
+            "options.waitUntil: this node runs alone, without a committee, so nothing is anchored; use accepted or committed, or ask a committee member",
+        ));
+    }
+    let started = tokio::time::Instant::now();
+    let waiter = (until != WaitUntil::Accepted).then(|| node.watch(hash));
     if let Err(e) = node.submit(tx, bytes.len()) {
         if waiter.is_some() {
             drop(waiter);
@@ -404,16 +468,50 @@ async fn send_transaction(
             tx_hash: hash,
             status: WaitUntil::Accepted,
             receipt: None,
+            anchor: None,
         });
     };
     let max = node.config().rpc.max_wait_ms;
     let wait = p.options.timeout_ms.unwrap_or(max).min(max);
     match tokio::time::timeout(Duration::from_millis(wait), waiter).await {
-        Ok(Ok(receipt)) => Ok(SendResult {
+        Ok(Ok(receipt)) if !anchoring => Ok(SendResult {
             tx_hash: hash,
             status: WaitUntil::Committed,
             receipt: Some(ReceiptJson::from(receipt.as_ref())),
+            anchor: None,
         }),
+        Ok(Ok(receipt)) => {
+            let tangle = node
+                .tangle()
+                .expect("checked above: anchoring needs the Tangle");
+            let left = Duration::from_millis(wait).saturating_sub(started.elapsed());
+            let confirmed = until == WaitUntil::Confirmed;
+            match tangle
+                .wait_anchor(receipt.height, confirmed, left)
+                .await
+                .map_err(internal)?
+            {
+                Some(record) => Ok(SendResult {
+                    tx_hash: hash,
+                    status: until,
+                    receipt: Some(ReceiptJson::from(receipt.as_ref())),
+                    anchor: Some(crate::rpc_tangle::anchor_json(&record)),
+                }),
+                None => Err(error_with(
+                    codes::WAIT_TIMEOUT,
+                    format!(
+                        "transaction {hash} committed at height {} but its anchor was not {} within {wait} ms; poll tangle_latestAnchor",
+                        receipt.height,
+                        if confirmed {
+                            "confirmed"
+                        } else {
+                            "on the Tangle"
+                        }
+                    ),
+                    json!({ "txHash": hash.to_hex(), "height": receipt.height }),
+                )),
+            }
+        }
         Ok(Err(_)) => Err(internal(
             "the node stopped before the transaction committed",
         )),
@@ -556,7 +654,12 @@ fn get_state(node: &Node, params: &Params<'_>) -> Result<StateResult, ErrorObjec
     let p: StateParams = parse(params, "weft_getState")?;
     let key = crate::keys::storage(&p.contract, &p.key);
     let (height, root, proof) = node.state(&key, p.height).map_err(query_error)?;
+    let anchor = match node.tangle() {
+        Some(t) => t.anchor_at_height(height).map_err(internal)?,
+        None => None,
+    };
     Ok(StateResult {
+        anchor: anchor.as_ref().map(crate::rpc_tangle::anchor_json),
         height,
         state_root: root,
         key,
@@ -671,6 +774,7 @@ pub fn module(node: Node) -> RpcModule<Node> {
         .expect(REGISTERED);
     m.register_method("rpc.discover", |_, _, _| openrpc())
         .expect(REGISTERED);
+    crate::rpc_tangle::register(&mut m);
     m.register_subscription(
         "weft_subscribeBlocks",
         "weft_block",

@@ -378,6 +378,11 @@ impl TangleService {
         }
     }
 
+    /// Gossips a block that a client submitted (after [`TangleService::ingest`] took it).
+    pub fn publish(&self, bytes: Vec<u8>) {
+        self.0.net.publish(Topic::Tangle, bytes);
+    }
+
     /// Issues a block with `payload` on the selected tips, stores it and gossips it.
     pub fn issue(&self, payload: Payload) -> Result<TangleBlockId, IngestError> {
         let now = now_ms();

@@ -9,6 +9,9 @@ use weft_types::{
     Action, Address, Block, BlockHash, CodeHash, ContractAbi, ContractId, Event, Hash32,
     MethodKind, PublicKey, Receipt, ReceiptStatus, SignedTransaction, TxHash,
 };
+use weft_types::{
+    Anchor, ChainId, QuorumCertificate, Signature, Signed, StatementId, TangleBlockId,
+};
 
 /// `0x`-prefixed hex for byte strings.
 pub mod hex_bytes {
@@ -132,6 +135,10 @@ pub enum WaitUntil {
     Accepted,
     /// Answer once a block with the transaction is committed, with its receipt.
     Committed,
+    /// Answer once the committee's anchor of that block (or a later one) is on the Tangle.
+    Anchored,
+    /// Answer once that anchor is confirmed by the Tangle's validators.
+    Confirmed,
 }
 
 /// Options of `weft_sendTransaction`.
@@ -158,6 +165,131 @@ pub struct SendResult {
     /// The receipt, when committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<ReceiptJson>,
+    /// The anchor covering the receipt's block, when anchored or confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorJson>,
+}
+
+/// An anchor: the committee's signed commitment to the chain's state after one block, with where
+/// it stands on the Tangle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnchorJson {
+    /// The anchor's id (what the committee signed).
+    #[serde(with = "hex_id")]
+    pub id: StatementId,
+    /// The chain.
+    pub chain_id: String,
+    /// Position in the chain's anchor sequence (1, 2, …).
+    pub state_index: u64,
+    /// The anchored block's height.
+    pub height: u64,
+    /// The anchored block's hash.
+    #[serde(with = "hex_id")]
+    pub block_hash: Hash32,
+    /// The state root after that block.
+    #[serde(with = "hex_id")]
+    pub state_root: Hash32,
+    /// The previous anchor's id (zero for the first).
+    #[serde(with = "hex_id")]
+    pub prev_anchor: StatementId,
+    /// The signing committee's epoch.
+    pub epoch: u64,
+    /// The certificate's signer bitmap over the committee's members (sorted by key).
+    #[serde(with = "hex_bytes")]
+    pub signers: Vec<u8>,
+    /// The signatures, in member order.
+    pub signatures: Vec<String>,
+    /// The Tangle block that carries it.
+    #[serde(with = "hex_id")]
+    pub tangle_block: TangleBlockId,
+    /// Whether that block is confirmed.
+    pub confirmed: bool,
+    /// When the node applied it (ms since the Unix epoch, node clock).
+    pub applied_at: u64,
+    /// When its block was confirmed (node clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<u64>,
+}
+
+impl AnchorJson {
+    /// The anchor and its certificate, as the committee signed them.
+    pub fn signed(&self) -> Result<Signed<Anchor>, String> {
+        let signatures = self
+            .signatures
+            .iter()
+            .map(|s| {
+                let bytes = hex_bytes::decode(s)?;
+                <[u8; 64]>::try_from(bytes.as_slice())
+                    .map(Signature)
+                    .map_err(|_| format!("signature {s} is not 64 bytes"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Signed {
+            statement: Anchor {
+                chain_id: ChainId(self.chain_id.clone()),
+                state_index: self.state_index,
+                height: self.height,
+                block_hash: self.block_hash,
+                state_root: self.state_root,
+                prev_anchor: self.prev_anchor,
+                epoch: self.epoch,
+            },
+            certificate: QuorumCertificate {
+                signers: self.signers.clone(),
+                signatures,
+            },
+        })
+    }
+}
+
+/// A Tangle block with what the node knows about it (`tangle_getBlock`, `tangle_subscribeBlocks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TangleBlockJson {
+    /// The block id.
+    #[serde(with = "hex_id")]
+    pub id: TangleBlockId,
+    /// The Tangle network.
+    pub network_id: String,
+    /// Its parents.
+    pub parents: Vec<String>,
+    /// Its issuer's key.
+    #[serde(with = "hex_bytes")]
+    pub issuer: Vec<u8>,
+    /// Its issuing time (ms since the Unix epoch, issuer clock).
+    pub issued_at: u64,
+    /// `validation`, `data`, `anchor`, `registration` or `rotation`, with its fields.
+    pub payload: serde_json::Value,
+    /// The proof-of-work nonce.
+    pub nonce: u64,
+    /// Whether all its ancestors are known here (absent in notifications).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solid: Option<bool>,
+    /// When it was confirmed, if it was (node clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<u64>,
+    /// How many Tangle validators approve it so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvers: Option<u32>,
+    /// The blocks that approve it directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<String>>,
+}
+
+/// A tip of the Tangle (`tangle_tips`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TipJson {
+    /// The block id.
+    #[serde(with = "hex_id")]
+    pub id: TangleBlockId,
+    /// Its issuing time.
+    pub issued_at: u64,
+    /// Solid blocks approving it directly.
+    pub approvers: u32,
+    /// Whether it is lazy (too old to be selected).
+    pub lazy: bool,
 }
 
 /// `weft_chainInfo`.
@@ -639,6 +771,10 @@ pub struct StateResult {
     /// The borsh-encoded [`weft_state::StateProof`].
     #[serde(with = "hex_bytes")]
     pub proof: Vec<u8>,
+    /// The committee's anchor of this height, when there is one: with it, a light client checks
+    /// the root without trusting the node ([`crate::verify_anchored_state`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorJson>,
 }
 
 /// The filter of `weft_subscribeEvents`; every field set must match.

@@ -41,5 +41,7 @@ mod verify;
 pub use client::Client;
 pub use error::{Error, Result};
 pub use signer::{DEFAULT_GAS_LIMIT, Signer};
-pub use verify::{VerifyError, storage_key, verify_state};
+pub use verify::{
+    LightClientError, VerifyError, storage_key, verify_anchor, verify_anchored_state, verify_state,
+};
 pub use weft_types::{Keypair, PublicKey};
