@@ -573,3 +573,265 @@ async fn a_peer_gossiping_garbage_is_disconnected() {
         .wait_height(0, height + 2, Duration::from_secs(30))
         .await;
 }
+
+/// The committee's committee, as the light client is given it (from the genesis members' keys).
+fn committee_of(info: &weft_client::json::ChainInfo) -> weft_types::Committee {
+    let members = info
+        .committee
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|m| weft_types::CommitteeMember {
+            public_key: weft_types::PublicKey(
+                hex::decode(m.public_key.trim_start_matches("0x"))
+                    .unwrap()
+                    .try_into()
+                    .unwrap(),
+            ),
+            power: m.power,
+        })
+        .collect();
+    weft_types::Committee::new(0, members).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_block_is_anchored_confirmed_and_verifiable_by_a_light_client() {
+    use weft_client::{LightClientError, VerifyError, verify_anchored_state};
+    use weft_types::QuorumError;
+    let mut committee = Committee::new(4);
+    for i in 0..4 {
+        committee.start(i);
+    }
+    for i in 0..4 {
+        committee.wait_height(i, 2, Duration::from_secs(60)).await;
+    }
+    let client = committee.client(0).await;
+    let info = client.chain_info().await.unwrap();
+    let trusted = committee_of(&info);
+
+    let mut alice = Signer::new(keyfile::generate(), CHAIN, 0);
+    let counter = alice.contract_id(0);
+    let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap());
+    client.send_and_wait(&deploy).await.unwrap();
+    // waitUntil confirmed: the answer carries the confirmed anchor covering the receipt's block.
+    let tx = alice.call(counter, "increment", borsh::to_vec(&(5u64,)).unwrap());
+    let sent = committee
+        .client(1)
+        .await
+        .send(&tx, WaitUntil::Confirmed)
+        .await
+        .unwrap();
+    let receipt = sent.receipt.unwrap();
+    let anchor = sent.anchor.expect("an anchor with waitUntil confirmed");
+    assert!(
+        anchor.confirmed && anchor.height >= receipt.height,
+        "{anchor:?}"
+    );
+    weft_client::verify_anchor(&anchor, CHAIN, &trusted).unwrap();
+
+    // Data anyone posts is confirmed on every member.
+    let posted = committee
+        .client(2)
+        .await
+        .submit_data(b"audit: order 17 shipped", "audit")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let block = committee
+            .client(3)
+            .await
+            .tangle_block(&posted)
+            .await
+            .unwrap();
+        if block.as_ref().is_some_and(|b| b.confirmed_at.is_some()) {
+            assert_eq!(block.unwrap().payload["tag"], "audit");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "posted data not confirmed on node-3: {block:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // kill -9 and restart a member: its Tangle keeps the anchors, and it goes on anchoring.
+    let before = committee
+        .client(3)
+        .await
+        .latest_anchor(CHAIN)
+        .await
+        .unwrap()
+        .unwrap();
+    committee.kill9(3);
+    committee.start(3);
+    let after_restart = committee.client(3).await;
+    let kept = after_restart
+        .anchors(CHAIN, before.state_index, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept[0].id, before.id,
+        "anchor {} lost across kill -9",
+        before.state_index
+    );
+    let block = after_restart
+        .tangle_block(&before.tangle_block)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(block.solid == Some(true), "{block:?}");
+
+    // Every committed block's state root is in a confirmed anchor, in one chain without gaps.
+    let head = committee.height(0).await;
+    for i in 0..4 {
+        committee
+            .wait_height(i, head, Duration::from_secs(60))
+            .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let anchors = loop {
+        let anchors = client.anchors(CHAIN, 1, 1000).await.unwrap();
+        if anchors.len() as u64 >= head && anchors[..head as usize].iter().all(|a| a.confirmed) {
+            break anchors;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} anchors for {head} blocks:\n{}",
+            anchors.len(),
+            committee.tails()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut prev = weft_types::StatementId::default();
+    for (i, a) in anchors[..head as usize].iter().enumerate() {
+        assert_eq!((a.state_index, a.height), (i as u64 + 1, i as u64 + 1));
+        assert_eq!(
+            a.prev_anchor, prev,
+            "anchor {} does not follow the previous one",
+            a.state_index
+        );
+        let block = client.block(Some(a.height), false).await.unwrap().unwrap();
+        assert_eq!(
+            (a.block_hash, a.state_root),
+            (block.header.hash, block.header.state_root)
+        );
+        prev = a.id;
+    }
+    committee
+        .wait_height(3, head, Duration::from_secs(60))
+        .await;
+    let on_3 = committee
+        .client(3)
+        .await
+        .anchors(CHAIN, 1, head as usize)
+        .await
+        .unwrap();
+    assert_eq!(
+        on_3.iter().map(|a| a.id).collect::<Vec<_>>(),
+        anchors[..head as usize]
+            .iter()
+            .map(|a| a.id)
+            .collect::<Vec<_>>()
+    );
+
+    // The light client: anchor signatures → anchored root → JMT proof. Every tampering fails at
+    // its step.
+    let key = item_key("count");
+    let answer = client
+        .state(&counter, &key, Some(anchor.height))
+        .await
+        .unwrap();
+    let value = verify_anchored_state(&answer, CHAIN, &trusted, &counter, &key)
+        .unwrap()
+        .expect("the counter exists");
+    assert_eq!(borsh::from_slice::<u64>(&value).unwrap(), 5);
+    let absent = client
+        .state(&counter, b"nothing", Some(anchor.height))
+        .await
+        .unwrap();
+    assert_eq!(
+        verify_anchored_state(&absent, CHAIN, &trusted, &counter, b"nothing").unwrap(),
+        None,
+        "exclusion is proven too"
+    );
+
+    let mut wrong_value = answer.clone();
+    wrong_value.value = Some(borsh::to_vec(&6u64).unwrap());
+    assert!(matches!(
+        verify_anchored_state(&wrong_value, CHAIN, &trusted, &counter, &key),
+        Err(LightClientError::Proof(VerifyError::ValueMismatch))
+    ));
+    let mut wrong_root = answer.clone();
+    wrong_root.state_root.0[0] ^= 1;
+    let err = verify_anchored_state(&wrong_root, CHAIN, &trusted, &counter, &key).unwrap_err();
+    assert!(matches!(err, LightClientError::WrongRoot { .. }), "{err}");
+    let mut forged = answer.clone();
+    let n = forged.proof.len();
+    forged.proof[n - 1] ^= 1;
+    let err = verify_anchored_state(&forged, CHAIN, &trusted, &counter, &key).unwrap_err();
+    assert!(matches!(err, LightClientError::Proof(_)), "{err}");
+    let mut forged_root = answer.clone();
+    forged_root.anchor.as_mut().unwrap().state_root.0[0] ^= 1;
+    let err = verify_anchored_state(&forged_root, CHAIN, &trusted, &counter, &key).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LightClientError::Signatures(QuorumError::BadSignature { .. })
+        ),
+        "an anchor with another root is not what the committee signed: {err}"
+    );
+    let mut too_few = answer.clone();
+    {
+        let a = too_few.anchor.as_mut().unwrap();
+        let keep: Vec<usize> = (0..4)
+            .filter(|i| a.signers[0] & (1 << i) != 0)
+            .take(2)
+            .collect();
+        a.signers = vec![keep.iter().fold(0u8, |b, i| b | (1 << i))];
+        a.signatures.truncate(2);
+    }
+    let err = verify_anchored_state(&too_few, CHAIN, &trusted, &counter, &key).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LightClientError::Signatures(QuorumError::TooFewSignatures { .. })
+        ),
+        "{err}"
+    );
+    let strangers = weft_types::Committee::new(
+        0,
+        (0..4)
+            .map(|_| weft_types::CommitteeMember {
+                public_key: keyfile::generate().public_key(),
+                power: 1,
+            })
+            .collect(),
+    )
+    .unwrap();
+    let err = verify_anchored_state(&answer, CHAIN, &strangers, &counter, &key).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LightClientError::Signatures(QuorumError::BadSignature { .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("different committee"), "{err}");
+    let err =
+        verify_anchored_state(&answer, "another-chain", &trusted, &counter, &key).unwrap_err();
+    assert!(matches!(err, LightClientError::WrongChain { .. }), "{err}");
+
+    // Bad input to the Tangle methods gets a precise error.
+    let err = client
+        .request::<serde_json::Value>("tangle_getBlock", serde_json::json!(["0x12"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("64 hex digits"), "{err}");
+    let metrics = metrics(committee.members[0].metrics_port).await;
+    assert!(
+        metrics.contains("weft_anchor_confirm_seconds_count "),
+        "{metrics}"
+    );
+}

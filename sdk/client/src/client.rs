@@ -5,6 +5,7 @@ use crate::json::{
     EventFilter, EventNotification, ReceiptJson, SendOptions, SendResult, StateResult, TxLookup,
     WaitUntil, hex_bytes,
 };
+use crate::json::{AnchorJson, TangleBlockJson, TipJson};
 use crate::{Error, Result};
 use jsonrpsee_core::client::{ClientT, Subscription, SubscriptionClientT};
 use jsonrpsee_core::traits::ToRpcParams;
@@ -13,7 +14,7 @@ use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::time::Duration;
-use weft_types::{Address, ContractId, SignedTransaction, TxHash};
+use weft_types::{Address, ContractId, SignedTransaction, TangleBlockId, TxHash};
 
 /// Largest request or response the client handles (a deploy of a 1 MiB contract in hex fits).
 const MAX_MESSAGE: u32 = 16 * 1024 * 1024;
@@ -249,6 +250,52 @@ impl Client {
             params["height"] = json!(h);
         }
         self.request("weft_getState", params).await
+    }
+
+    /// `tangle_latestAnchor`: the chain's latest anchor on the Tangle.
+    pub async fn latest_anchor(&self, chain: &str) -> Result<Option<AnchorJson>> {
+        self.request("tangle_latestAnchor", json!([chain])).await
+    }
+
+    /// `tangle_getAnchors`: the chain's anchors from `from`, at most `limit`.
+    pub async fn anchors(&self, chain: &str, from: u64, limit: usize) -> Result<Vec<AnchorJson>> {
+        self.request("tangle_getAnchors", json!([chain, from, limit]))
+            .await
+    }
+
+    /// `tangle_getBlock`: a Tangle block with its metadata.
+    pub async fn tangle_block(&self, id: &TangleBlockId) -> Result<Option<TangleBlockJson>> {
+        self.request("tangle_getBlock", json!([id.to_hex()])).await
+    }
+
+    /// `tangle_tips`: the tip pool.
+    pub async fn tips(&self) -> Result<Vec<TipJson>> {
+        self.request("tangle_tips", json!([])).await
+    }
+
+    /// `tangle_submitData`: posts `data` to the Tangle; returns the block id.
+    pub async fn submit_data(&self, data: &[u8], tag: &str) -> Result<TangleBlockId> {
+        #[derive(serde::Deserialize)]
+        struct Submitted {
+            #[serde(with = "crate::json::hex_id")]
+            id: TangleBlockId,
+        }
+        let out: Submitted = self
+            .request("tangle_submitData", json!([hex_bytes::encode(data), tag]))
+            .await?;
+        Ok(out.id)
+    }
+
+    /// `tangle_subscribeAnchors`: anchors of `chain` as they are applied and confirmed.
+    pub async fn subscribe_anchors(&self, chain: &str) -> Result<Subscription<AnchorJson>> {
+        self.ws("subscribing to anchors")?
+            .subscribe(
+                "tangle_subscribeAnchors",
+                Params(json!([chain])),
+                "tangle_unsubscribeAnchors",
+            )
+            .await
+            .map_err(|e| Error::from_rpc("tangle_subscribeAnchors", e))
     }
 
     fn ws(&self, what: &str) -> Result<&WsClient> {
