@@ -38,7 +38,10 @@ async fn main() -> Result<()> {
     let mut delays = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_s);
     let mut first: Option<u64> = None;
-    eprintln!("measuring {} blocks on chain {chain} via {}", args.blocks, args.url);
+    eprintln!(
+        "measuring {} blocks on chain {chain} via {}",
+        args.blocks, args.url
+    );
     while delays.len() < args.blocks {
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => bail!("timed out after {} measured blocks", delays.len()),

@@ -24,6 +24,8 @@ macro_rules! out {
 /// Where `weft dev` keeps its data and dev key by default.
 const DEV_HOME: &str = ".weft-dev";
 
+mod tangle_cli;
+
 #[derive(Parser)]
 #[command(
     name = "weft",
@@ -85,6 +87,9 @@ enum Command {
     },
     /// Show the chain's id and latest block.
     Info,
+    /// Inspect the Tangle: blocks, tips, anchors; post data.
+    #[command(subcommand)]
+    Tangle(tangle_cli::TangleCommand),
 }
 
 #[derive(Subcommand)]
@@ -287,6 +292,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Dev(args) => dev(args).await,
         Command::Deploy(args) => deploy(&cli, args).await,
         Command::Call(args) => call(&cli, args).await,
+        Command::Tangle(command) => {
+            let client = connect(&cli).await?;
+            tangle_cli::run(&client, command, cli.json).await
+        }
         Command::Send(args) => send(&cli, args).await,
         Command::Tx { hash } => {
             let client = connect(&cli).await?;

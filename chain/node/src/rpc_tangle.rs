@@ -125,10 +125,12 @@ fn evidence_json(e: &Evidence) -> Value {
 
 fn tangle(node: &Node) -> Result<&TangleService, ErrorObjectOwned> {
     node.tangle().ok_or_else(|| {
-        error(
-            codes::NO_TANGLE,
-            "this node runs alone, without a committee, and embeds no Tangle; ask a committee member",
-        )
+        let message = if node.config().genesis.is_some() {
+            "this member's Tangle is still opening; try again in a moment"
+        } else {
+            "this node runs alone, without a committee, and embeds no Tangle; ask a committee member"
+        };
+        error(codes::NO_TANGLE, message)
     })
 }
 

@@ -110,8 +110,12 @@ fn bench(c: &mut Criterion) {
                     s.spawn(move || {
                         for block in part {
                             let digest = block.essence.signing_digest();
-                            weft_types::verify_hash(&block.essence.issuer, &digest, &block.signature)
-                                .unwrap();
+                            weft_types::verify_hash(
+                                &block.essence.issuer,
+                                &digest,
+                                &block.signature,
+                            )
+                            .unwrap();
                         }
                     });
                 }
