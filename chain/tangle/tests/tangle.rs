@@ -1,6 +1,11 @@
 //! The Tangle's rules, through its public interface: solidification in any order, tip selection,
 //! confirmation by approval weight, anchor rules and equivocation, restart.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on an unexpected error"
+)]
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use weft_tangle::tangle::equal_committee;

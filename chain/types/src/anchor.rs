@@ -291,7 +291,7 @@ impl Committee {
         let spare_bits = certificate
             .signers
             .last()
-            .is_some_and(|last| members % 8 != 0 && last >> (members % 8) != 0);
+            .is_some_and(|last| !members.is_multiple_of(8) && last >> (members % 8) != 0);
         if certificate.signers.len() != expected || spare_bits {
             return Err(QuorumError::BadBitmap {
                 got: certificate.signers.len(),
@@ -351,7 +351,7 @@ mod tests {
                 power: 1,
             })
             .collect();
-        (Committee::new(0, members).unwrap(), keys)
+        (Committee::new(0, members).expect("distinct keys"), keys)
     }
 
     fn anchor() -> Anchor {
