@@ -338,15 +338,11 @@ impl TangleService {
                 self.0.config.issuer_rate_per_s,
             ));
         }
-        let inserted = lock(&self.0.tangle).insert(verified.clone(), now)?;
+        let (id, block) = (verified.id(), verified.block().clone());
+        let inserted = lock(&self.0.tangle).insert(verified, now)?;
         let new = inserted.new;
         if new {
-            self.after_insert(
-                inserted,
-                from,
-                Some(verified.block().clone()),
-                verified.id(),
-            );
+            self.after_insert(inserted, from, Some(block), id);
         }
         Ok(new)
     }
@@ -727,23 +723,23 @@ impl Anchoring {
         let digest = weft_types::Hash32(message.statement.id().0);
         weft_types::verify_hash(&message.signer, &digest, &message.signature)
             .map_err(|_| Verdict::Reject("bad_statement_signature"))?;
-        if self.applied(s, &message.statement) {
+        if applied(s.chain_state(&s.0.chain).as_ref(), &message.statement) {
             return Err(Verdict::Ignore);
         }
         Ok(message)
     }
+}
 
-    fn applied(&self, s: &TangleService, statement: &Statement) -> bool {
-        let state = s.chain_state(&s.0.chain);
-        match statement {
-            Statement::Registration(_) => state.is_some(),
-            Statement::Anchor(a) => state.is_some_and(|c| c.last_index >= a.state_index),
-            Statement::Rotation(r) => {
-                state.is_some_and(|c| c.committee().epoch >= r.committee.epoch)
-            }
-        }
+/// Whether `statement` is already applied to the chain in `state`.
+fn applied(state: Option<&weft_tangle::ChainState>, statement: &Statement) -> bool {
+    match statement {
+        Statement::Registration(_) => state.is_some(),
+        Statement::Anchor(a) => state.is_some_and(|c| c.last_index >= a.state_index),
+        Statement::Rotation(r) => state.is_some_and(|c| c.committee().epoch >= r.committee.epoch),
     }
+}
 
+impl Anchoring {
     fn collect(&mut self, s: &TangleService, message: StatementSignature) {
         let committee = &s.0.committee;
         let Some(index) = committee.index_of(&message.signer) else {
@@ -801,7 +797,7 @@ impl Anchoring {
                 s.0.committee.members.len(),
                 entry.signatures.iter().map(|(i, sig)| (*i, *sig)).collect(),
             );
-            if self.applied(s, &statement) {
+            if applied(s.chain_state(&s.0.chain).as_ref(), &statement) {
                 continue;
             }
             let payload = match statement {
@@ -831,13 +827,14 @@ impl Anchoring {
     /// Gossip repair: own signatures of statements not applied yet go out again, missing parents
     /// are requested again, and finished statements are forgotten.
     fn repair(&mut self, s: &TangleService) {
-        let applied: Vec<u64> = self
+        let state = s.chain_state(&s.0.chain);
+        let done: Vec<u64> = self
             .own
             .iter()
-            .filter(|(_, m)| self.applied(s, &m.statement))
+            .filter(|(_, m)| applied(state.as_ref(), &m.statement))
             .map(|(i, _)| *i)
             .collect();
-        for i in applied {
+        for i in done {
             self.own.remove(&i);
         }
         for message in self.own.values().take(32) {
@@ -849,7 +846,7 @@ impl Anchoring {
         let stale: Vec<StatementId> = self
             .collected
             .iter()
-            .filter(|(_, c)| self.applied(s, &c.statement))
+            .filter(|(_, c)| applied(state.as_ref(), &c.statement))
             .map(|(id, _)| *id)
             .collect();
         for id in stale {

@@ -172,6 +172,18 @@ impl Committee {
         std::fs::read_to_string(&self.members[i].log).unwrap_or_default()
     }
 
+    /// Sets up and starts `n` members, and waits until each has committed height 2.
+    async fn running(n: usize) -> Self {
+        let mut committee = Self::new(n);
+        for i in 0..n {
+            committee.start(i);
+        }
+        for i in 0..n {
+            committee.wait_height(i, 2, Duration::from_secs(60)).await;
+        }
+        committee
+    }
+
     async fn client(&mut self, i: usize) -> Client {
         let m = &mut self.members[i];
         let child = m.child.as_mut().expect("the member is running");
@@ -334,13 +346,7 @@ async fn increments(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_members_commit_survive_kill_9_and_catch_up() {
-    let mut committee = Committee::new(4);
-    for i in 0..4 {
-        committee.start(i);
-    }
-    for i in 0..4 {
-        committee.wait_height(i, 2, Duration::from_secs(60)).await;
-    }
+    let mut committee = Committee::running(4).await;
     let client = committee.client(0).await;
     let info = client.chain_info().await.unwrap();
     assert_eq!(info.committee.as_ref().unwrap().len(), 4);
@@ -437,13 +443,7 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_quorum_commits_stop_and_resume_safely() {
-    let mut committee = Committee::new(4);
-    for i in 0..4 {
-        committee.start(i);
-    }
-    for i in 0..4 {
-        committee.wait_height(i, 2, Duration::from_secs(60)).await;
-    }
+    let mut committee = Committee::running(4).await;
     let mut alice = Signer::new(keyfile::generate(), CHAIN, 0);
     let counter = alice.contract_id(0);
     let client = committee.client(0).await;
@@ -598,13 +598,7 @@ fn committee_of(info: &weft_client::json::ChainInfo) -> weft_types::Committee {
 async fn every_block_is_anchored_confirmed_and_verifiable_by_a_light_client() {
     use weft_client::{LightClientError, VerifyError, verify_anchored_state};
     use weft_types::QuorumError;
-    let mut committee = Committee::new(4);
-    for i in 0..4 {
-        committee.start(i);
-    }
-    for i in 0..4 {
-        committee.wait_height(i, 2, Duration::from_secs(60)).await;
-    }
+    let mut committee = Committee::running(4).await;
     let client = committee.client(0).await;
     let info = client.chain_info().await.unwrap();
     let trusted = committee_of(&info);
