@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Starts a local Weft devnet: builds the `weft` binary (release) and the example contracts, then
-# runs `weft dev`, which prints the RPC URL and keeps its data in .weft-dev/ (Ctrl-C stops it;
-# run again to resume, pass --fresh to start over). Installs what is missing first. Extra
+# Starts a local Weft devnet: builds the `weft` binary, builds and checks the example contracts,
+# then runs `weft dev`, which prints the RPC URLs and keeps its data in .weft-dev/ (Ctrl-C stops
+# it; run again to resume, pass --fresh to start over). Installs what is missing first. Extra
 # arguments go to `weft dev` (see `weft dev --help`).
+#
+# It builds the same way as scripts/test.sh (the dev profile, every workspace member, so features
+# unify alike): whichever of the two runs first compiles RocksDB, wasmtime and libp2p once, and the
+# other reuses that build. Dependencies are optimized in the dev profile (Cargo.toml), so the node
+# is fast enough for a devnet; `cargo build --release -p weft-cli` makes a release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-echo "==> building weft (release; the first build compiles RocksDB and wasmtime and takes a while)"
-cargo build --release --locked -p weft-node --bin weft
+echo "==> building weft (the first build compiles RocksDB, wasmtime and libp2p and takes a while)"
+cargo build --locked --workspace --bins
 echo "==> building the example contracts"
-cargo run --release --locked -q -p weft-testkit --bin weft-build-contract -- contracts/counter contracts/registry
-exec target/release/weft dev "$@"
+target/debug/weft build contracts/counter contracts/registry
+exec target/debug/weft dev "$@"

@@ -15,8 +15,8 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
-use weft_node::Executor;
-use weft_node::executor::COLUMN_FAMILIES;
+use weft_executor::COLUMN_FAMILIES;
+use weft_executor::Executor;
 use weft_state::StateStore;
 use weft_types::{Action, ChainId, ContractId, Keypair, SignedTransaction, Transaction};
 use weft_vm::{Vm, VmConfig};

@@ -1,63 +1,60 @@
 //! Host ABI v1: the functions a contract imports from the `weft` module, and the per-call context
 //! they work on.
 //!
+//! Their names and signatures ([`HOST_FUNCTIONS`]) are defined in the `abi` module, which deploy
+//! validation shares, and re-exported here. The VM running a call is reached only through the
+//! `Machine` trait, which the runtime implements, so this module does not depend on the runtime.
+//!
 //! Variable-length results (call input, storage values, return data of a callee) are placed in a
 //! host-side buffer; the function returns its length (or -1 for "none"), and the contract copies it
 //! into its memory with `read_buffer`. Every function charges gas before doing its work.
 
+use crate::abi::BlockEnv;
 use crate::error::{ExecError, StateError};
-use crate::runtime::{Fault, Inner};
+use crate::gas::GasSchedule;
+use crate::limits::VmLimits;
 use crate::state::{Overlay, StateView};
-use crate::{BlockEnv, GasSchedule, VmLimits};
 use std::sync::Arc;
-use wasmparser::ValType;
 use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
 use weft_types::{Address, ContractId, Event, MethodKind};
 
-/// The import module of host ABI v1.
-pub const HOST_MODULE: &str = "weft";
+pub use crate::abi::{HOST_FUNCTIONS, HOST_MODULE, HostFunction};
 
-/// A host function's name and wasm signature.
-pub struct HostFunction {
-    /// Import name.
-    pub name: &'static str,
-    /// Parameter types.
-    pub params: &'static [ValType],
-    /// Result types.
-    pub results: &'static [ValType],
+/// The VM that runs a call, as the host functions see it: its limits and prices, and how it runs
+/// a nested call. The runtime implements it; the host never names the runtime.
+pub(crate) trait Machine: Send + Sync + Sized + 'static {
+    /// The limits in force.
+    fn limits(&self) -> &VmLimits;
+
+    /// The gas schedule in force.
+    fn schedule(&self) -> &GasSchedule;
+
+    /// Runs `method` of `contract` with `args` on behalf of the current frame, for the `call`
+    /// host function; returns what that function returns to the contract.
+    fn nested_call(
+        c: &mut Caller<'_, Ctx<Self>>,
+        contract: ContractId,
+        method: String,
+        args: Vec<u8>,
+    ) -> wasmtime::Result<i64>;
 }
 
-const I32: ValType = ValType::I32;
-const I64: ValType = ValType::I64;
-
-macro_rules! host_fns {
-    ($($name:literal: ($($p:ident),*) -> ($($r:ident),*);)*) => {
-        /// Every function of host ABI v1, with its signature. Deploy validation checks imports
-        /// against this table.
-        pub const HOST_FUNCTIONS: &[HostFunction] = &[
-            $(HostFunction { name: $name, params: &[$($p),*], results: &[$($r),*] },)*
-        ];
-    };
+/// Why a store stopped, in more detail than a trap.
+#[derive(Debug, Clone)]
+pub(crate) enum Fault {
+    Exec(ExecError),
+    State(StateError),
+    Engine(String),
 }
 
-host_fns! {
-    "read_buffer": (I32) -> ();
-    "input": () -> (I32);
-    "set_return": (I32, I32) -> ();
-    "abort": (I32, I32) -> ();
-    "storage_get": (I32, I32) -> (I64);
-    "storage_set": (I32, I32, I32, I32) -> ();
-    "storage_remove": (I32, I32) -> ();
-    "storage_next": (I32, I32, I32, I32, I32) -> (I64);
-    "caller": (I32) -> ();
-    "self_id": (I32) -> ();
-    "block_height": () -> (I64);
-    "block_time": () -> (I64);
-    "gas_left": () -> (I64);
-    "emit": (I32, I32, I32, I32) -> ();
-    "call": (I32, I32, I32, I32, I32) -> (I64);
-    "blake3": (I32, I32, I32) -> ();
-    "ed25519_verify": (I32, I32, I32, I32) -> (I32);
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Exec(e) => e.fmt(f),
+            Fault::State(e) => write!(f, "state backend failed: {e}"),
+            Fault::Engine(e) => write!(f, "engine failure: {e}"),
+        }
+    }
 }
 
 /// One contract invocation on the call stack.
@@ -72,8 +69,8 @@ pub(crate) struct Frame {
 }
 
 /// Everything a running call can reach. Lives in the wasmtime `Store`.
-pub(crate) struct Ctx {
-    pub inner: Arc<Inner>,
+pub(crate) struct Ctx<M> {
+    pub inner: Arc<M>,
     pub view: Arc<dyn StateView>,
     pub env: BlockEnv,
     pub gas_limit: u64,
@@ -89,13 +86,13 @@ pub(crate) struct Ctx {
     pub pending_gas: u64,
 }
 
-impl Ctx {
+impl<M: Machine> Ctx<M> {
     fn limits(&self) -> &VmLimits {
-        &self.inner.limits
+        self.inner.limits()
     }
 
     fn schedule(&self) -> &GasSchedule {
-        &self.inner.schedule
+        self.inner.schedule()
     }
 
     fn frame(&self) -> &Frame {
@@ -126,7 +123,7 @@ impl Ctx {
     }
 }
 
-impl ResourceLimiter for Ctx {
+impl<M: Machine> ResourceLimiter for Ctx<M> {
     fn memory_growing(
         &mut self,
         current: usize,
@@ -178,10 +175,10 @@ impl ResourceLimiter for Ctx {
     }
 }
 
-type Cx<'a> = Caller<'a, Ctx>;
+type Cx<'a, M> = Caller<'a, Ctx<M>>;
 
 /// Deducts `amount` gas, failing with out-of-gas when there is not enough.
-pub(crate) fn charge(caller: &mut Cx<'_>, amount: u64) -> wasmtime::Result<()> {
+pub(crate) fn charge<M: Machine>(caller: &mut Cx<'_, M>, amount: u64) -> wasmtime::Result<()> {
     let amount = amount.saturating_add(std::mem::take(&mut caller.data_mut().pending_gas));
     let left = caller.get_fuel()?;
     if left < amount {
@@ -194,7 +191,7 @@ pub(crate) fn charge(caller: &mut Cx<'_>, amount: u64) -> wasmtime::Result<()> {
     caller.set_fuel(left - amount)
 }
 
-fn memory(caller: &Cx<'_>) -> Memory {
+fn memory<M: Machine>(caller: &Cx<'_, M>) -> Memory {
     // Frames get their memory right after instantiation, before any export runs.
     caller
         .data()
@@ -204,8 +201,8 @@ fn memory(caller: &Cx<'_>) -> Memory {
 }
 
 /// Copies `len` bytes at `ptr` out of the contract's memory, charging per byte.
-fn read(
-    caller: &mut Cx<'_>,
+fn read<M: Machine>(
+    caller: &mut Cx<'_, M>,
     function: &'static str,
     ptr: u32,
     len: u32,
@@ -236,8 +233,8 @@ fn read(
 }
 
 /// Copies `bytes` into the contract's memory at `ptr`, charging per byte.
-fn write(
-    caller: &mut Cx<'_>,
+fn write<M: Machine>(
+    caller: &mut Cx<'_, M>,
     function: &'static str,
     ptr: u32,
     bytes: &[u8],
@@ -263,13 +260,16 @@ fn write(
     }
 }
 
-fn set_buffer(caller: &mut Cx<'_>, bytes: Vec<u8>) -> i64 {
+fn set_buffer<M: Machine>(caller: &mut Cx<'_, M>, bytes: Vec<u8>) -> i64 {
     let len = bytes.len() as i64;
     caller.data_mut().buffer = bytes;
     len
 }
 
-fn require_writable(caller: &mut Cx<'_>, action: &'static str) -> wasmtime::Result<()> {
+fn require_writable<M: Machine>(
+    caller: &mut Cx<'_, M>,
+    action: &'static str,
+) -> wasmtime::Result<()> {
     let frame = caller.data().frame();
     if frame.read_only {
         let method = frame.method.clone();
@@ -280,17 +280,17 @@ fn require_writable(caller: &mut Cx<'_>, action: &'static str) -> wasmtime::Resu
     Ok(())
 }
 
-fn base(caller: &mut Cx<'_>, extra: u64) -> wasmtime::Result<()> {
+fn base<M: Machine>(caller: &mut Cx<'_, M>, extra: u64) -> wasmtime::Result<()> {
     let cost = caller.data().schedule().host_call.saturating_add(extra);
     charge(caller, cost)
 }
 
 /// Registers host ABI v1 in `linker`.
-pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
+pub(crate) fn link<M: Machine>(linker: &mut Linker<Ctx<M>>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "read_buffer",
-        |mut c: Cx<'_>, ptr: u32| -> wasmtime::Result<()> {
+        |mut c: Cx<'_, M>, ptr: u32| -> wasmtime::Result<()> {
             base(&mut c, 0)?;
             let buffer = std::mem::take(&mut c.data_mut().buffer);
             let result = write(&mut c, "read_buffer", ptr, &buffer);
@@ -301,7 +301,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "input",
-        |mut c: Cx<'_>| -> wasmtime::Result<u32> {
+        |mut c: Cx<'_, M>| -> wasmtime::Result<u32> {
             let per_byte = c.data().schedule().copy_per_byte;
             let len = c.data().frame().input.len() as u64;
             base(&mut c, per_byte.saturating_mul(len))?;
@@ -312,7 +312,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "set_return",
-        |mut c: Cx<'_>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+        |mut c: Cx<'_, M>, ptr: u32, len: u32| -> wasmtime::Result<()> {
             base(&mut c, 0)?;
             let max = c.data().limits().max_data_size;
             let data = read(&mut c, "set_return", ptr, len, max)?;
@@ -323,7 +323,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "abort",
-        |mut c: Cx<'_>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+        |mut c: Cx<'_, M>, ptr: u32, len: u32| -> wasmtime::Result<()> {
             base(&mut c, 0)?;
             let bytes = read(&mut c, "abort", ptr, len.min(4096), 4096)?;
             let message = String::from_utf8_lossy(&bytes).into_owned();
@@ -335,7 +335,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "storage_get",
-        |mut c: Cx<'_>, kp: u32, kl: u32| -> wasmtime::Result<i64> {
+        |mut c: Cx<'_, M>, kp: u32, kl: u32| -> wasmtime::Result<i64> {
             let s = c.data().schedule().clone_read_costs();
             base(&mut c, s.0)?;
             let max = c.data().limits().max_key_size;
@@ -356,7 +356,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "storage_set",
-        |mut c: Cx<'_>, kp: u32, kl: u32, vp: u32, vl: u32| -> wasmtime::Result<()> {
+        |mut c: Cx<'_, M>, kp: u32, kl: u32, vp: u32, vl: u32| -> wasmtime::Result<()> {
             require_writable(&mut c, "write storage")?;
             let (cost, per_byte) = (
                 c.data().schedule().storage_write,
@@ -378,7 +378,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "storage_remove",
-        |mut c: Cx<'_>, kp: u32, kl: u32| -> wasmtime::Result<()> {
+        |mut c: Cx<'_, M>, kp: u32, kl: u32| -> wasmtime::Result<()> {
             require_writable(&mut c, "remove storage")?;
             let cost = c.data().schedule().storage_remove;
             base(&mut c, cost)?;
@@ -393,7 +393,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "storage_next",
-        |mut c: Cx<'_>,
+        |mut c: Cx<'_, M>,
          pp: u32,
          pl: u32,
          ap: u32,
@@ -442,7 +442,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "caller",
-        |mut c: Cx<'_>, ptr: u32| -> wasmtime::Result<()> {
+        |mut c: Cx<'_, M>, ptr: u32| -> wasmtime::Result<()> {
             base(&mut c, 0)?;
             let who = c.data().frame().caller;
             write(&mut c, "caller", ptr, &who.0)
@@ -451,7 +451,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "self_id",
-        |mut c: Cx<'_>, ptr: u32| -> wasmtime::Result<()> {
+        |mut c: Cx<'_, M>, ptr: u32| -> wasmtime::Result<()> {
             base(&mut c, 0)?;
             let id = c.data().frame().contract;
             write(&mut c, "self_id", ptr, &id.0)
@@ -460,7 +460,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "block_height",
-        |mut c: Cx<'_>| -> wasmtime::Result<u64> {
+        |mut c: Cx<'_, M>| -> wasmtime::Result<u64> {
             base(&mut c, 0)?;
             Ok(c.data().env.height)
         },
@@ -468,7 +468,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "block_time",
-        |mut c: Cx<'_>| -> wasmtime::Result<u64> {
+        |mut c: Cx<'_, M>| -> wasmtime::Result<u64> {
             base(&mut c, 0)?;
             Ok(c.data().env.time_ms)
         },
@@ -476,7 +476,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "gas_left",
-        |mut c: Cx<'_>| -> wasmtime::Result<u64> {
+        |mut c: Cx<'_, M>| -> wasmtime::Result<u64> {
             base(&mut c, 0)?;
             c.get_fuel()
         },
@@ -484,7 +484,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "emit",
-        |mut c: Cx<'_>, tp: u32, tl: u32, dp: u32, dl: u32| -> wasmtime::Result<()> {
+        |mut c: Cx<'_, M>, tp: u32, tl: u32, dp: u32, dl: u32| -> wasmtime::Result<()> {
             require_writable(&mut c, "emit an event")?;
             let (cost, per_byte) = (
                 c.data().schedule().event,
@@ -518,7 +518,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "call",
-        |mut c: Cx<'_>, idp: u32, mp: u32, ml: u32, ap: u32, al: u32| -> wasmtime::Result<i64> {
+        |mut c: Cx<'_, M>, idp: u32, mp: u32, ml: u32, ap: u32, al: u32| -> wasmtime::Result<i64> {
             let cost = c.data().schedule().call;
             base(&mut c, cost)?;
             let max = c.data().limits().max_data_size;
@@ -531,13 +531,13 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
                     .data_mut()
                     .host_arg("call", "the method name is not valid UTF-8".into()));
             };
-            crate::runtime::nested_call(&mut c, contract, method, args)
+            M::nested_call(&mut c, contract, method, args)
         },
     )?;
     linker.func_wrap(
         HOST_MODULE,
         "blake3",
-        |mut c: Cx<'_>, p: u32, l: u32, out: u32| -> wasmtime::Result<()> {
+        |mut c: Cx<'_, M>, p: u32, l: u32, out: u32| -> wasmtime::Result<()> {
             let (cost, per_byte) = (c.data().schedule().hash, c.data().schedule().hash_per_byte);
             base(&mut c, cost + per_byte * u64::from(l))?;
             let max = c.data().limits().max_value_size;
@@ -548,7 +548,7 @@ pub(crate) fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "ed25519_verify",
-        |mut c: Cx<'_>, pkp: u32, sp: u32, mp: u32, ml: u32| -> wasmtime::Result<u32> {
+        |mut c: Cx<'_, M>, pkp: u32, sp: u32, mp: u32, ml: u32| -> wasmtime::Result<u32> {
             let (cost, per_byte) = (
                 c.data().schedule().ed25519_verify,
                 c.data().schedule().ed25519_per_byte,

@@ -11,6 +11,7 @@
 //! The VM knows nothing of blocks, consensus, RocksDB or the network. Start with [`Vm::deploy`] and
 //! [`Vm::call`]; [`testing::MemState`] is an in-memory state for tests.
 
+mod abi;
 mod cache;
 pub mod error;
 pub mod gas;

@@ -2,8 +2,8 @@
 //! each, with gas, limits and the host ABI.
 
 use crate::cache::{DiskCache, engine_key};
-use crate::error::{ExecError, Result, StateError, ValidationError, VmError};
-use crate::host::{self, Ctx, Frame};
+use crate::error::{ExecError, Result, ValidationError, VmError};
+use crate::host::{self, Fault, Frame, Machine};
 use crate::state::{Overlay, StateView, WriteSet};
 use crate::validate::{features, read_abi, validate};
 use crate::{GasSchedule, VmLimits};
@@ -20,14 +20,7 @@ use wasmtime::{
 use weft_types::abi::EXPORT_PREFIX;
 use weft_types::{Address, CodeHash, ContractAbi, ContractId, Event, MethodKind};
 
-/// Block context a contract can read. It comes from consensus, never from the wall clock.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BlockEnv {
-    /// Block height.
-    pub height: u64,
-    /// Block time in milliseconds since the Unix epoch, as agreed by the committee.
-    pub time_ms: u64,
-}
+pub use crate::abi::BlockEnv;
 
 /// How to build a [`Vm`].
 #[derive(Debug, Clone)]
@@ -117,23 +110,8 @@ pub struct CacheStats {
     pub memory_hits: u64,
 }
 
-/// Why a store stopped, in more detail than a trap.
-#[derive(Debug, Clone)]
-pub(crate) enum Fault {
-    Exec(ExecError),
-    State(StateError),
-    Engine(String),
-}
-
-impl std::fmt::Display for Fault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Fault::Exec(e) => e.fmt(f),
-            Fault::State(e) => write!(f, "state backend failed: {e}"),
-            Fault::Engine(e) => write!(f, "engine failure: {e}"),
-        }
-    }
-}
+/// The per-call context of this VM's stores.
+type Ctx = host::Ctx<Inner>;
 
 /// A compiled contract, ready to instantiate.
 pub(crate) struct Compiled {
@@ -147,8 +125,8 @@ pub(crate) struct Compiled {
 pub(crate) struct Inner {
     engine: Engine,
     linker: Linker<Ctx>,
-    pub(crate) limits: VmLimits,
-    pub(crate) schedule: GasSchedule,
+    limits: VmLimits,
+    schedule: GasSchedule,
     modules: Mutex<LruCache<CodeHash, Arc<Compiled>>>,
     disk: Option<DiskCache>,
     compiled: AtomicU64,
@@ -616,7 +594,7 @@ fn fatal(error: &ExecError) -> bool {
 /// the length of the return data, placed in the buffer, or `-(len + 1)` with the callee's error
 /// message of `len` bytes in the buffer (its writes and events undone). Gas exhaustion, stack overflow and the depth limit end the whole
 /// transaction.
-pub(crate) fn nested_call(
+fn nested_call(
     c: &mut Caller<'_, Ctx>,
     contract: ContractId,
     method: String,
@@ -695,6 +673,25 @@ fn host_fault(c: &mut Caller<'_, Ctx>, fault: Fault) -> wasmtime::Error {
     let message = fault.to_string();
     c.data_mut().fault = Some(fault);
     wasmtime::Error::msg(message)
+}
+
+impl Machine for Inner {
+    fn limits(&self) -> &VmLimits {
+        &self.limits
+    }
+
+    fn schedule(&self) -> &GasSchedule {
+        &self.schedule
+    }
+
+    fn nested_call(
+        c: &mut Caller<'_, Ctx>,
+        contract: ContractId,
+        method: String,
+        args: Vec<u8>,
+    ) -> wasmtime::Result<i64> {
+        nested_call(c, contract, method, args)
+    }
 }
 
 impl Inner {

@@ -3,7 +3,7 @@
 //! stay within the structural caps of [`VmLimits`], and carry an ABI consistent with its exports.
 //! Each rejection says which rule was broken and by how much.
 
-use crate::host::{HOST_FUNCTIONS, HOST_MODULE};
+use crate::abi::{HOST_FUNCTIONS, HOST_MODULE};
 use crate::{ValidationError, VmLimits};
 use wasmparser::{
     ExternalKind, FuncValidatorAllocations, Parser, Payload, TypeRef, ValType, ValidPayload,

@@ -11,7 +11,7 @@
 //! spread over the nodes.
 //!
 //! ```sh
-//! cargo build --release -p weft-node --bin weft -p weft-benches --bin weft-load
+//! cargo build --release -p weft-cli --bin weft -p weft-benches --bin weft-load
 //! target/release/weft-load --spawn --nodes 4   # starts `weft dev --nodes 4` in a temp dir
 //! target/release/weft-load --rpc ws://127.0.0.1:8545,ws://127.0.0.1:8546   # running nodes
 //! ```
@@ -123,7 +123,7 @@ fn spawn_nodes(n: u16) -> Result<(Node, Vec<String>)> {
         .join("weft");
     if !weft.exists() {
         bail!(
-            "{} not found; build it first: cargo build --release -p weft-node --bin weft",
+            "{} not found; build it first: cargo build --release -p weft-cli --bin weft",
             weft.display()
         );
     }

@@ -19,13 +19,10 @@
 //! certificate against the committee, executes the block (the result must match the certified
 //! header) and commits it; then it joins consensus at the new height.
 
-use crate::executor::StagedBlock;
 use crate::genesis::Genesis;
-use crate::net::{self, NetEvent, NetHandle, SyncResponse, Topic, Verdict};
 use crate::service::{Node, now_ms};
 use arc_malachitebft_core_consensus::SignedConsensusMsg;
 use arc_malachitebft_core_types::{CommitCertificate, LinearTimeouts, Round, Timeout};
-use libp2p::PeerId;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::time::Duration;
@@ -35,6 +32,8 @@ use weft_consensus::{
     Action, BlockId, Consensus, Height, Message, StoredCertificate, ValidatorSet, Wal, WalEntry,
     WalRecord, WeftContext, WireMessage, verify_commit,
 };
+use weft_executor::StagedBlock;
+use weft_p2p::{self as net, NetEvent, NetHandle, PeerId, SyncResponse, Topic, Verdict};
 use weft_types::{Block, Keypair, PublicKey};
 
 /// A proposed block's time may be at most this far ahead of a member's clock.
@@ -147,11 +146,11 @@ pub async fn run(
             continue;
         }
         let id = net::peer_id(&public).map_err(setup)?;
-        let addr: libp2p::Multiaddr = v
+        let addr: net::Multiaddr = v
             .address
             .parse()
             .map_err(|e| setup(format!("validator `{}` address: {e}", v.name)))?;
-        peers.push(addr.with(libp2p::multiaddr::Protocol::P2p(id)));
+        peers.push(net::with_peer_id(addr, id));
     }
     for p in &config.p2p.peers {
         peers.push(
@@ -159,18 +158,25 @@ pub async fn run(
                 .map_err(|e| setup(format!("p2p.peers `{p}`: {e}")))?,
         );
     }
-    node.set_committee(genesis.clone());
-    let (net, mut events, tangle_events) = net::start(
-        node.clone(),
-        key.seed(),
-        listen,
-        peers,
-        genesis.tangle_network(),
+    node.set_committee(genesis.info().map_err(setup)?);
+    let started = net::start(
+        net::NetConfig {
+            chain: node.chain_id().0.clone(),
+            tangle: genesis.tangle_network(),
+            seed: key.seed(),
+            listen,
+            peers,
+            max_message_bytes: config.p2p.max_message_bytes,
+        },
+        std::sync::Arc::new(node.clone()),
+        node.metrics().net(),
     )
     .map_err(setup)?;
+    node.set_gossip(started.gossip);
+    let (net, mut events, tangle_events) = (started.handle, started.events, started.tangle_events);
     let tangle = crate::tangle::TangleService::open(&node, &key, &genesis, net.clone())
         .map_err(|e| setup(format!("cannot open the Tangle: {e}")))?;
-    node.set_tangle(tangle.clone());
+    node.set_tangle(std::sync::Arc::new(tangle.clone()));
     tokio::spawn(crate::tangle::run(tangle, node.clone(), tangle_events));
     let (wal, recovered) = Wal::open(&config.data_dir.join("consensus.wal"))
         .map_err(|e| setup(format!("cannot open the consensus write-ahead log: {e}")))?;

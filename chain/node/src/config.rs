@@ -27,10 +27,10 @@
 //! empty_block_interval_ms = 1000
 //! ```
 
-use crate::mempool::MempoolConfig;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use weft_mempool::MempoolConfig;
 
 /// Why a config file is not usable.
 #[derive(Debug, thiserror::Error)]
@@ -304,7 +304,7 @@ impl NodeConfig {
                 id.len()
             ));
         }
-        if self.p2p.listen.parse::<libp2p::Multiaddr>().is_err() {
+        if self.p2p.listen.parse::<weft_p2p::Multiaddr>().is_err() {
             return Err(format!(
                 "p2p.listen `{}` is not a multiaddr; expected e.g. /ip4/0.0.0.0/tcp/30300",
                 self.p2p.listen
@@ -314,7 +314,7 @@ impl NodeConfig {
             .p2p
             .peers
             .iter()
-            .find(|p| p.parse::<libp2p::Multiaddr>().is_err())
+            .find(|p| p.parse::<weft_p2p::Multiaddr>().is_err())
         {
             return Err(format!(
                 "p2p.peers entry `{bad}` is not a multiaddr; expected e.g. /ip4/10.0.0.2/tcp/30300"

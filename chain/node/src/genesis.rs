@@ -131,7 +131,7 @@ impl Genesis {
         for v in &self.validators {
             parse_key(&v.public_key)
                 .map_err(|e| format!("validator `{}`: public_key {e}", v.name))?;
-            v.address.parse::<libp2p::Multiaddr>().map_err(|e| {
+            v.address.parse::<weft_p2p::Multiaddr>().map_err(|e| {
                 format!(
                     "validator `{}`: address `{}` is not a multiaddr ({e}); expected e.g. /ip4/10.0.0.1/tcp/30300",
                     v.name, v.address
@@ -168,6 +168,33 @@ impl Genesis {
             .map(|v| Ok(Validator::new(parse_key(&v.public_key)?, v.power)))
             .collect::<Result<Vec<_>, String>>()?;
         ValidatorSet::new(validators)
+    }
+
+    /// The committee as the node's servers show it: members in genesis order, and the keys in
+    /// the order of a commit certificate's signer bitmap.
+    pub fn info(&self) -> Result<weft_api::CommitteeInfo, String> {
+        let members = self
+            .validators
+            .iter()
+            .map(|v| {
+                Ok(weft_api::CommitteeMemberInfo {
+                    name: v.name.clone(),
+                    public_key: parse_key(&v.public_key)?,
+                    address: v.address.clone(),
+                    power: v.power,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let signing_order = self
+            .validator_set()?
+            .validators()
+            .iter()
+            .map(|v| v.public_key)
+            .collect();
+        Ok(weft_api::CommitteeInfo {
+            members,
+            signing_order,
+        })
     }
 
     /// The committee as the Tangle and light clients see it (epoch 0).

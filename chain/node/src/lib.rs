@@ -1,31 +1,31 @@
-//! `weft-node`: the Weft node.
+//! `weft-node`: the node service that ties Weft's parts together.
 //!
-//! - [`executor`] runs a block of signed transactions and commits receipts and the new
-//!   authenticated state root atomically with the block; [`keys`] is the state layout; [`view`]
-//!   lets the VM read state.
-//! - [`mempool`] admits transactions with precise errors and hands ready ones to block building.
-//! - [`service::Node`] ties them together behind one handle: submission, queries, notifications,
-//!   and the block-production seam ([`service::Node::propose`] / [`service::Node::commit`]) that
-//!   [`producer`] (one node) drives today and the committee's consensus drives next.
-//! - [`rpc`] serves JSON-RPC 2.0 over HTTP and WebSocket; [`metrics`] serves Prometheus text;
-//!   [`config`] reads the TOML config. The `weft` binary (`src/main.rs`) is the CLI.
+//! - [`service::Node`] is the node: the executor (`weft-executor`), the mempool (`weft-mempool`),
+//!   read-only queries, receipt waiters and block notifications behind one cloneable handle. Its
+//!   block-production seam ([`Node::propose`], [`Node::stage`], [`Node::commit_staged`]) is all a
+//!   producer needs. Start reading at [`Node::submit`].
+//! - [`committee`] is a committee member: it drives `weft-consensus` with the network
+//!   (`weft-p2p`), timers, the write-ahead log and the executor, and catches up from peers.
+//!   [`producer`] produces blocks alone when there is no genesis file.
+//! - [`tangle`] is a member's embedded Tangle and the anchoring of every committed state root.
+//! - [`api`] is how the servers and the network see the node: `Node` implements
+//!   `weft_api::NodeApi` (served by `weft-rpc`) and `weft_p2p::Host`.
+//! - [`genesis`] is the committee file, [`config`] the node's TOML config, [`metrics`] the
+//!   Prometheus metrics and their HTTP endpoint.
+//!
+//! This crate knows nothing of JSON-RPC or the command line: `weft-rpc` serves it through
+//! `weft-api`, and the `weft` binary (`weft-cli`) starts both.
 
+pub mod api;
 pub mod committee;
 pub mod config;
-pub mod executor;
 pub mod genesis;
-pub mod keys;
-pub mod mempool;
 pub mod metrics;
-pub mod net;
 pub mod producer;
-pub mod rpc;
-pub mod rpc_tangle;
 pub mod service;
 pub mod tangle;
-pub mod view;
 
 pub use config::NodeConfig;
-pub use executor::{ExecutedBlock, Executor, ExecutorError};
-pub use mempool::{AdmitError, Mempool, MempoolConfig};
-pub use service::Node;
+pub use service::{Node, NodeError, now_ms};
+pub use weft_executor::{ExecutedBlock, Executor, ExecutorError};
+pub use weft_mempool::{AdmitError, Mempool, MempoolConfig};

@@ -1,6 +1,5 @@
 //! Prometheus metrics (prometheus-client), served as text at `/metrics`.
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -8,12 +7,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 
-/// Why a transaction was rejected, as a label.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct Reason {
-    /// A short snake_case reason.
-    pub reason: &'static str,
-}
+/// Why a transaction or a message was rejected, as a label (shared with the network's metrics).
+pub use weft_p2p::Reason;
 
 /// The node's metrics. Cheap to clone.
 #[derive(Clone)]
@@ -72,6 +67,14 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// The counters the network updates (the same series as `peers` and `rejected_messages`).
+    pub fn net(&self) -> weft_p2p::NetMetrics {
+        weft_p2p::NetMetrics {
+            peers: self.peers.clone(),
+            rejected_messages: self.rejected_messages.clone(),
+        }
+    }
+
     /// Fresh metrics in a new registry.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("weft");
@@ -210,5 +213,41 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Serves `metrics` as Prometheus text at `/metrics` on `listener`, until the runtime stops.
+pub async fn serve(listener: tokio::net::TcpListener, metrics: Metrics) {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::{Response, StatusCode};
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let metrics = metrics.clone();
+                    async move {
+                        if req.uri().path() == "/metrics" {
+                            Response::builder()
+                                .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                                .body(Full::new(Bytes::from(metrics.render())))
+                        } else {
+                            Response::builder()
+                                .status(StatusCode::NOT_FOUND)
+                                .body(Full::new(Bytes::from(
+                                    "not found; metrics are at /metrics\n",
+                                )))
+                        }
+                    }
+                });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
     }
 }

@@ -16,7 +16,7 @@ pub async fn run(
     node: Node,
     proposer: PublicKey,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), crate::ExecutorError> {
+) -> Result<(), weft_executor::ExecutorError> {
     tokio::pin!(shutdown);
     let interval = Duration::from_millis(node.config().block.interval_ms);
     let max_txs = node.config().block.max_txs;

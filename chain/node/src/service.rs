@@ -7,46 +7,25 @@
 //! the executor nor the RPC layer changes.
 
 use crate::config::NodeConfig;
-use crate::executor::{COLUMN_FAMILIES, Executor, ExecutorError, StagedBlock};
-use crate::mempool::{AdmitError, Mempool};
 use crate::metrics::Metrics;
-use crate::view::{BlockView, HistoricalView};
 use lru::LruCache;
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, oneshot};
+use weft_api::{ArgsFn, CommitteeInfo, TangleApi};
+use weft_executor::view::{BlockView, HistoricalView};
+use weft_executor::{COLUMN_FAMILIES, Executor, ExecutorError, StagedBlock};
+use weft_mempool::{AdmitError, Mempool};
 use weft_state::{StateProof, StateStore};
 use weft_types::{
-    Action, Address, Block, BlockHash, ChainId, CodeHash, ContractAbi, ContractId, Hash32,
-    MethodKind, PublicKey, Receipt, SignatureError, SignedTransaction, TxHash,
+    Action, Address, Block, ChainId, CodeHash, ContractAbi, ContractId, Hash32, MethodKind,
+    PublicKey, Receipt, SignatureError, SignedTransaction, TxHash,
 };
-use weft_vm::{BlockEnv, Call, ExecError, StateView, ValidationError, Vm, VmConfig};
+use weft_vm::{BlockEnv, Call, StateView, Vm, VmConfig};
 
-/// The latest committed block, in brief.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Head {
-    /// Its height (0 before the first block).
-    pub height: u64,
-    /// Its hash.
-    pub hash: BlockHash,
-    /// The state root after it.
-    pub state_root: Hash32,
-    /// Its time.
-    pub time_ms: u64,
-}
-
-/// A block as committed, with its receipts, as sent to subscribers.
-#[derive(Debug)]
-pub struct CommittedBlock {
-    /// The block.
-    pub block: Block,
-    /// Its hash.
-    pub hash: BlockHash,
-    /// Its receipts, in order.
-    pub receipts: Vec<Receipt>,
-}
+pub use weft_api::{CommittedBlock, ContractRecord, Head, QueryError, QueryOutcome, SubmitError};
 
 /// Why the node cannot start or serve.
 #[derive(Debug, thiserror::Error)]
@@ -68,88 +47,6 @@ pub enum NodeError {
     /// The state store failed.
     #[error("state store failure: {0}")]
     State(#[from] weft_state::StateError),
-}
-
-/// Why a transaction was not accepted. Each kind maps to one JSON-RPC error code.
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
-    /// The bytes are not a borsh `SignedTransaction`.
-    #[error(
-        "the transaction does not decode: {0}; expected the borsh encoding of a SignedTransaction"
-    )]
-    Malformed(String),
-    /// A mempool rule.
-    #[error(transparent)]
-    Rejected(#[from] AdmitError),
-    /// The deployed code is not a valid contract.
-    #[error("invalid contract code: {0}")]
-    InvalidCode(ValidationError),
-    /// A call of a contract that does not exist.
-    #[error("contract {0} is not deployed (nor is its deploy pending in this node's mempool)")]
-    UnknownContract(ContractId),
-    /// A call of a method the contract does not have or that a transaction cannot call.
-    #[error("{0}")]
-    UnknownMethod(String),
-    /// The node failed.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-/// Why a read-only call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    /// No such contract.
-    #[error("contract {0} is not deployed at height {1}")]
-    UnknownContract(ContractId, u64),
-    /// No such method.
-    #[error("{0}")]
-    UnknownMethod(String),
-    /// The height is in the future (or before the first block).
-    #[error("height {asked} is not available; the latest height is {latest}")]
-    UnknownHeight {
-        /// Asked for.
-        asked: u64,
-        /// Latest committed.
-        latest: u64,
-    },
-    /// Arguments did not convert.
-    #[error("{0}")]
-    BadArgs(String),
-    /// The contract failed (trap, error, out of gas).
-    #[error("{error}")]
-    Contract {
-        /// What the VM reported.
-        error: ExecError,
-        /// Gas used up to the failure.
-        gas_used: u64,
-    },
-    /// The node failed.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-/// A read-only call's result.
-#[derive(Debug, Clone)]
-pub struct QueryOutcome {
-    /// The borsh result.
-    pub return_data: Vec<u8>,
-    /// Gas used.
-    pub gas_used: u64,
-    /// The height it ran at.
-    pub height: u64,
-    /// The method's ABI, for decoding the result.
-    pub method: weft_types::MethodAbi,
-}
-
-/// A deployed contract.
-#[derive(Debug, Clone)]
-pub struct ContractRecord {
-    /// Its code hash.
-    pub code_hash: CodeHash,
-    /// Code size in bytes.
-    pub code_size: u64,
-    /// Its ABI.
-    pub abi: Arc<ContractAbi>,
 }
 
 type Waiters = HashMap<TxHash, Vec<oneshot::Sender<Arc<Receipt>>>>;
@@ -176,8 +73,9 @@ struct Inner {
     /// Where locally submitted transactions go to be gossiped to the committee (committee mode).
     gossip: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<SignedTransaction>>,
     /// The committee, once a committee runs this node.
-    committee: std::sync::OnceLock<crate::genesis::Genesis>,
-    tangle: std::sync::OnceLock<crate::tangle::TangleService>,
+    committee: std::sync::OnceLock<CommitteeInfo>,
+    /// The embedded Tangle, once a committee member opened it.
+    tangle: std::sync::OnceLock<Arc<dyn TangleApi>>,
 }
 
 /// A running node's state and services. Cheap to clone.
@@ -329,23 +227,23 @@ impl Node {
     }
 
     /// Records the committee this node belongs to (for `weft_chainInfo`).
-    pub fn set_committee(&self, genesis: crate::genesis::Genesis) {
-        let _ = self.0.committee.set(genesis);
+    pub fn set_committee(&self, committee: CommitteeInfo) {
+        let _ = self.0.committee.set(committee);
     }
 
     /// Records the embedded Tangle (committee members only).
-    pub fn set_tangle(&self, tangle: crate::tangle::TangleService) {
+    pub fn set_tangle(&self, tangle: Arc<dyn TangleApi>) {
         let _ = self.0.tangle.set(tangle);
     }
 
-    /// The embedded Tangle, when this node runs in a committee.
-    pub fn tangle(&self) -> Option<&crate::tangle::TangleService> {
-        self.0.tangle.get()
+    /// The committee, when this node runs in one.
+    pub fn committee(&self) -> Option<&CommitteeInfo> {
+        self.0.committee.get()
     }
 
-    /// The committee, when this node runs in one.
-    pub fn committee(&self) -> Option<&crate::genesis::Genesis> {
-        self.0.committee.get()
+    /// The embedded Tangle, when this member has opened it.
+    pub fn tangle_service(&self) -> Option<&dyn TangleApi> {
+        self.0.tangle.get().map(|t| t.as_ref())
     }
 
     /// Checks and admits a decoded transaction whose encoding is `size` bytes. Cheap checks come
@@ -380,9 +278,7 @@ impl Node {
                 self.0
                     .metrics
                     .txs_rejected
-                    .get_or_create(&crate::metrics::Reason {
-                        reason: reject_reason(e),
-                    })
+                    .get_or_create(&crate::metrics::Reason { reason: e.reason() })
                     .inc();
             }
         }
@@ -442,7 +338,7 @@ impl Node {
                     .0
                     .query_vm
                     .validate(code)
-                    .map_err(SubmitError::InvalidCode)?;
+                    .map_err(|e| SubmitError::InvalidCode(e.to_string()))?;
                 Ok(Some(Arc::new(abi)))
             }
             Action::Call {
@@ -618,7 +514,7 @@ impl Node {
         &self,
         contract: ContractId,
         method: &str,
-        args: impl FnOnce(&weft_types::MethodAbi) -> Result<Vec<u8>, String>,
+        args: ArgsFn<'_>,
         height: Option<u64>,
         caller: Address,
         gas_limit: Option<u64>,
@@ -677,7 +573,7 @@ impl Node {
                 method: abi_method,
             }),
             Err(error) => Err(QueryError::Contract {
-                error,
+                error: error.to_string(),
                 gas_used: outcome.gas_used,
             }),
         }
@@ -815,27 +711,5 @@ impl Node {
         }
         // No subscriber is fine.
         let _ = self.0.blocks.send(committed.clone());
-    }
-}
-
-fn reject_reason(e: &SubmitError) -> &'static str {
-    match e {
-        SubmitError::Malformed(_) => "malformed",
-        SubmitError::Rejected(a) => match a {
-            AdmitError::TooLarge { .. } => "too_large",
-            AdmitError::GasTooHigh { .. } => "gas_too_high",
-            AdmitError::WrongChain { .. } => "wrong_chain",
-            AdmitError::BadSignature(_) => "bad_signature",
-            AdmitError::NonceUsed { .. }
-            | AdmitError::NoncePending { .. }
-            | AdmitError::NonceGap { .. } => "nonce",
-            AdmitError::Duplicate(_) => "duplicate",
-            AdmitError::SenderFull { .. } | AdmitError::RateLimited { .. } => "rate_limited",
-            AdmitError::Full { .. } => "mempool_full",
-        },
-        SubmitError::InvalidCode(_) => "invalid_code",
-        SubmitError::UnknownContract(_) => "unknown_contract",
-        SubmitError::UnknownMethod(_) => "unknown_method",
-        SubmitError::Internal(_) => "internal",
     }
 }

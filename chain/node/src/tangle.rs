@@ -24,14 +24,15 @@
 use crate::config::TangleConfig;
 use crate::genesis::{AnchoringConfig, Genesis};
 use crate::metrics::Metrics;
-use crate::net::{NetHandle, TANGLE_BATCH, TangleEvent, TangleResponse, Topic, Verdict};
 use crate::service::{Node, now_ms};
 use borsh::{BorshDeserialize, BorshSerialize};
-use libp2p::PeerId;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
+use weft_api::{BoxFuture, IngestError, Notice, TangleApi};
+use weft_p2p::PeerId;
+use weft_p2p::{NetHandle, TANGLE_BATCH, TangleEvent, TangleResponse, Topic, Verdict};
 use weft_tangle::{
     AnchorRecord, Block, BlockMeta, Essence, Event, Evidence, Inserted, PROTOCOL_VERSION, Params,
     Payload, RocksStore, Store, Tangle, Tip,
@@ -52,46 +53,18 @@ pub struct StatementSignature {
     pub signature: Signature,
 }
 
-/// Something subscribers and waiting clients hear about.
-#[derive(Debug, Clone)]
-pub enum Notice {
-    /// A new block was stored.
-    Block(TangleBlockId, Box<Block>),
-    /// An anchor was applied (`confirmed` false) or its block was confirmed (`confirmed` true).
-    Anchor {
-        /// The anchor and its state.
-        record: Box<AnchorRecord>,
-        /// Whether this notice is the confirmation.
-        confirmed: bool,
-    },
-    /// A committee equivocated.
-    Equivocation(Box<Evidence>),
-}
-
-/// Why a gossiped or submitted block was not taken.
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    /// It is invalid (the message says why).
-    #[error(transparent)]
-    Invalid(#[from] weft_tangle::Error),
-    /// Its issuer is over the rate limit.
-    #[error("issuer {0:?} is over its rate limit of {1} blocks per second; try again later")]
-    RateLimited(PublicKey, u32),
-}
-
-impl IngestError {
-    fn verdict(&self) -> Verdict {
-        match self {
-            IngestError::RateLimited(..) => Verdict::Ignore,
-            IngestError::Invalid(
-                weft_tangle::Error::Malformed(_) | weft_tangle::Error::TooLarge { .. },
-            ) => Verdict::Reject("malformed_tangle_block"),
-            IngestError::Invalid(weft_tangle::Error::Statement { .. }) => {
-                Verdict::Reject("invalid_statement")
-            }
-            IngestError::Invalid(weft_tangle::Error::Storage(_)) => Verdict::Ignore,
-            IngestError::Invalid(_) => Verdict::Reject("invalid_tangle_block"),
+/// How the network should treat a gossiped block that was not taken.
+fn verdict_of(error: &IngestError) -> Verdict {
+    match error {
+        IngestError::RateLimited(..) => Verdict::Ignore,
+        IngestError::Invalid(
+            weft_tangle::Error::Malformed(_) | weft_tangle::Error::TooLarge { .. },
+        ) => Verdict::Reject("malformed_tangle_block"),
+        IngestError::Invalid(weft_tangle::Error::Statement { .. }) => {
+            Verdict::Reject("invalid_statement")
         }
+        IngestError::Invalid(weft_tangle::Error::Storage(_)) => Verdict::Ignore,
+        IngestError::Invalid(_) => Verdict::Reject("invalid_tangle_block"),
     }
 }
 
@@ -500,6 +473,64 @@ struct Collected {
     issued: bool,
 }
 
+impl TangleApi for TangleService {
+    fn block(&self, id: &TangleBlockId) -> Result<Option<(Block, BlockMeta)>, String> {
+        TangleService::block(self, id)
+    }
+
+    fn children(&self, id: &TangleBlockId) -> Result<Vec<TangleBlockId>, String> {
+        TangleService::children(self, id)
+    }
+
+    fn tips(&self) -> Vec<(TangleBlockId, Tip, bool)> {
+        TangleService::tips(self)
+    }
+
+    fn anchor(&self, chain: &ChainId, index: u64) -> Result<Option<AnchorRecord>, String> {
+        TangleService::anchor(self, chain, index)
+    }
+
+    fn latest_anchor(&self, chain: &ChainId) -> Result<Option<AnchorRecord>, String> {
+        TangleService::latest_anchor(self, chain)
+    }
+
+    fn anchors(&self, chain: &ChainId, from: u64, max: usize) -> Result<Vec<AnchorRecord>, String> {
+        TangleService::anchors(self, chain, from, max)
+    }
+
+    fn anchor_at_height(&self, height: u64) -> Result<Option<AnchorRecord>, String> {
+        TangleService::anchor_at_height(self, height)
+    }
+
+    fn evidence(&self, chain: &ChainId) -> Result<Vec<Evidence>, String> {
+        TangleService::evidence(self, chain)
+    }
+
+    fn submit_data(&self, tag: String, data: Vec<u8>) -> Result<TangleBlockId, IngestError> {
+        TangleService::submit_data(self, tag, data)
+    }
+
+    fn submit_block(&self, bytes: Vec<u8>) -> Result<TangleBlockId, IngestError> {
+        let id = Block::decode(&bytes)?.id();
+        self.ingest(&bytes, None)?;
+        self.publish(bytes);
+        Ok(id)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Notice>> {
+        TangleService::subscribe(self)
+    }
+
+    fn wait_anchor(
+        &self,
+        height: u64,
+        confirmed: bool,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<Option<AnchorRecord>, String>> {
+        Box::pin(TangleService::wait_anchor(self, height, confirmed, timeout))
+    }
+}
+
 /// Runs the Tangle side of a committee member until the network's event channel closes.
 pub async fn run(
     service: TangleService,
@@ -666,7 +697,7 @@ impl Anchoring {
                         Ok(false) => Verdict::Ignore,
                         Err(e) => {
                             tracing::debug!(error = %e, "refused a Tangle block");
-                            e.verdict()
+                            verdict_of(&e)
                         }
                     };
                     service.0.net.verdict(id, source, verdict);

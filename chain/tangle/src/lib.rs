@@ -15,6 +15,7 @@
 //! Start with [`Tangle::insert`].
 
 pub mod block;
+#[cfg(feature = "rocksdb")]
 pub mod rocks;
 pub mod store;
 pub mod tangle;
@@ -22,6 +23,7 @@ pub mod tangle;
 pub use block::{
     Block, Essence, MAX_BLOCK_BYTES, MAX_PARENTS, PROTOCOL_VERSION, Payload, VerifiedBlock,
 };
+#[cfg(feature = "rocksdb")]
 pub use rocks::RocksStore;
 pub use store::{
     AnchorRecord, BlockMeta, ChainState, Changes, Evidence, Loaded, MemStore, Store, Tip,

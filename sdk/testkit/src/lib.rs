@@ -6,6 +6,9 @@
 //! writes only; receipts carry status, gas, events and return data; block height and time advance
 //! only when you say so.
 //!
+//! The build functions are re-exported from `weft-build`, which also has the
+//! `weft-build-contract` binary; build contracts with that crate when you don't need the VM.
+//!
 //! ```no_run
 //! use weft_testkit::{build_contract, Chain};
 //!
@@ -18,9 +21,7 @@
 //! assert_eq!(chain.view::<u64>(counter, "get", &()).unwrap(), 7);
 //! ```
 
-mod build;
-
-pub use build::{BuildError, build_contract, build_contract_file, try_build_contract};
+pub use weft_build::{BuildError, build_contract, build_contract_file, try_build_contract};
 pub use weft_types::{Address, ContractAbi, ContractId, Event, MethodKind};
 pub use weft_vm::{BlockEnv, ExecError, Outcome, Vm, VmConfig};
 

@@ -1,4 +1,15 @@
-//! Building contract crates to wasm, as a contract author would ship them.
+//! `weft-build`: builds Weft contract crates to WebAssembly, as a contract author would ship them.
+//!
+//! [`build_contract_file`] runs cargo on a contract crate for `wasm32-unknown-unknown` with the
+//! settings contracts ship with (`opt-level=z`, LTO, one codegen unit, `panic=abort`, stripped, a
+//! 64 KiB shadow stack) and returns the path of the `.wasm`; [`build_contract`] and
+//! [`try_build_contract`] return its bytes, memoized per process. [`BuildError`] says why a build
+//! failed, with cargo's diagnostics.
+//!
+//! This crate must not know the VM, the node or the chain: it only runs cargo for the wasm target.
+//! Validating or deploying the result is someone else's job (`weft-vm`, `weft-testkit`), so that
+//! building a contract never compiles wasmtime, RocksDB or the network stack. The
+//! `weft-build-contract` binary is the same build from the command line.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

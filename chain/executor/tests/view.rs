@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use weft_node::keys;
-use weft_node::view::BlockView;
+use weft_executor::keys;
+use weft_executor::view::BlockView;
 use weft_state::StateStore;
 use weft_types::ContractId;
 use weft_vm::StateView;

@@ -1,4 +1,5 @@
-//! A node on real sockets for the tests: RocksDB in a temp dir, JSON-RPC on a free loopback port.
+//! A node on real sockets for the tests: RocksDB in a temp dir, the solo producer, JSON-RPC on a
+//! free loopback port.
 
 #![allow(dead_code, reason = "each test file uses part of this")]
 
@@ -8,7 +9,7 @@ use tokio::sync::oneshot;
 use weft_client::{Client, Signer};
 use weft_node::config::NodeConfig;
 use weft_node::metrics::Metrics;
-use weft_node::{Node, producer, rpc};
+use weft_node::{Node, producer};
 use weft_types::Keypair;
 
 pub const CHAIN: &str = "weft-test";
@@ -49,9 +50,17 @@ impl TestNode {
         config.block.interval_ms = 5;
         config.rpc.max_wait_ms = 20_000;
         let node = Node::open(config, Metrics::new()).unwrap();
-        let (addr, server) = rpc::serve(node.clone(), node.config().rpc.listen)
-            .await
-            .unwrap();
+        let limits = weft_rpc::ServerConfig {
+            max_request_bytes: node.config().rpc.max_request_bytes,
+            max_connections: node.config().rpc.max_connections,
+        };
+        let (addr, server) = weft_rpc::serve(
+            std::sync::Arc::new(node.clone()),
+            node.config().rpc.listen,
+            limits,
+        )
+        .await
+        .unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let proposer = Keypair::from_seed([9; 32]).public_key();
         let producer = tokio::spawn(producer::run(node.clone(), proposer, async move {
@@ -132,71 +141,4 @@ pub async fn deploy_counter(
     let receipt = client.send_and_wait(&deploy).await.unwrap();
     assert_eq!(receipt.contract, Some(counter), "{receipt:?}");
     (counter, receipt)
-}
-
-/// A free loopback TCP port (free when asked; tests use it right away).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits until the node process `child` answers `weft_chainInfo` at `url`; panics with its log
-/// if it exits or takes over 60 s.
-pub async fn ready(url: &str, child: &mut std::process::Child, log: &Path) -> Client {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "the node exited ({status}):\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if let Ok(client) = Client::connect(url).await
-            && client.chain_info().await.is_ok()
-        {
-            return client;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the node did not come up in 60 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-/// Sends SIGTERM to `child` and waits (at most 30 s) for it to exit.
-pub fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let status = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the node did not stop within 30 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
-/// A plain HTTP/1.1 GET on loopback; the whole response, headers included.
-pub async fn http_get(port: u16, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
 }

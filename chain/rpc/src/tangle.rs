@@ -1,8 +1,6 @@
 //! The `tangle_*` JSON-RPC methods and subscriptions, over a committee member's embedded Tangle.
 
-use crate::rpc::{NoParams, codes, error, internal, parse};
-use crate::service::Node;
-use crate::tangle::{Notice, TangleService};
+use crate::params::{Ctx, NoParams, codes, error, internal, parse};
 use jsonrpsee::RpcModule;
 use jsonrpsee::server::{PendingSubscriptionSink, SubscriptionMessage};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -10,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
+use weft_api::{IngestError, NoTangle, NodeApi, Notice, TangleApi};
 use weft_client::json::{AnchorJson, TangleBlockJson, TipJson, hex_bytes};
 use weft_tangle::{AnchorRecord, Block, BlockMeta, Evidence, Payload};
 use weft_types::{ChainId, TangleBlockId};
@@ -123,12 +122,13 @@ fn evidence_json(e: &Evidence) -> Value {
     })
 }
 
-fn tangle(node: &Node) -> Result<&TangleService, ErrorObjectOwned> {
-    node.tangle().ok_or_else(|| {
-        let message = if node.config().genesis.is_some() {
-            "this member's Tangle is still opening; try again in a moment"
-        } else {
-            "this node runs alone, without a committee, and embeds no Tangle; ask a committee member"
+fn tangle(node: &dyn NodeApi) -> Result<&dyn TangleApi, ErrorObjectOwned> {
+    node.tangle().map_err(|why| {
+        let message = match why {
+            NoTangle::Opening => "this member's Tangle is still opening; try again in a moment",
+            NoTangle::Alone => {
+                "this node runs alone, without a committee, and embeds no Tangle; ask a committee member"
+            }
         };
         error(codes::NO_TANGLE, message)
     })
@@ -194,7 +194,7 @@ struct AnchorFilter {
 }
 
 fn get_block(
-    node: &Node,
+    node: &dyn NodeApi,
     params: &Params<'_>,
 ) -> Result<Option<TangleBlockJson>, ErrorObjectOwned> {
     let p: IdParams = parse(params, "tangle_getBlock")?;
@@ -207,7 +207,7 @@ fn get_block(
     Ok(Some(block_json(id, &block, Some(&meta), Some(children))))
 }
 
-fn submit_data(node: &Node, params: &Params<'_>) -> Result<Value, ErrorObjectOwned> {
+fn submit_data(node: &dyn NodeApi, params: &Params<'_>) -> Result<Value, ErrorObjectOwned> {
     let p: DataParams = parse(params, "tangle_submitData")?;
     let data = hex_bytes::decode(&p.data).map_err(|e| {
         error(
@@ -238,7 +238,7 @@ fn submit_data(node: &Node, params: &Params<'_>) -> Result<Value, ErrorObjectOwn
     Ok(json!({ "id": id.to_hex() }))
 }
 
-fn submit_block(node: &Node, params: &Params<'_>) -> Result<Value, ErrorObjectOwned> {
+fn submit_block(node: &dyn NodeApi, params: &Params<'_>) -> Result<Value, ErrorObjectOwned> {
     let p: BlockParams = parse(params, "tangle_submitBlock")?;
     let bytes = hex_bytes::decode(&p.block).map_err(|e| {
         error(
@@ -246,26 +246,22 @@ fn submit_block(node: &Node, params: &Params<'_>) -> Result<Value, ErrorObjectOw
             format!("block: {e}; expected the borsh encoding of a Tangle block as 0x hex"),
         )
     })?;
-    let t = tangle(node)?;
-    let block = Block::decode(&bytes).map_err(|e| error(codes::INVALID_PARAMS, e.to_string()))?;
-    let id = block.id();
-    match t.ingest(&bytes, None) {
-        Ok(_) => {
-            t.publish(bytes);
-            Ok(json!({ "id": id.to_hex() }))
-        }
-        Err(crate::tangle::IngestError::RateLimited(..)) => Err(error(
+    match tangle(node)?.submit_block(bytes) {
+        Ok(id) => Ok(json!({ "id": id.to_hex() })),
+        Err(IngestError::RateLimited(_, rate)) => Err(error(
             codes::RATE_LIMITED,
             format!(
-                "the issuer is over its rate limit of {} blocks per second; try again later",
-                node.config().tangle.issuer_rate_per_s
+                "the issuer is over its rate limit of {rate} blocks per second; try again later"
             ),
         )),
         Err(e) => Err(error(codes::INVALID_PARAMS, e.to_string())),
     }
 }
 
-fn get_anchors(node: &Node, params: &Params<'_>) -> Result<Vec<AnchorJson>, ErrorObjectOwned> {
+fn get_anchors(
+    node: &dyn NodeApi,
+    params: &Params<'_>,
+) -> Result<Vec<AnchorJson>, ErrorObjectOwned> {
     let p: AnchorsParams = parse(params, "tangle_getAnchors")?;
     let limit = p.limit.unwrap_or(MAX_ANCHORS).min(MAX_ANCHORS);
     let records = tangle(node)?
@@ -276,13 +272,13 @@ fn get_anchors(node: &Node, params: &Params<'_>) -> Result<Vec<AnchorJson>, Erro
 
 async fn pipe_notices<F>(
     pending: PendingSubscriptionSink,
-    node: Arc<Node>,
+    node: Arc<Ctx>,
     mut map: F,
 ) -> Result<(), jsonrpsee::core::SubscriptionError>
 where
     F: FnMut(&Notice) -> Option<Value> + Send,
 {
-    let Some(t) = node.tangle() else {
+    let Ok(t) = node.tangle() else {
         pending
             .reject(error(
                 codes::NO_TANGLE,
@@ -315,15 +311,15 @@ where
 }
 
 /// Adds the `tangle_*` methods to `m`.
-pub fn register(m: &mut RpcModule<Node>) {
+pub fn register(m: &mut RpcModule<Ctx>) {
     const REGISTERED: &str = "each method is registered once";
     m.register_blocking_method("tangle_getBlock", |params, node, _| {
-        get_block(&node, &params)
+        get_block(&**node, &params)
     })
     .expect(REGISTERED);
     m.register_method("tangle_tips", |params, node, _| {
         parse::<NoParams>(&params, "tangle_tips")?;
-        let tips: Vec<TipJson> = tangle(node)?
+        let tips: Vec<TipJson> = tangle(&**node)?
             .tips()
             .into_iter()
             .map(|(id, tip, lazy)| TipJson {
@@ -337,16 +333,16 @@ pub fn register(m: &mut RpcModule<Node>) {
     })
     .expect(REGISTERED);
     m.register_blocking_method("tangle_submitData", |params, node, _| {
-        submit_data(&node, &params)
+        submit_data(&**node, &params)
     })
     .expect(REGISTERED);
     m.register_blocking_method("tangle_submitBlock", |params, node, _| {
-        submit_block(&node, &params)
+        submit_block(&**node, &params)
     })
     .expect(REGISTERED);
     m.register_method("tangle_getAnchor", |params, node, _| {
         let p: AnchorParams = parse(&params, "tangle_getAnchor")?;
-        let record = tangle(node)?
+        let record = tangle(&**node)?
             .anchor(&ChainId(p.chain_id), p.index)
             .map_err(internal)?;
         Ok::<_, ErrorObjectOwned>(record.as_ref().map(anchor_json))
@@ -354,19 +350,19 @@ pub fn register(m: &mut RpcModule<Node>) {
     .expect(REGISTERED);
     m.register_method("tangle_latestAnchor", |params, node, _| {
         let p: ChainParams = parse(&params, "tangle_latestAnchor")?;
-        let record = tangle(node)?
+        let record = tangle(&**node)?
             .latest_anchor(&ChainId(p.chain_id))
             .map_err(internal)?;
         Ok::<_, ErrorObjectOwned>(record.as_ref().map(anchor_json))
     })
     .expect(REGISTERED);
     m.register_blocking_method("tangle_getAnchors", |params, node, _| {
-        get_anchors(&node, &params)
+        get_anchors(&**node, &params)
     })
     .expect(REGISTERED);
     m.register_method("tangle_getEvidence", |params, node, _| {
         let p: ChainParams = parse(&params, "tangle_getEvidence")?;
-        let evidence = tangle(node)?
+        let evidence = tangle(&**node)?
             .evidence(&ChainId(p.chain_id))
             .map_err(internal)?;
         Ok::<_, ErrorObjectOwned>(evidence.iter().map(evidence_json).collect::<Vec<_>>())

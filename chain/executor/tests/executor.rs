@@ -7,8 +7,8 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use weft_node::executor::COLUMN_FAMILIES;
-use weft_node::{Executor, ExecutorError, keys};
+use weft_executor::COLUMN_FAMILIES;
+use weft_executor::{Executor, ExecutorError, keys};
 use weft_state::StateStore;
 use weft_types::{
     Action, ChainId, ContractId, Keypair, PublicKey, ReceiptStatus, SignedTransaction, Transaction,

@@ -13,7 +13,7 @@ use common::{
 use serde_json::json;
 use weft_client::json::{EventFilter, Status, WaitUntil, abi_from_json};
 use weft_client::{Client, VerifyError, codec, verify_state};
-use weft_node::rpc::codes;
+use weft_rpc::codes;
 use weft_types::{Action, ChainId, ContractId, Keypair, Transaction};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +170,7 @@ async fn deploy_call_send_subscribe_and_prove_over_http_and_websocket() {
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    for m in weft_node::rpc::METHODS {
+    for m in weft_rpc::METHODS {
         assert!(
             names.contains(&m.name),
             "{} missing from rpc.discover",

@@ -1,7 +1,14 @@
-//! The mempool: admits signed transactions with precise errors, orders them by sender nonce, and
+//! `weft-mempool`: admission and ordering of transactions.
+//!
+//! The mempool admits signed transactions with precise errors, orders them by sender nonce, and
 //! hands ready ones to block building. Bounded in count, bytes per transaction, pending per
 //! sender, nonce distance and per-sender rate. It does no I/O and reads no clock: the caller
 //! passes the sender's committed nonce and the current time, so every rule is testable as is.
+//!
+//! Main types: [`Mempool`] ([`Mempool::admit_verified`], [`Mempool::ready`], [`Mempool::prune`]),
+//! [`MempoolConfig`] (the `[mempool]` table of the node's config) and [`AdmitError`] (one variant
+//! per rule, each saying what was wrong and what is expected). Signatures are checked by the
+//! caller before admission. This crate knows nothing of state, execution, the network or RPC.
 
 use std::collections::{BTreeMap, HashMap};
 use weft_types::{Address, ChainId, SignatureError, SignedTransaction, TxHash};

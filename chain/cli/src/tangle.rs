@@ -1,5 +1,6 @@
 //! `weft tangle …`: inspect a committee member's Tangle and post data to it.
 
+use crate::output::out;
 use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 use weft_client::Client;

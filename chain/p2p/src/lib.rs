@@ -1,24 +1,38 @@
-//! The committee's network: libp2p over TCP with noise encryption and yamux multiplexing.
+//! `weft-p2p`: the committee's network, libp2p over TCP with noise encryption and yamux
+//! multiplexing.
 //!
-//! - **gossipsub** carries three topics: batches of transactions, consensus messages and proposed
-//!   blocks. Messages are validated before they are relayed (`validate_messages`): transactions
-//!   here (each must pass the node's admission checks), consensus messages and blocks by the
-//!   committee loop. A rejected message is not relayed.
-//! - **request-response** (`/weft/sync/1`) serves committed blocks with their commit
-//!   certificates, for members that fell behind.
+//! - **gossipsub** carries five topics: batches of transactions, consensus messages, proposed
+//!   blocks, Tangle blocks and committee statement signatures. Messages are validated before they
+//!   are relayed: transaction batches here, through the owner's [`Host::admit_tx`]; everything
+//!   else by the owner, who answers with [`NetHandle::verdict`]. A rejected message is not relayed.
+//! - **request-response** `/weft/sync/1` serves committed blocks with their commit certificates
+//!   (from [`Host::committed`]) to members that fell behind; `/weft/tangle/1` fetches Tangle
+//!   blocks by id.
 //! - A peer whose messages are rejected [`BAN_AFTER`] times is disconnected and refused for
 //!   [`BAN_FOR`]. Nothing a peer sends can crash the node: every decode is checked.
-//! - Committee members' addresses (from genesis) and `p2p.peers` are dialled, and re-dialled
-//!   while disconnected.
+//! - Committee members' addresses and extra peers are dialled, and re-dialled while disconnected.
+//!
+//! Start reading at [`start`]: it takes a [`NetConfig`], the owner as a [`Host`] and the
+//! [`NetMetrics`] to update, and returns [`Started`]: the [`NetHandle`] to send with, the
+//! [`NetEvent`]s for the committee loop, the [`TangleEvent`]s for the Tangle task, and the sender
+//! of locally submitted transactions to gossip. This crate knows message types and peers, never
+//! the node: it knows nothing of execution, the mempool, consensus rules or RPC.
 
-use crate::service::Node;
 use borsh::{BorshDeserialize, BorshSerialize};
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
-use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
-use libp2p::request_response::{self, ProtocolSupport, ResponseChannel};
+pub use libp2p::gossipsub::MessageId;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
+pub use libp2p::request_response::ResponseChannel;
+use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
+pub use libp2p::{Multiaddr, PeerId};
+use libp2p::{StreamProtocol, Swarm};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use weft_consensus::StoredCertificate;
@@ -34,6 +48,61 @@ pub const SYNC_BATCH: u32 = 64;
 const TX_BATCH: usize = 512;
 /// How long locally submitted transactions wait to be batched.
 const TX_FLUSH: Duration = Duration::from_millis(5);
+
+/// What the network needs from its owner (the node): admission of gossiped transactions and the
+/// committed blocks it serves to peers. Called off the network task, on blocking threads.
+pub trait Host: Send + Sync + 'static {
+    /// Decodes and admits one transaction gossiped by a peer.
+    fn admit_tx(&self, bytes: &[u8]) -> Admission;
+    /// The latest committed height.
+    fn head(&self) -> u64;
+    /// The committed block at `height` with its commit certificate, if there is one.
+    fn committed(&self, height: u64) -> Option<SyncedBlock>;
+}
+
+/// What became of one gossiped transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Admitted into the mempool.
+    Admitted,
+    /// Not admitted, through no fault of the sender (already known, already committed, full).
+    Refused,
+    /// Invalid: the sender relayed something no honest node would (the reason, as a label).
+    Invalid(&'static str),
+}
+
+/// Why a message was rejected, as a metric label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    /// A short snake_case reason.
+    pub reason: &'static str,
+}
+
+/// The metrics the network updates (registered by its owner). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct NetMetrics {
+    /// Connected peers.
+    pub peers: Gauge,
+    /// Messages rejected (undecodable, badly signed, from non-members), by kind.
+    pub rejected_messages: Family<Reason, Counter>,
+}
+
+/// Where and as whom the network runs.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// The chain id (it names the chain's gossip topics).
+    pub chain: String,
+    /// The Tangle network id (it names the Tangle's topic).
+    pub tangle: String,
+    /// The ed25519 seed of this node's identity.
+    pub seed: [u8; 32],
+    /// The address to listen on.
+    pub listen: Multiaddr,
+    /// Peers to dial and keep dialling.
+    pub peers: Vec<Multiaddr>,
+    /// The largest gossip message accepted or sent.
+    pub max_message_bytes: usize,
+}
 
 /// The gossip topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -258,6 +327,11 @@ impl NetHandle {
     }
 }
 
+/// `addr` with `/p2p/<peer>` appended, so a dial checks who answers.
+pub fn with_peer_id(addr: Multiaddr, peer: PeerId) -> Multiaddr {
+    addr.with(libp2p::multiaddr::Protocol::P2p(peer))
+}
+
 /// The libp2p identity of a Weft ed25519 key (the same key signs votes and secures the link).
 pub fn identity(seed: [u8; 32]) -> libp2p::identity::Keypair {
     let mut seed = seed;
@@ -381,25 +455,33 @@ where
     }
 }
 
-/// What [`start`] returns: the handle, and the events for the committee loop and the Tangle task.
-pub type Started = (
-    NetHandle,
-    mpsc::UnboundedReceiver<NetEvent>,
-    mpsc::UnboundedReceiver<TangleEvent>,
-);
+/// What [`start`] returns.
+pub struct Started {
+    /// Sends through the network.
+    pub handle: NetHandle,
+    /// Events for the committee loop.
+    pub events: mpsc::UnboundedReceiver<NetEvent>,
+    /// Events for the Tangle task.
+    pub tangle_events: mpsc::UnboundedReceiver<TangleEvent>,
+    /// Transactions submitted to this node, to be gossiped to the committee in batches.
+    pub gossip: mpsc::UnboundedSender<SignedTransaction>,
+}
 
-/// Starts the network: listens, dials `peers`, and runs until the returned channels close.
-/// Transactions submitted to `node` are gossiped; gossiped ones are admitted into it. Tangle
-/// traffic uses the network `tangle`.
+/// Starts the network: listens, dials `config.peers`, and runs until [`NetHandle::shutdown`] or
+/// until every handle is gone. Gossiped transactions are admitted through `host`.
 pub fn start(
-    node: Node,
-    seed: [u8; 32],
-    listen: Multiaddr,
-    peers: Vec<Multiaddr>,
-    tangle: String,
+    config: NetConfig,
+    host: Arc<dyn Host>,
+    metrics: NetMetrics,
 ) -> Result<Started, String> {
-    let chain = node.chain_id().0.clone();
-    let max_message = node.config().p2p.max_message_bytes;
+    let NetConfig {
+        chain,
+        tangle,
+        seed,
+        listen,
+        peers,
+        max_message_bytes: max_message,
+    } = config;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity(seed))
         .with_tokio()
         .with_tcp(
@@ -451,14 +533,14 @@ pub fn start(
     let (events, event_rx) = mpsc::unbounded_channel();
     let (tangle_events, tangle_rx) = mpsc::unbounded_channel();
     let (gossip, gossip_rx) = mpsc::unbounded_channel();
-    node.set_gossip(gossip);
     let handle = NetHandle {
         commands,
         peer_id: *swarm.local_peer_id(),
     };
     let task = Task {
         swarm,
-        node,
+        host,
+        metrics,
         chain,
         tangle,
         peers,
@@ -470,12 +552,18 @@ pub fn start(
         pending_txs: Vec::new(),
     };
     tokio::spawn(task.run(command_rx, gossip_rx));
-    Ok((handle, event_rx, tangle_rx))
+    Ok(Started {
+        handle,
+        events: event_rx,
+        tangle_events: tangle_rx,
+        gossip,
+    })
 }
 
 struct Task {
     swarm: Swarm<Behaviour>,
-    node: Node,
+    host: Arc<dyn Host>,
+    metrics: NetMetrics,
     chain: String,
     tangle: String,
     peers: Vec<Multiaddr>,
@@ -535,8 +623,7 @@ impl Task {
     fn redial(&mut self) {
         let now = Instant::now();
         self.banned.retain(|_, until| *until > now);
-        self.node
-            .metrics()
+        self.metrics
             .peers
             .set(self.swarm.connected_peers().count() as i64);
         for addr in self.peers.clone() {
@@ -605,10 +692,9 @@ impl Task {
             Verdict::Accept => MessageAcceptance::Accept,
             Verdict::Ignore => MessageAcceptance::Ignore,
             Verdict::Reject(kind) => {
-                self.node
-                    .metrics()
+                self.metrics
                     .rejected_messages
-                    .get_or_create(&crate::metrics::Reason { reason: kind })
+                    .get_or_create(&Reason { reason: kind })
                     .inc();
                 self.blame(source, kind);
                 MessageAcceptance::Reject
@@ -644,15 +730,13 @@ impl Task {
                     return;
                 }
                 tracing::debug!(%peer_id, "peer connected");
-                self.node
-                    .metrics()
+                self.metrics
                     .peers
                     .set(self.swarm.connected_peers().count() as i64);
             }
             SwarmEvent::ConnectionClosed { peer_id, .. } => {
                 tracing::debug!(%peer_id, "peer disconnected");
-                self.node
-                    .metrics()
+                self.metrics
                     .peers
                     .set(self.swarm.connected_peers().count() as i64);
             }
@@ -696,10 +780,10 @@ impl Task {
             });
         } else if is(Topic::Txs) {
             // Checking signatures takes a while: off the network task.
-            let node = self.node.clone();
+            let host = self.host.clone();
             let handle = self.handle.clone();
             tokio::task::spawn_blocking(move || {
-                let verdict = admit_batch(&node, &message.data);
+                let verdict = admit_batch(host.as_ref(), &message.data);
                 handle.verdict(id, source, verdict);
             });
         } else {
@@ -713,10 +797,10 @@ impl Task {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let node = self.node.clone();
+                    let host = self.host.clone();
                     let commands = self.handle.commands.clone();
                     tokio::task::spawn_blocking(move || {
-                        let response = serve_blocks(&node, &request);
+                        let response = serve_blocks(host.as_ref(), &request);
                         let _ = commands.send(Command::Respond(channel, response));
                     });
                 }
@@ -765,24 +849,16 @@ impl Task {
 
 /// Admits a gossiped batch of transactions. Undecodable bytes and bad signatures are the
 /// sender's fault; transactions already known or already committed are not.
-fn admit_batch(node: &Node, data: &[u8]) -> Verdict {
+fn admit_batch(host: &dyn Host, data: &[u8]) -> Verdict {
     let Ok(batch) = borsh::from_slice::<Vec<Vec<u8>>>(data) else {
         return Verdict::Reject("malformed_tx_batch");
     };
     let mut admitted = 0usize;
     for bytes in &batch {
-        let tx = match node.decode(bytes) {
-            Ok(tx) => tx,
-            Err(_) => return Verdict::Reject("malformed_tx"),
-        };
-        match node.submit_from_peer(tx, bytes.len()) {
-            Ok(_) => admitted += 1,
-            Err(crate::service::SubmitError::Rejected(
-                crate::mempool::AdmitError::BadSignature(_)
-                | crate::mempool::AdmitError::WrongChain { .. }
-                | crate::mempool::AdmitError::TooLarge { .. },
-            )) => return Verdict::Reject("invalid_tx"),
-            Err(_) => {}
+        match host.admit_tx(bytes) {
+            Admission::Admitted => admitted += 1,
+            Admission::Refused => {}
+            Admission::Invalid(kind) => return Verdict::Reject(kind),
         }
     }
     if admitted > 0 {
@@ -793,8 +869,8 @@ fn admit_batch(node: &Node, data: &[u8]) -> Verdict {
 }
 
 /// Committed blocks with their certificates from `request.from`.
-fn serve_blocks(node: &Node, request: &SyncRequest) -> SyncResponse {
-    let head = node.head().height;
+fn serve_blocks(host: &dyn Host, request: &SyncRequest) -> SyncResponse {
+    let head = host.head();
     let mut blocks = Vec::new();
     let mut bytes = 0usize;
     let last = request
@@ -802,13 +878,11 @@ fn serve_blocks(node: &Node, request: &SyncRequest) -> SyncResponse {
         .saturating_add(u64::from(request.max.min(SYNC_BATCH)))
         .min(head.saturating_add(1));
     for height in request.from.max(1)..last {
-        let (Ok(Some(block)), Ok(Some(certificate))) =
-            (node.block(height), node.certificate(height))
-        else {
+        let Some(synced) = host.committed(height) else {
             break;
         };
-        bytes += block.txs.len() * 256;
-        blocks.push(SyncedBlock { block, certificate });
+        bytes += synced.block.txs.len() * 256;
+        blocks.push(synced);
         if bytes > MAX_RESPONSE / 4 {
             break;
         }

@@ -1,0 +1,87 @@
+//! Helpers for tests that drive the real `weft` binary: free ports, readiness, signals, HTTP.
+
+#![allow(dead_code, reason = "each test file uses part of this")]
+
+use std::path::Path;
+use weft_client::Client;
+
+pub fn counter_wasm() -> Vec<u8> {
+    weft_testkit::build_contract(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../contracts/counter"
+    ))
+}
+
+/// The storage key of an SDK `Item` named `name`.
+pub fn item_key(name: &str) -> Vec<u8> {
+    let mut out = vec![name.len() as u8];
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+/// A free loopback TCP port (free when asked; tests use it right away).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until the node process `child` answers `weft_chainInfo` at `url`; panics with its log
+/// if it exits or takes over 60 s.
+pub async fn ready(url: &str, child: &mut std::process::Child, log: &Path) -> Client {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the node exited ({status}):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if let Ok(client) = Client::connect(url).await
+            && client.chain_info().await.is_ok()
+        {
+            return client;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node did not come up in 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends SIGTERM to `child` and waits (at most 30 s) for it to exit.
+pub fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node did not stop within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A plain HTTP/1.1 GET on loopback; the whole response, headers included.
+pub async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
