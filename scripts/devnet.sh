@@ -14,6 +14,7 @@ source scripts/setup.sh
 
 echo "==> building weft (the first build compiles RocksDB, wasmtime and libp2p and takes a while)"
 cargo build --locked --workspace --bins
+weft="${CARGO_TARGET_DIR:-target}/debug/weft"
 echo "==> building the example contracts"
-target/debug/weft build contracts/counter contracts/registry
-exec target/debug/weft dev "$@"
+"$weft" build contracts/counter contracts/registry
+exec "$weft" dev "$@"

@@ -16,10 +16,9 @@
 mod proof;
 #[cfg(feature = "rocksdb")]
 mod store;
+mod version;
 
 pub use proof::{Blake3, ProofError, StateProof, StateRoot};
 #[cfg(feature = "rocksdb")]
 pub use store::{Entry, StateError, StateStore};
-
-/// A state version: the height of the block whose writes it includes.
-pub type Version = u64;
+pub use version::Version;

@@ -1,7 +1,7 @@
 //! The state store: the tree and the latest values in RocksDB.
 
-use crate::Version;
 use crate::proof::{Blake3, StateProof, StateRoot, key_hash};
+use crate::version::Version;
 use jmt::storage::{LeafNode, NibblePath, Node, NodeKey, TreeReader};
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue};
 use rocksdb::{

@@ -1,7 +1,7 @@
 //! Tangle blocks: what they hold, how they are identified and signed, and the checks that need no
 //! other block.
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use borsh::{BorshDeserialize, BorshSerialize};
 use weft_types::{
     Keypair, PublicKey, Registration, Rotation, Signature, Signed, StatementId, TangleBlockId,

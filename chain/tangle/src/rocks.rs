@@ -1,7 +1,7 @@
 //! The Tangle in RocksDB: one column family per kind of record, one atomic batch per change set.
 
+use crate::error::{Error, Result};
 use crate::store::{AnchorRecord, BlockMeta, ChainState, Changes, Evidence, Loaded, Store, Tip};
-use crate::{Error, Result};
 use borsh::BorshDeserialize;
 use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch, WriteOptions};
 use std::path::Path;

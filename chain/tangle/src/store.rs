@@ -1,6 +1,7 @@
 //! What the Tangle persists, the [`Store`] seam, and the in-memory [`MemStore`].
 
-use crate::{Block, Result};
+use crate::Block;
+use crate::error::Result;
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::collections::BTreeMap;
 use std::sync::Mutex;

@@ -14,8 +14,9 @@
 //! chain's registration, an earlier anchor or the signing committee's rotation has not arrived)
 //! waits, and is applied as soon as what it needs is applied.
 
+use crate::error::{Error, Result};
 use crate::store::{AnchorRecord, BlockMeta, ChainState, Changes, Evidence, Store, Tip};
-use crate::{Block, Error, Payload, Result, VerifiedBlock};
+use crate::{Block, Payload, VerifiedBlock};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -8,7 +8,8 @@
 //! power signed. This is all a light client needs: given the committee, an anchor's certificate
 //! proves the anchored state root.
 
-use crate::{BlockHash, ChainId, Hash32, PublicKey, Signature, StatementId, domain_hash};
+use crate::ids::domain_hash;
+use crate::{BlockHash, ChainId, Hash32, PublicKey, Signature, StatementId};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// Domain tag of anchor ids.

@@ -1,8 +1,7 @@
 //! Blocks and receipts.
 
-use crate::{
-    Address, ChainId, ContractId, Event, Hash32, PublicKey, SignedTransaction, TxHash, domain_hash,
-};
+use crate::ids::domain_hash;
+use crate::{Address, ChainId, ContractId, Event, Hash32, PublicKey, SignedTransaction, TxHash};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// The hash of a block header; the block's id.

@@ -106,6 +106,19 @@ id32!(
     StatementId
 );
 
+/// Hashes `parts` with blake3 under a domain tag, so that bytes hashed for one purpose can never
+/// collide with bytes hashed for another. Each part is length-prefixed.
+pub fn domain_hash(domain: &str, parts: &[&[u8]]) -> Hash32 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(domain.len() as u64).to_le_bytes());
+    hasher.update(domain.as_bytes());
+    for part in parts {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    Hash32(*hasher.finalize().as_bytes())
+}
+
 impl TangleBlockId {
     /// The Tangle's genesis: the parent of the first blocks. It is always solid and confirmed.
     pub const GENESIS: Self = Self([0; 32]);
@@ -122,7 +135,7 @@ impl ContractId {
     /// Derives a contract id from the deployer and a value unique to that deployer (for example
     /// the deploying transaction's nonce), so ids never depend on the code and never collide.
     pub fn derive(deployer: &Address, unique: u64) -> Self {
-        Self(crate::domain_hash("weft/contract-id/v1", &[&deployer.0, &unique.to_le_bytes()]).0)
+        Self(domain_hash("weft/contract-id/v1", &[&deployer.0, &unique.to_le_bytes()]).0)
     }
 }
 

@@ -22,22 +22,11 @@ pub use anchor::{
 };
 pub use block::{Block, BlockHash, BlockHeader, Receipt, ReceiptStatus, list_hash};
 pub use event::Event;
-pub use ids::{Address, CodeHash, ContractId, Hash32, ParseHexError, StatementId, TangleBlockId};
+pub use ids::{
+    Address, CodeHash, ContractId, Hash32, ParseHexError, StatementId, TangleBlockId, domain_hash,
+};
 pub use tx::{
     Action, ChainId, PublicKey, Signature, SignatureError, SignedTransaction, Transaction, TxHash,
 };
 #[cfg(feature = "signing")]
 pub use tx::{Keypair, verify_hash};
-
-/// Hashes `parts` with blake3 under a domain tag, so that bytes hashed for one purpose can never
-/// collide with bytes hashed for another. Each part is length-prefixed.
-pub fn domain_hash(domain: &str, parts: &[&[u8]]) -> Hash32 {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&(domain.len() as u64).to_le_bytes());
-    hasher.update(domain.as_bytes());
-    for part in parts {
-        hasher.update(&(part.len() as u64).to_le_bytes());
-        hasher.update(part);
-    }
-    Hash32(*hasher.finalize().as_bytes())
-}

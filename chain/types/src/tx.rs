@@ -5,7 +5,8 @@
 //! the sender signs that hash with ed25519. The signature is not part of the hash, so a
 //! transaction has one id however it is signed.
 
-use crate::{Address, ContractId, Hash32, domain_hash};
+use crate::ids::domain_hash;
+use crate::{Address, ContractId, Hash32};
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::fmt;
 

@@ -82,10 +82,17 @@
     reason = "the host ABI is a set of extern functions; every call is wrapped safely here"
 )]
 
+mod env;
+mod error;
 mod storage;
 mod sys;
 
 pub use borsh::{self, BorshDeserialize, BorshSerialize};
+pub use env::{
+    abort, blake3, block_height, block_time_ms, call_contract, call_raw, caller, ed25519_verify,
+    emit, gas_left, self_id,
+};
+pub use error::{ContractError, Result};
 pub use storage::{Item, Map, MapIter, MapKey};
 pub use weft_sdk_macros::{call, init, view};
 pub use weft_types::{Address, ContractId};
@@ -99,38 +106,6 @@ pub mod prelude {
     };
 }
 
-/// A contract's failure: a message that ends up in the receipt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContractError(pub String);
-
-impl ContractError {
-    /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-}
-
-impl std::fmt::Display for ContractError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for ContractError {
-    fn from(message: &str) -> Self {
-        Self(message.into())
-    }
-}
-
-impl From<String> for ContractError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-/// Result of contract methods.
-pub type Result<T, E = ContractError> = std::result::Result<T, E>;
-
 /// Returns `Err(ContractError)` with a formatted message unless the condition holds.
 #[macro_export]
 macro_rules! require {
@@ -139,124 +114,6 @@ macro_rules! require {
             return ::core::result::Result::Err($crate::ContractError(::std::format!($($msg)+)).into());
         }
     };
-}
-
-/// Ends the call with an error message; its writes and events are discarded.
-pub fn abort(message: &str) -> ! {
-    // SAFETY: the pointer and length describe `message`.
-    unsafe { sys::abort(message.as_ptr(), message.len() as u32) }
-}
-
-/// Who called this method: the transaction's sender, or the calling contract.
-pub fn caller() -> Address {
-    let mut out = [0u8; 32];
-    // SAFETY: the host writes exactly 32 bytes.
-    unsafe { sys::caller(out.as_mut_ptr()) };
-    Address(out)
-}
-
-/// This contract's id.
-pub fn self_id() -> ContractId {
-    let mut out = [0u8; 32];
-    // SAFETY: the host writes exactly 32 bytes.
-    unsafe { sys::self_id(out.as_mut_ptr()) };
-    ContractId(out)
-}
-
-/// The height of the block being executed.
-pub fn block_height() -> u64 {
-    // SAFETY: no arguments.
-    unsafe { sys::block_height() }
-}
-
-/// The block's time in milliseconds since the Unix epoch, as agreed by the committee.
-pub fn block_time_ms() -> u64 {
-    // SAFETY: no arguments.
-    unsafe { sys::block_time() }
-}
-
-/// Gas left for this transaction.
-pub fn gas_left() -> u64 {
-    // SAFETY: no arguments.
-    unsafe { sys::gas_left() }
-}
-
-/// Emits an event with a topic (for filtering) and borsh-encoded data.
-pub fn emit<T: BorshSerialize + ?Sized>(topic: &str, data: &T) {
-    let data =
-        borsh::to_vec(data).unwrap_or_else(|e| abort(&format!("cannot encode event data: {e}")));
-    // SAFETY: pointers and lengths describe `topic` and `data`.
-    unsafe {
-        sys::emit(
-            topic.as_ptr(),
-            topic.len() as u32,
-            data.as_ptr(),
-            data.len() as u32,
-        )
-    }
-}
-
-/// The blake3 hash of `data`.
-pub fn blake3(data: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    // SAFETY: `data` is readable for its length; `out` has 32 bytes.
-    unsafe { sys::blake3(data.as_ptr(), data.len() as u32, out.as_mut_ptr()) };
-    out
-}
-
-/// Whether `signature` is a valid ed25519 signature of `message` by `public_key` (strict
-/// verification: non-canonical encodings are rejected).
-pub fn ed25519_verify(public_key: &[u8; 32], signature: &[u8; 64], message: &[u8]) -> bool {
-    // SAFETY: each pointer is readable for the length passed or implied (32, 64).
-    unsafe {
-        sys::ed25519_verify(
-            public_key.as_ptr(),
-            signature.as_ptr(),
-            message.as_ptr(),
-            message.len() as u32,
-        ) == 1
-    }
-}
-
-/// Calls `method` of another contract with borsh-encoded `args`, returning its decoded result, or
-/// the callee's error message (its writes and events are then undone).
-pub fn call_contract<A, R>(contract: &ContractId, method: &str, args: &A) -> Result<R>
-where
-    A: BorshSerialize + ?Sized,
-    R: BorshDeserialize,
-{
-    let args =
-        borsh::to_vec(args).map_err(|e| ContractError(format!("cannot encode arguments: {e}")))?;
-    let bytes = call_raw(contract, method, &args)?;
-    borsh::from_slice(&bytes).map_err(|e| {
-        ContractError(format!(
-            "cannot decode the result of `{method}` of {contract}: {e}"
-        ))
-    })
-}
-
-/// Like [`call_contract`] with raw bytes in and out.
-pub fn call_raw(contract: &ContractId, method: &str, args: &[u8]) -> Result<Vec<u8>> {
-    // SAFETY: every pointer is readable for the length passed (32 for the id).
-    let status = unsafe {
-        sys::call(
-            contract.0.as_ptr(),
-            method.as_ptr(),
-            method.len() as u32,
-            args.as_ptr(),
-            args.len() as u32,
-        )
-    };
-    // The host leaves the return data (status >= 0, its length) or the callee's error message
-    // (status < 0, its length is -status - 1) in its buffer.
-    if status >= 0 {
-        Ok(sys::take_buffer(status as usize))
-    } else {
-        let message = sys::take_buffer((-status - 1) as usize);
-        Err(ContractError(
-            String::from_utf8_lossy(&message).into_owned(),
-        ))
-    }
 }
 
 #[doc(hidden)]

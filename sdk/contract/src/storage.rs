@@ -4,7 +4,8 @@
 //! can ever produce the same storage key. Values are borsh; map keys use [`MapKey`], whose encoding
 //! keeps the natural order (big-endian integers), so iteration is in key order.
 
-use crate::{BorshDeserialize, BorshSerialize, abort, sys};
+use crate::env::abort;
+use crate::{BorshDeserialize, BorshSerialize, sys};
 use std::marker::PhantomData;
 
 fn namespace(name: &str) -> Vec<u8> {

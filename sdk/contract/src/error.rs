@@ -1,0 +1,33 @@
+//! [`ContractError`], a contract's failure, and [`Result`], what contract methods return.
+
+/// A contract's failure: a message that ends up in the receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractError(pub String);
+
+impl ContractError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl std::fmt::Display for ContractError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for ContractError {
+    fn from(message: &str) -> Self {
+        Self(message.into())
+    }
+}
+
+impl From<String> for ContractError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+/// Result of contract methods.
+pub type Result<T, E = ContractError> = std::result::Result<T, E>;
