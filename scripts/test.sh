@@ -15,4 +15,5 @@ cargo test --workspace --locked
 step "benchmarks and the load generator compile"
 # The dev profile reuses the test build; a release build of wasmtime and RocksDB would double the
 # cold CI time just to check that the benchmarks compile (clippy has already type-checked them).
-cargo build -p weft-benches -p weft-tangle --benches --bins --locked
+# `--workspace` keeps dependency features unified as in the test build, so nothing is rebuilt.
+cargo build --workspace --benches --bins --locked
