@@ -212,7 +212,7 @@ pub async fn send(cli: &Global, args: &SendArgs) -> Result<()> {
 
 /// `weft tx`: a transaction and its receipt.
 pub async fn tx(cli: &Global, hash: &TxHash) -> Result<()> {
-    let client = connect(&cli).await?;
+    let client = connect(cli).await?;
     let lookup = client
         .transaction(hash)
         .await?
@@ -232,7 +232,7 @@ pub async fn tx(cli: &Global, hash: &TxHash) -> Result<()> {
 
 /// `weft contract`: a contract's code hash and methods.
 pub async fn show(cli: &Global, contract: &ContractId) -> Result<()> {
-    let client = connect(&cli).await?;
+    let client = connect(cli).await?;
     let info = client.contract(contract).await?;
     if cli.json {
         print_json(&info);
@@ -258,7 +258,7 @@ pub async fn show(cli: &Global, contract: &ContractId) -> Result<()> {
 
 /// `weft info`: the chain and its committee.
 pub async fn info(cli: &Global) -> Result<()> {
-    let client = connect(&cli).await?;
+    let client = connect(cli).await?;
     print_json(&client.chain_info().await?);
     Ok(())
 }

@@ -22,7 +22,7 @@ pub enum KeysCommand {
 pub fn run(cli: &Global, command: &KeysCommand) -> Result<()> {
     match command {
         KeysCommand::New { out } => {
-            let path = out.clone().unwrap_or_else(|| key_path(&cli));
+            let path = out.clone().unwrap_or_else(|| key_path(cli));
             let key = keyfile::generate();
             keyfile::write(&path, &key)?;
             out!("wrote {}", path.display());
@@ -30,7 +30,7 @@ pub fn run(cli: &Global, command: &KeysCommand) -> Result<()> {
             Ok(())
         }
         KeysCommand::Show => {
-            let path = key_path(&cli);
+            let path = key_path(cli);
             let key = keyfile::read(&path)?;
             out!("key file {}", path.display());
             out!("address {}", key.public_key().address());
