@@ -560,11 +560,14 @@ pub(crate) fn link<M: Machine>(linker: &mut Linker<Ctx<M>>) -> wasmtime::Result<
             let msg = read(&mut c, "ed25519_verify", mp, ml, max)?;
             let pk: [u8; 32] = pk.try_into().expect("read returned exactly 32 bytes");
             let sig: [u8; 64] = sig.try_into().expect("read returned exactly 64 bytes");
-            let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&pk) else {
+            // The same rule as every other signature check (ZIP-215), so a contract judges a
+            // signature exactly as the chain does.
+            let Ok(key) = weft_types::VerifyingKey::new(&weft_types::PublicKey(pk)) else {
                 return Ok(0);
             };
-            let sig = ed25519_dalek::Signature::from_bytes(&sig);
-            Ok(u32::from(key.verify_strict(&msg, &sig).is_ok()))
+            Ok(u32::from(
+                key.verify(&msg, &weft_types::Signature(sig)).is_ok(),
+            ))
         },
     )?;
     Ok(())

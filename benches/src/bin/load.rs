@@ -10,10 +10,18 @@
 //! Each sender's transactions go to one node (as a wallet talks to one RPC endpoint); senders are
 //! spread over the nodes.
 //!
+//! With `--rate R --duration S` it offers R transactions per second for S seconds over the binary
+//! ingest path instead (batches of borsh-encoded transactions, one HTTP request per node every
+//! 10 ms), and times each transaction from its request to the moment node 0 announces the block
+//! holding it. `--kill-node I --kill-after T` kills member I with `kill -9` T seconds in (with
+//! `--spawn`), to measure the committee with one member down. At the end it reads each spawned
+//! member's stall counter (`weft_consensus_stalls_total`).
+//!
 //! ```sh
 //! cargo build --release -p weft-cli --bin weft -p weft-benches --bin weft-load
 //! target/release/weft-load --spawn --nodes 4   # starts `weft dev --nodes 4` in a temp dir
 //! target/release/weft-load --rpc ws://127.0.0.1:8545,ws://127.0.0.1:8546   # running nodes
+//! target/release/weft-load --spawn --nodes 4 --rate 2000 --duration 600   # steady offered load
 //! ```
 
 use anyhow::{Context, Result, bail};
@@ -51,6 +59,19 @@ struct Args {
     /// Requests in flight per connection.
     #[arg(long, default_value_t = 256)]
     in_flight: usize,
+    /// Offered load in transactions per second over the binary ingest path (0: the WebSocket
+    /// mode above, as fast as the window allows).
+    #[arg(long, default_value_t = 0)]
+    rate: usize,
+    /// Seconds of offered load with --rate.
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// With --spawn and --rate: the member to `kill -9` during the run.
+    #[arg(long)]
+    kill_node: Option<u16>,
+    /// Seconds into the run at which --kill-node dies.
+    #[arg(long, default_value_t = 5)]
+    kill_after: u64,
 }
 
 /// ed25519 verifications per second on `threads` threads for about `window`.
@@ -87,7 +108,8 @@ fn blake3_like(i: u32) -> weft_types::Hash32 {
 
 struct Node {
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    metrics: Vec<u16>,
 }
 
 impl Drop for Node {
@@ -143,7 +165,15 @@ fn spawn_nodes(n: u16) -> Result<(Node, Vec<String>)> {
     let urls = (0..n)
         .map(|i| format!("ws://127.0.0.1:{}", base + i))
         .collect();
-    Ok((Node { child, _dir: dir }, urls))
+    let metrics = (0..n).map(|i| base + 1000 + i).collect();
+    Ok((
+        Node {
+            child,
+            dir,
+            metrics,
+        },
+        urls,
+    ))
 }
 
 async fn connect(url: &str) -> Result<Client> {
@@ -168,7 +198,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.rate > 0 {
+        args.txs = args.rate * args.duration as usize;
+    }
     let (node, urls) = if args.spawn {
         let (node, urls) = spawn_nodes(args.nodes)?;
         (Some(node), urls)
@@ -236,6 +269,9 @@ async fn main() -> Result<()> {
         }
     }
 
+    if args.rate > 0 {
+        return run_offered(&args, &urls, txs, &client, node, (one, all, cores)).await;
+    }
     // Connections per node; sender s talks to node s % nodes.
     let nodes = urls.len();
     let per_node = args.connections.div_ceil(nodes);
@@ -348,4 +384,204 @@ async fn main() -> Result<()> {
     }
     drop(node);
     Ok(())
+}
+
+/// `--rate`: offers `args.rate` transactions per second over the binary ingest path and times each
+/// from its request to node 0 announcing its block.
+async fn run_offered(
+    args: &Args,
+    urls: &[String],
+    txs: Vec<SignedTransaction>,
+    client: &Client,
+    node: Option<Node>,
+    (one, all, cores): (f64, f64, usize),
+) -> Result<()> {
+    use std::collections::HashMap;
+    let nodes = urls.len();
+    let senders: Vec<weft_client::binary::BinarySender> = urls
+        .iter()
+        .map(|u| weft_client::binary::BinarySender::new(u))
+        .collect::<Result<_, _>>()?;
+    // Commit times, by transaction, as node 0 announces blocks.
+    let committed: Arc<std::sync::Mutex<HashMap<weft_types::TxHash, Instant>>> =
+        Arc::default();
+    let watcher = {
+        let client = connect(&urls[0]).await?;
+        let committed = committed.clone();
+        let mut blocks = client.subscribe_blocks().await?;
+        tokio::spawn(async move {
+            while let Some(Ok(header)) = blocks.next().await {
+                let seen = Instant::now();
+                if header.tx_count == 0 {
+                    continue;
+                }
+                if let Ok(Some(block)) = client.block(Some(header.height), false).await {
+                    let mut map = committed.lock().unwrap_or_else(|e| e.into_inner());
+                    for h in &block.tx_hashes {
+                        if let Ok(hash) = h.parse::<weft_types::TxHash>() {
+                            map.insert(hash, seen);
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let start_height = client.chain_info().await?.height;
+    let total = txs.len();
+    let tick = Duration::from_millis(10);
+    let per_tick = (args.rate / 100).max(1);
+    eprintln!(
+        "offering {} tx/s for {} s over the binary path to {nodes} node(s) ({per_tick} per 10 ms)…",
+        args.rate, args.duration
+    );
+    let started = Instant::now();
+    let mut sent_at: HashMap<weft_types::TxHash, Instant> = HashMap::with_capacity(total);
+    let mut rejected = 0usize;
+    let mut first_rejection = None;
+    let mut requests = Vec::new();
+    let mut killed = false;
+    let mut queue = txs.into_iter().enumerate().peekable();
+    let mut next = started;
+    while queue.peek().is_some() {
+        tokio::time::sleep_until(next.into()).await;
+        next += tick;
+        if let (Some(k), Some(node), false) = (args.kill_node, &node, killed)
+            && started.elapsed() >= Duration::from_secs(args.kill_after)
+        {
+            let pid = std::fs::read_to_string(node.dir.path().join(format!("dev/node-{k}/node.pid")))
+                .with_context(|| format!("no pid file for node-{k}"))?;
+            Command::new("kill").args(["-9", pid.trim()]).status()?;
+            eprintln!("killed node-{k} at {:.1} s", started.elapsed().as_secs_f64());
+            killed = true;
+        }
+        // This tick's share, each sender's transactions to its node.
+        let mut by_node: Vec<Vec<SignedTransaction>> = vec![Vec::new(); nodes];
+        for _ in 0..per_tick {
+            let Some((i, tx)) = queue.next() else { break };
+            let mut n = (i % args.senders) % nodes;
+            if Some(n as u16) == args.kill_node && killed {
+                n = (n + 1) % nodes;
+            }
+            by_node[n].push(tx);
+        }
+        let now = Instant::now();
+        for (n, batch) in by_node.into_iter().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            for tx in &batch {
+                sent_at.insert(tx.tx.hash(), now);
+            }
+            let sender = senders[n].clone();
+            requests.push(tokio::spawn(async move { sender.send(&batch).await }));
+        }
+    }
+    let offered_for = started.elapsed();
+    for r in requests {
+        match r.await? {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    if let weft_client::binary::TxOutcome::Rejected { message, .. } = o {
+                        rejected += 1;
+                        first_rejection.get_or_insert(message);
+                    }
+                }
+            }
+            Err(e) => {
+                rejected += 1;
+                first_rejection.get_or_insert(e.to_string());
+            }
+        }
+    }
+    // Wait (up to 30 s) for the last transactions to commit.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let done = committed.lock().unwrap_or_else(|e| e.into_inner()).len();
+        if done + rejected >= total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    watcher.abort();
+    let end = client.chain_info().await?;
+    let map = committed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut latencies = Vec::with_capacity(map.len());
+    let mut steady = Vec::new();
+    for (hash, at) in &map {
+        if let Some(sent) = sent_at.get(hash) {
+            let latency = at.saturating_duration_since(*sent);
+            latencies.push(latency);
+            if sent.duration_since(started) >= Duration::from_secs(1) {
+                steady.push(latency);
+            }
+        }
+    }
+    latencies.sort();
+    steady.sort();
+    let blocks = end.height - start_height;
+    println!(
+        "ed25519 verifications/s on this machine: {one:.0} (1 core), {all:.0} ({cores} cores)"
+    );
+    println!(
+        "physical floor for {nodes} node(s) on this machine (each verifies every transaction): {:.0} tx/s",
+        all / nodes as f64
+    );
+    println!(
+        "offered {} tx/s for {:.1} s ({total} transactions from {} senders) over the binary path to {nodes} node(s)",
+        args.rate,
+        offered_for.as_secs_f64(),
+        args.senders
+    );
+    println!(
+        "committed {} ({:.0} tx/s over the offer), rejected {rejected}, {blocks} blocks",
+        latencies.len(),
+        latencies.len() as f64 / offered_for.as_secs_f64()
+    );
+    println!(
+        "latency request → block announced: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "latency of the {} sent after the first second: p50 {:.1} ms, p99 {:.1} ms",
+        steady.len(),
+        percentile(&steady, 0.50).as_secs_f64() * 1e3,
+        percentile(&steady, 0.99).as_secs_f64() * 1e3
+    );
+    if let Some(e) = first_rejection {
+        println!("first rejection: {e}");
+    }
+    if let Some(node) = &node {
+        for (i, port) in node.metrics.iter().enumerate() {
+            if Some(i as u16) == args.kill_node {
+                continue;
+            }
+            let text = metrics_text(*port).await.unwrap_or_default();
+            let stalls = text
+                .lines()
+                .find_map(|l| l.strip_prefix("weft_consensus_stalls_total "))
+                .unwrap_or("?");
+            let repaired: f64 = text
+                .lines()
+                .filter(|l| l.starts_with("weft_p2p_repaired_total"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum();
+            println!("node-{i}: stalls {stalls}, repaired messages {repaired:.0}");
+        }
+    }
+    drop(node);
+    Ok(())
+}
+
+/// The Prometheus text of the metrics endpoint on `port`.
+async fn metrics_text(port: u16) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await?;
+    Ok(out)
 }

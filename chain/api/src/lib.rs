@@ -269,6 +269,13 @@ pub trait NodeApi: Send + Sync + 'static {
     /// Checks and admits a decoded transaction whose encoding is `size` bytes; in a committee it
     /// is then gossiped to the other members. Verifies the signature (blocking).
     fn submit(&self, tx: SignedTransaction, size: usize) -> Result<TxHash, SubmitError>;
+    /// Decodes, checks and admits many transactions (each its borsh bytes), checking their
+    /// signatures together; one result per transaction, in order. Blocking.
+    fn submit_many(&self, txs: &[Vec<u8>]) -> Vec<Result<TxHash, SubmitError>> {
+        txs.iter()
+            .map(|bytes| self.decode(bytes).and_then(|tx| self.submit(tx, bytes.len())))
+            .collect()
+    }
     /// Resolves with the receipt once `hash` commits. Register before submitting.
     fn watch(&self, hash: TxHash) -> oneshot::Receiver<Arc<Receipt>>;
     /// Drops the waiters of `hash` that are gone (after a rejection or a timeout).

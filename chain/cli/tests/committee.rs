@@ -10,339 +10,11 @@
 
 mod common;
 
-use common::{counter_wasm, free_port, item_key};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use common::committee::{CHAIN, Committee, concurrent_load, increments, metrics};
+use common::counter_wasm;
 use std::time::{Duration, Instant};
-use weft_client::json::{ReceiptJson, Status, WaitUntil};
-use weft_client::{Client, Signer, keyfile, verify_state};
-use weft_types::ContractId;
-
-const WEFT: &str = env!("CARGO_BIN_EXE_weft");
-const CHAIN: &str = "weft-committee-test";
-
-fn weft(args: &[&str]) -> String {
-    let out = Command::new(WEFT).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "weft {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-struct Member {
-    config: PathBuf,
-    log: PathBuf,
-    url: String,
-    p2p_port: u16,
-    metrics_port: u16,
-    child: Option<Child>,
-}
-
-struct Committee {
-    _dir: tempfile::TempDir,
-    members: Vec<Member>,
-}
-
-impl Committee {
-    /// Sets up `n` members the way the operator recipe in the README does.
-    fn new(n: usize) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut members = Vec::new();
-        let mut entries = Vec::new();
-        for i in 0..n {
-            let home = dir.path().join(format!("node-{i}"));
-            let rpc = free_port();
-            let p2p_port = free_port();
-            let metrics_port = free_port();
-            let out = weft(&[
-                "init",
-                "--metrics-listen",
-                &format!("127.0.0.1:{metrics_port}"),
-                "--home",
-                home.to_str().unwrap(),
-                "--chain-id",
-                CHAIN,
-                "--rpc-listen",
-                &format!("127.0.0.1:{rpc}"),
-                "--p2p-listen",
-                &format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
-            ]);
-            let entry = out
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("--member NAME="))
-                .unwrap_or_else(|| panic!("`weft init` printed no member entry:\n{out}"));
-            entries.push(format!("node-{i}={entry}"));
-            members.push(Member {
-                config: home.join("config.toml"),
-                log: dir.path().join(format!("node-{i}.log")),
-                url: format!("http://127.0.0.1:{rpc}"),
-                p2p_port,
-                metrics_port,
-                child: None,
-            });
-        }
-        let genesis = dir.path().join("genesis.toml");
-        let mut args = vec![
-            "genesis",
-            "--chain-id",
-            CHAIN,
-            "--out",
-            genesis.to_str().unwrap(),
-        ];
-        for e in &entries {
-            args.push("--member");
-            args.push(e);
-        }
-        weft(&args);
-        for m in &members {
-            let home = m.config.parent().unwrap();
-            let out = weft(&[
-                "join",
-                "--home",
-                home.to_str().unwrap(),
-                "--genesis",
-                genesis.to_str().unwrap(),
-            ]);
-            assert!(out.contains("joins chain"), "{out}");
-            // Fast rounds for a test.
-            let mut text = std::fs::read_to_string(&m.config).unwrap();
-            text = text.replace("propose_timeout_ms = 3000", "propose_timeout_ms = 1500");
-            text = text.replace(
-                "empty_block_interval_ms = 1000",
-                "empty_block_interval_ms = 500",
-            );
-            std::fs::write(&m.config, text).unwrap();
-        }
-        Self { _dir: dir, members }
-    }
-
-    fn start(&mut self, i: usize) {
-        let m = &mut self.members[i];
-        assert!(m.child.is_none());
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&m.log)
-            .unwrap();
-        let child = Command::new(WEFT)
-            .args(["node", "run", "--config"])
-            .arg(&m.config)
-            .env(
-                "RUST_LOG",
-                "info,arc_malachitebft_core_consensus=warn,weft_node=debug",
-            )
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        m.child = Some(child);
-    }
-
-    fn kill9(&mut self, i: usize) {
-        let mut child = self.members[i].child.take().unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-
-    fn sigterm(&mut self, i: usize) {
-        let mut child = self.members[i].child.take().unwrap();
-        let status = common::sigterm(&mut child);
-        assert!(status.success(), "node-{i} exited with {status} on SIGTERM");
-    }
-
-    /// The end of every member's log, for failure messages.
-    fn tails(&self) -> String {
-        let mut out = String::new();
-        for i in 0..self.members.len() {
-            let log = self.log(i);
-            let lines: Vec<&str> = log.lines().collect();
-            out.push_str(&format!("--- node-{i} ---\n"));
-            for l in &lines[lines.len().saturating_sub(40)..] {
-                out.push_str(l);
-                out.push('\n');
-            }
-        }
-        out
-    }
-
-    fn log(&self, i: usize) -> String {
-        std::fs::read_to_string(&self.members[i].log).unwrap_or_default()
-    }
-
-    /// Sets up and starts `n` members, and waits until each has committed height 2.
-    async fn running(n: usize) -> Self {
-        let mut committee = Self::new(n);
-        for i in 0..n {
-            committee.start(i);
-        }
-        for i in 0..n {
-            committee.wait_height(i, 2, Duration::from_secs(60)).await;
-        }
-        committee
-    }
-
-    async fn client(&mut self, i: usize) -> Client {
-        let m = &mut self.members[i];
-        let child = m.child.as_mut().expect("the member is running");
-        common::ready(&m.url, child, &m.log).await
-    }
-
-    async fn height(&mut self, i: usize) -> u64 {
-        self.client(i).await.chain_info().await.unwrap().height
-    }
-
-    /// Waits until member `i` reaches `height`.
-    async fn wait_height(&mut self, i: usize, height: u64, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let h = self.height(i).await;
-            if h >= height {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node-{i} is at height {h}, not {height}, after {within:?}:\n{}",
-                self.log(i)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Every pair of running members has the same block at every height both have.
-    async fn assert_agreement(&mut self, running: &[usize]) {
-        let mut clients = Vec::new();
-        for &i in running {
-            clients.push(self.client(i).await);
-        }
-        let mut lowest = u64::MAX;
-        for c in &clients {
-            lowest = lowest.min(c.chain_info().await.unwrap().height);
-        }
-        for h in 1..=lowest {
-            let first = clients[0].block(Some(h), false).await.unwrap().unwrap();
-            for (k, c) in clients.iter().enumerate().skip(1) {
-                let other = c.block(Some(h), false).await.unwrap().unwrap();
-                assert_eq!(
-                    other.header.hash, first.header.hash,
-                    "node-{} and node-{} disagree at height {h}",
-                    running[0], running[k]
-                );
-            }
-            let commit = first
-                .commit
-                .expect("every committed block has its certificate");
-            let size = self.members.len();
-            assert!(
-                commit.signer_keys.len() * 3 > size * 2,
-                "height {h}: {} signers of {size} are not a quorum",
-                commit.signer_keys.len()
-            );
-        }
-    }
-
-    async fn assert_receipts(&mut self, on: &[usize], acknowledged: &[ReceiptJson]) {
-        for &i in on {
-            let client = self.client(i).await;
-            for r in acknowledged {
-                assert_eq!(
-                    client.receipt(&r.tx_hash).await.unwrap().as_ref(),
-                    Some(r),
-                    "node-{i} lacks an acknowledged transaction"
-                );
-            }
-        }
-    }
-
-    async fn count(&mut self, i: usize, counter: &ContractId) -> (u64, u64) {
-        let client = self.client(i).await;
-        let info = client.chain_info().await.unwrap();
-        let key = item_key("count");
-        let state = client
-            .state(counter, &key, Some(info.height))
-            .await
-            .unwrap();
-        let value = verify_state(&state, counter, &key, &info.state_root)
-            .unwrap()
-            .unwrap();
-        (info.height, borsh::from_slice(&value).unwrap())
-    }
-}
-
-impl Drop for Committee {
-    fn drop(&mut self) {
-        for m in &mut self.members {
-            if let Some(mut c) = m.child.take() {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-}
-
-async fn metrics(port: u16) -> String {
-    common::http_get(port, "/metrics").await
-}
-
-/// `senders` senders, each sending `each` increments one after the other (waiting for each to
-/// commit), all senders at once, spread over `urls`. Returns every receipt.
-async fn concurrent_load(
-    urls: Vec<String>,
-    counter: ContractId,
-    senders: usize,
-    each: usize,
-) -> Vec<ReceiptJson> {
-    let tasks = (0..senders).map(|s| {
-        let url = urls[s % urls.len()].clone();
-        async move {
-            let client = Client::connect(&url).await.unwrap();
-            let mut signer = Signer::new(keyfile::generate(), CHAIN, 0);
-            let mut out = Vec::new();
-            for _ in 0..each {
-                let tx = signer.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
-                let receipt = client.send_and_wait(&tx).await.unwrap();
-                assert_eq!(receipt.status, Status::Success, "{receipt:?}");
-                out.push(receipt);
-            }
-            out
-        }
-    });
-    futures::future::join_all(tasks)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
-async fn increments(
-    committee: &mut Committee,
-    on: &[usize],
-    alice: &mut Signer,
-    counter: ContractId,
-    n: usize,
-) -> Vec<ReceiptJson> {
-    let mut clients = Vec::new();
-    for &i in on {
-        clients.push(committee.client(i).await);
-    }
-    let mut out = Vec::new();
-    for k in 0..n {
-        let tx = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
-        let to = on[k % on.len()];
-        let receipt = match clients[k % clients.len()].send_and_wait(&tx).await {
-            Ok(r) => r,
-            Err(e) => panic!(
-                "transaction {k} to node-{to} failed: {e}\n{}",
-                committee.tails()
-            ),
-        };
-        assert_eq!(receipt.status, Status::Success, "{receipt:?}");
-        out.push(receipt);
-    }
-    out
-}
+use weft_client::json::{Status, WaitUntil};
+use weft_client::{Client, Signer, keyfile};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_members_commit_survive_kill_9_and_catch_up() {
@@ -498,7 +170,8 @@ async fn without_a_quorum_commits_stop_and_resume_safely() {
 }
 
 /// A peer that completes the handshake and then gossips garbage is refused message by message,
-/// then disconnected; the member keeps committing.
+/// then disconnected; the member keeps committing. (Consensus traffic does not use gossip; a
+/// stranger cannot open a direct consensus stream at all.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_gossiping_garbage_is_disconnected() {
     use futures::StreamExt;
@@ -526,7 +199,7 @@ async fn a_peer_gossiping_garbage_is_disconnected() {
         })
         .unwrap()
         .build();
-    let topic = gossipsub::IdentTopic::new(format!("/weft/{CHAIN}/consensus/1"));
+    let topic = gossipsub::IdentTopic::new(format!("/weft/{CHAIN}/txs/1"));
     swarm.behaviour_mut().subscribe(&topic).unwrap();
     let addr: libp2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", committee.members[0].p2p_port)
         .parse()
@@ -542,7 +215,7 @@ async fn a_peer_gossiping_garbage_is_disconnected() {
             () = tokio::time::sleep_until(deadline) => break false,
             _ = tick.tick() => {
                 if subscribed {
-                    let garbage = format!("not a consensus message #{sent}").into_bytes();
+                    let garbage = format!("not a batch of transactions #{sent}").into_bytes();
                     if swarm.behaviour_mut().publish(topic.clone(), garbage).is_ok() {
                         sent += 1;
                     }
@@ -562,7 +235,7 @@ async fn a_peer_gossiping_garbage_is_disconnected() {
     assert!(sent >= 20, "disconnected after only {sent} messages");
     let metrics = metrics(committee.members[0].metrics_port).await;
     assert!(
-        metrics.contains("weft_p2p_rejected_messages_total{reason=\"malformed_consensus\"} 20"),
+        metrics.contains("weft_p2p_rejected_messages_total{reason=\"malformed_tx_batch\"} 20"),
         "{metrics}"
     );
     let log = committee.log(0);

@@ -254,3 +254,97 @@ async fn the_cli_as_a_user_types_it() {
     child.kill().unwrap();
     wait_exit(&mut child);
 }
+
+/// Four consecutive free loopback ports, the first returned (`weft dev` uses base + i).
+fn free_ports(count: u16) -> u16 {
+    for _ in 0..100 {
+        let base = free_port();
+        if base.checked_add(count).is_some()
+            && (1..count).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
+            return base;
+        }
+    }
+    panic!("no {count} consecutive free ports");
+}
+
+/// `weft dev` keeps the committee running when a node dies, says so, and restarts it on
+/// `weft dev restart`; the node catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weft_dev_survives_a_dead_node_and_restarts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("devnet");
+    let home_arg = home.to_str().unwrap().to_string();
+    let (rpc, metrics, p2p) = (free_ports(4), free_ports(4), free_ports(4));
+    let log = dir.path().join("dev.log");
+    let mut dev = Command::new(WEFT)
+        .args(["dev", "--home", &home_arg, "--nodes", "4"])
+        .args(["--port", &rpc.to_string()])
+        .args(["--metrics-port", &metrics.to_string()])
+        .args(["--p2p-port", &p2p.to_string()])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&log)
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    let url = |i: u16| format!("http://127.0.0.1:{}", rpc + i);
+    let height = |client: Client| async move { client.chain_info().await.unwrap().height };
+    let node0 = ready(&url(0), &mut dev, &log).await;
+    let wait = |client: Client, at_least: u64| async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let h = client.chain_info().await.map(|i| i.height).unwrap_or(0);
+            if h >= at_least {
+                return h;
+            }
+            assert!(Instant::now() < deadline, "stuck below height {at_least}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    wait(node0.clone(), 2).await;
+
+    // kill -9 of node-1: the others go on, and `weft dev` says so and keeps running.
+    let pid = std::fs::read_to_string(home.join("node-1/node.pid")).unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let at_kill = height(node0.clone()).await;
+    wait(node0.clone(), at_kill + 3).await;
+    assert!(dev.try_wait().unwrap().is_none(), "weft dev stopped");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("node-1 exited unexpectedly"), "{text}");
+    assert!(text.contains("the other 3 keep committing"), "{text}");
+    let (ok, out, err) = weft(&["dev", "--home", &home_arg, "status"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("node-1 stopped") && out.contains("node-0 running"), "{out}");
+
+    // Restart it: it catches up with the others.
+    let (ok, out, err) = weft(&["dev", "--home", &home_arg, "restart", "node-1"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("node-1 restarted"), "{out}");
+    let target = height(node0.clone()).await;
+    let node1 = loop {
+        if let Ok(c) = Client::connect(&url(1)).await
+            && c.chain_info().await.is_ok()
+        {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    wait(node1, target).await;
+
+    // Control errors are precise; Ctrl-C (SIGTERM here) stops every node and `weft dev`.
+    let (ok, _, err) = weft(&["dev", "--home", &home_arg, "stop", "node-9"]);
+    assert!(!ok && err.contains("no node `node-9`; this devnet has node-0 to node-3"), "{err}");
+    assert!(sigterm(&mut dev).success());
+    let (ok, _, err) = weft(&["dev", "--home", &home_arg, "status"]);
+    assert!(!ok && err.contains("no devnet is running"), "{err}");
+}

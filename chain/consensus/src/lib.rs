@@ -16,4 +16,4 @@ pub use context::{
 };
 pub use driver::{Action, Consensus, ConsensusError, Message, SignedRecord, verify_commit};
 pub use wal::{Recovered, Wal, WalRecord};
-pub use wire::{StoredCertificate, WalEntry, WireError, WireMessage};
+pub use wire::{Frame, Status, StoredCertificate, WalEntry, WireError, WireMessage};

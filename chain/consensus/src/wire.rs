@@ -166,6 +166,13 @@ impl WireMessage {
         }
     }
 
+    /// The round the message is for.
+    pub fn round(&self) -> i64 {
+        match self {
+            WireMessage::Proposal { round, .. } | WireMessage::Vote { round, .. } => *round,
+        }
+    }
+
     /// Its sender.
     pub fn sender(&self) -> ValidatorAddress {
         match self {
@@ -180,6 +187,87 @@ impl WireMessage {
             what: "consensus message",
             reason: e.to_string(),
         })
+    }
+}
+
+/// What a member sends another over the consensus direct link.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Frame {
+    /// A signed proposal or vote (its own or, in repair, another member's).
+    Message(WireMessage),
+    /// The commit certificate of the height the receiver is still at (state repair: it usually
+    /// holds the block and only lacks the votes).
+    Commit(StoredCertificate),
+}
+
+impl Frame {
+    /// Decodes a frame.
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        borsh::from_slice(bytes).map_err(|e| WireError::Decode {
+            what: "consensus frame",
+            reason: e.to_string(),
+        })
+    }
+
+    /// Its encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail")
+    }
+}
+
+/// A member's consensus state, sent to every other member when it changes and periodically, so
+/// that each can send it what it lacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Status {
+    /// The height it runs.
+    pub height: u64,
+    /// Its round.
+    pub round: i64,
+    /// Whether it holds this round's proposal and the proposed block.
+    pub has_proposal: bool,
+    /// Bit `i` (byte `i / 8`, bit `i % 8`) is set when it holds member `i`'s prevote of this round.
+    pub prevotes: Vec<u8>,
+    /// The same for precommits.
+    pub precommits: Vec<u8>,
+}
+
+impl Status {
+    /// Decodes a status of a committee of `members`.
+    pub fn decode(bytes: &[u8], members: usize) -> Result<Self, WireError> {
+        let status: Status = borsh::from_slice(bytes).map_err(|e| WireError::Decode {
+            what: "status",
+            reason: e.to_string(),
+        })?;
+        let want = members.div_ceil(8);
+        if status.prevotes.len() != want || status.precommits.len() != want {
+            return Err(WireError::Invalid {
+                what: "status",
+                reason: format!(
+                    "vote bitmaps of {} and {} bytes; a committee of {members} needs {want}",
+                    status.prevotes.len(),
+                    status.precommits.len()
+                ),
+            });
+        }
+        round_from(status.round)?;
+        Ok(status)
+    }
+
+    /// Its encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail")
+    }
+
+    /// Whether bit `i` of `bitmap` is set.
+    pub fn has(bitmap: &[u8], i: usize) -> bool {
+        bitmap.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)
+    }
+
+    /// Sets bit `i` of `bitmap`.
+    pub fn set(bitmap: &mut [u8], i: usize) {
+        if let Some(b) = bitmap.get_mut(i / 8) {
+            *b |= 1 << (i % 8);
+        }
     }
 }
 
@@ -416,6 +504,40 @@ impl StoredCertificate {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
+
+    #[test]
+    fn a_status_round_trips_and_wrong_bitmaps_are_refused() {
+        let mut status = Status {
+            height: 7,
+            round: 1,
+            has_proposal: true,
+            prevotes: vec![0],
+            precommits: vec![0],
+        };
+        Status::set(&mut status.prevotes, 3);
+        let back = Status::decode(&status.encode(), 4).unwrap();
+        assert_eq!(back, status);
+        assert!(Status::has(&back.prevotes, 3) && !Status::has(&back.prevotes, 2));
+        let e = Status::decode(&status.encode(), 9).unwrap_err().to_string();
+        assert!(e.contains("a committee of 9 needs 2"), "{e}");
+        status.round = -7;
+        assert!(Status::decode(&status.encode(), 4).is_err());
+        assert!(Status::decode(b"junk", 4).is_err());
+    }
+
+    #[test]
+    fn a_frame_round_trips() {
+        let frame = Frame::Commit(StoredCertificate {
+            height: 3,
+            round: 0,
+            block: BlockId(Hash32([5; 32])),
+            signers: vec![0b111],
+            signatures: vec![Signature([1; 64]); 3],
+        });
+        assert_eq!(Frame::decode(&frame.encode()).unwrap(), frame);
+        let e = Frame::decode(&[9, 9]).unwrap_err().to_string();
+        assert!(e.contains("consensus frame"), "{e}");
+    }
     use crate::context::Validator;
     use weft_types::{Hash32, Keypair};
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use weft_state::StateStore;
 use weft_types::{
     Action, Address, Block, BlockHash, BlockHeader, ChainId, ContractId, Hash32, PublicKey,
-    Receipt, ReceiptStatus, SignedTransaction, list_hash, verify_hash,
+    Receipt, ReceiptStatus, SignedTransaction, list_hash, verify_batch, verify_hash,
 };
 use weft_vm::{BlockEnv, Call, Deploy, Outcome, Vm, WriteSet};
 
@@ -313,17 +313,27 @@ impl Executor {
         let view = Arc::new(BlockView::new(self.store.clone()));
         let mut receipts = Vec::with_capacity(txs.len());
         let mut tx_hashes = Vec::with_capacity(txs.len());
+        // Signatures not checked before (at admission to this node's mempool) are checked here,
+        // all in one batch.
+        let hashes: Vec<Hash32> = txs.iter().map(|t| t.tx.hash()).collect();
+        let unchecked: Vec<usize> = (0..txs.len()).filter(|i| !verified(&hashes[*i])).collect();
+        let items: Vec<_> = unchecked
+            .iter()
+            .map(|&i| (txs[i].tx.sender, hashes[i], txs[i].signature))
+            .collect();
+        if let Some(k) = verify_batch(&items).iter().position(|ok| !ok) {
+            let (index, (key, hash, signature)) = (unchecked[k], &items[k]);
+            let reason = verify_hash(key, hash, signature)
+                .err()
+                .map_or_else(|| "invalid signature".to_string(), |e| e.to_string());
+            return Err(ExecutorError::BadSignature {
+                height,
+                index,
+                reason,
+            });
+        }
         for (index, signed) in txs.iter().enumerate() {
-            let tx_hash = signed.tx.hash();
-            if !verified(&tx_hash) {
-                verify_hash(&signed.tx.sender, &tx_hash, &signed.signature).map_err(|e| {
-                    ExecutorError::BadSignature {
-                        height,
-                        index,
-                        reason: e.to_string(),
-                    }
-                })?;
-            }
+            let tx_hash = hashes[index];
             let tx = &signed.tx;
             if tx.chain_id != self.chain_id {
                 return Err(ExecutorError::WrongChain {

@@ -48,6 +48,10 @@ impl NodeApi for Node {
         Node::submit(self, tx, size)
     }
 
+    fn submit_many(&self, txs: &[Vec<u8>]) -> Vec<Result<TxHash, SubmitError>> {
+        Node::submit_many(self, txs)
+    }
+
     fn watch(&self, hash: TxHash) -> oneshot::Receiver<Arc<Receipt>> {
         Node::watch(self, hash)
     }
@@ -125,21 +129,53 @@ impl NodeApi for Node {
     }
 }
 
+/// What became of a transaction a peer sent.
+fn admission(result: Result<TxHash, SubmitError>) -> Admission {
+    match result {
+        Ok(_) => Admission::Admitted,
+        Err(SubmitError::Rejected(
+            AdmitError::BadSignature(_) | AdmitError::WrongChain { .. } | AdmitError::TooLarge { .. },
+        )) => Admission::Invalid("invalid_tx"),
+        Err(_) => Admission::Refused,
+    }
+}
+
 impl Host for Node {
     fn admit_tx(&self, bytes: &[u8]) -> Admission {
         let tx = match self.decode(bytes) {
             Ok(tx) => tx,
             Err(_) => return Admission::Invalid("malformed_tx"),
         };
-        match self.submit_from_peer(tx, bytes.len()) {
-            Ok(_) => Admission::Admitted,
-            Err(SubmitError::Rejected(
-                AdmitError::BadSignature(_)
-                | AdmitError::WrongChain { .. }
-                | AdmitError::TooLarge { .. },
-            )) => Admission::Invalid("invalid_tx"),
-            Err(_) => Admission::Refused,
-        }
+        admission(self.submit_from_peer(tx, bytes.len()))
+    }
+
+    /// Decodes a batch, checks every signature in one batch verification, then admits each.
+    fn admit_txs(&self, batch: &[Vec<u8>]) -> Vec<Admission> {
+        let decoded: Vec<Option<SignedTransaction>> =
+            batch.iter().map(|b| self.decode(b).ok()).collect();
+        let items: Vec<_> = decoded
+            .iter()
+            .flatten()
+            .map(|t| (t.tx.sender, t.tx.hash(), t.signature))
+            .collect();
+        let mut verdicts = weft_types::verify_batch(&items).into_iter();
+        let mut hashes = items.into_iter().map(|(_, hash, _)| hash);
+        decoded
+            .into_iter()
+            .zip(batch)
+            .map(|(tx, bytes)| {
+                let Some(tx) = tx else {
+                    return Admission::Invalid("malformed_tx");
+                };
+                let (valid, hash) = (verdicts.next(), hashes.next());
+                match (valid, hash) {
+                    (Some(true), Some(hash)) => {
+                        admission(self.submit_verified_from_peer(tx, bytes.len(), hash))
+                    }
+                    _ => Admission::Invalid("invalid_tx"),
+                }
+            })
+            .collect()
     }
 
     fn head(&self) -> u64 {

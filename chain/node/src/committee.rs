@@ -10,6 +10,19 @@
 //! - on a decision the staged block is written with its commit certificate
 //!   ([`Node::commit_staged`]) and the next height starts.
 //!
+//! Messages go point to point over the network's direct links ([`weft_p2p::direct`]): signed
+//! proposals and votes, proposed blocks, and each member's [`Status`] (height, round, the votes
+//! it holds), sent when its height or round changes and every [`STATUS_EVERY`]. Repair follows
+//! state, not timers: a member one height behind is sent the commit certificate it lacks (and the
+//! block, if it lacks that too); a member in this round is sent the votes and proposal it lacks;
+//! a member in an earlier round is sent this round's votes. Re-sending this member's own messages
+//! while a height stalls remains as a backstop. A round whose proposer has not been heard from
+//! for [`SILENT_AFTER`] times out after [`SILENT_PROPOSER_TIMEOUT`] instead of the configured
+//! propose timeout, so a dead proposer costs one short round.
+//!
+//! A height that takes [`STALL_AFTER`] longer than its block interval is a stall: it is counted
+//! (`weft_consensus_stalls_total`) and logged with the members whose votes were missing.
+//!
 //! Crash safety: inputs consensus asks to persist and every signature given go to the
 //! write-ahead log ([`weft_consensus::wal`]), which is synced before any message leaves the node. After a
 //! restart the member replays the log of the height in progress.
@@ -23,17 +36,19 @@ use crate::genesis::Genesis;
 use crate::service::{Node, now_ms};
 use arc_malachitebft_core_consensus::SignedConsensusMsg;
 use arc_malachitebft_core_types::{CommitCertificate, LinearTimeouts, Round, Timeout};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use weft_consensus::{
-    Action, BlockId, Consensus, Height, Message, StoredCertificate, ValidatorSet, Wal, WalEntry,
-    WalRecord, WeftContext, WireMessage, verify_commit,
+    Action, BlockId, Consensus, Frame, Height, Message, Status, StoredCertificate,
+    ValidatorAddress, ValidatorSet, Wal, WalEntry, WalRecord, WeftContext, WireMessage,
+    verify_commit,
 };
 use weft_executor::StagedBlock;
-use weft_p2p::{self as net, NetEvent, NetHandle, PeerId, SyncResponse, Topic, Verdict};
+use weft_p2p::{self as net, Class, NetEvent, NetHandle, Outgoing, PeerId, SyncResponse, Verdict};
 use weft_types::{Block, Keypair, PublicKey};
 
 /// A proposed block's time may be at most this far ahead of a member's clock.
@@ -44,6 +59,16 @@ const MAX_FUTURE_MESSAGES: usize = 10_000;
 const MAX_BLOCKS_PER_HEIGHT: usize = 32;
 /// How long a block request may go unanswered before another peer is asked.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a member sends its status to the others (also whenever its height or round changes).
+pub const STATUS_EVERY: Duration = Duration::from_millis(200);
+/// A member not heard from for this long is taken to be down.
+pub const SILENT_AFTER: Duration = Duration::from_secs(1);
+/// The propose timeout of a round whose proposer is down.
+pub const SILENT_PROPOSER_TIMEOUT: Duration = Duration::from_millis(100);
+/// The least time between two sends of one repair to one peer (a status can cross a repair).
+const REPAIR_EVERY: Duration = Duration::from_millis(300);
+/// A height that takes this much longer than its block interval is a stall.
+pub const STALL_AFTER: Duration = Duration::from_secs(1);
 
 /// Why the committee member stopped.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +94,25 @@ enum Internal {
     },
 }
 
+/// Another committee member as seen from here.
+struct Peer {
+    name: String,
+    /// `None` for this member itself.
+    peer: Option<PeerId>,
+    last_heard: Option<Instant>,
+}
+
+/// A message of the current height held to forward in repair: its frame's bytes.
+type Held = Arc<Vec<u8>>;
+
+/// A valid message for a later height, kept until this member gets there.
+struct Early {
+    height: u64,
+    wire: WireMessage,
+    message: Message,
+    bytes: Held,
+}
+
 struct Member {
     node: Node,
     net: NetHandle,
@@ -92,12 +136,27 @@ struct Member {
     checking: HashSet<BlockId>,
     reported: HashSet<(i64, BlockId)>,
     /// Valid messages for later heights, replayed on arrival there.
-    future: Vec<(u64, Message)>,
+    future: Vec<Early>,
     /// What this member sent at this height (and its block), sent again while the height stalls.
-    sent: Vec<Vec<u8>>,
+    sent: Vec<(u64, i64, Held)>,
     /// What this member sent at the height before: a member still there needs its precommits.
-    previous_sent: Vec<Vec<u8>>,
-    own_block: Option<Vec<u8>>,
+    previous_sent: Vec<(u64, i64, Held)>,
+    own_block: Option<(u64, i64, Held)>,
+    /// This member's position in the committee.
+    index: usize,
+    /// Every member by committee position.
+    members: Vec<Peer>,
+    by_peer: HashMap<PeerId, usize>,
+    /// Signed proposals (by round) and votes (by round, kind and member) held at this height.
+    held_proposals: HashMap<i64, Held>,
+    held_votes: HashMap<(i64, u8), BTreeMap<usize, Held>>,
+    /// Repairs sent at this height: (peer, item kind, round, member) → when.
+    repairs: HashMap<(usize, u8, i64, usize), Instant>,
+    /// The height and round of the last status sent.
+    last_status: (u64, i64),
+    up_since: Instant,
+    /// Votes received at this height.
+    votes_this_height: u64,
     last_tick_height: u64,
     /// A decision whose block this member lacks.
     missing: bool,
@@ -140,18 +199,59 @@ pub async fn run(
         .parse()
         .map_err(|e| setup(format!("p2p.listen: {e}")))?;
     let mut peers = Vec::new();
+    let mut members: Vec<Option<Peer>> = (0..validators.validators().len()).map(|_| None).collect();
     for v in &genesis.validators {
         let public = crate::genesis::parse_key(&v.public_key).map_err(setup)?;
+        let index = validators
+            .validators()
+            .iter()
+            .position(|m| m.public_key == public)
+            .ok_or_else(|| setup(format!("validator `{}` is not in the committee", v.name)))?;
         if public == me {
+            members[index] = Some(Peer {
+                name: v.name.clone(),
+                peer: None,
+                last_heard: None,
+            });
             continue;
         }
         let id = net::peer_id(&public).map_err(setup)?;
-        let addr: net::Multiaddr = v
-            .address
+        members[index] = Some(Peer {
+            name: v.name.clone(),
+            peer: Some(id),
+            last_heard: None,
+        });
+        let address = config.p2p.dial.get(&v.name).unwrap_or(&v.address);
+        let addr: net::Multiaddr = address
             .parse()
             .map_err(|e| setup(format!("validator `{}` address: {e}", v.name)))?;
         peers.push(net::with_peer_id(addr, id));
     }
+    if let Some(name) = config
+        .p2p
+        .dial
+        .keys()
+        .find(|name| !genesis.validators.iter().any(|v| &v.name == *name))
+    {
+        return Err(setup(format!(
+            "p2p.dial names `{name}`, which is not a committee member in the genesis file"
+        )));
+    }
+    let members: Vec<Peer> = members
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| m.ok_or_else(|| setup(format!("committee member {i} has no genesis entry"))))
+        .collect::<Result<_, _>>()?;
+    let index = validators
+        .validators()
+        .iter()
+        .position(|m| m.public_key == me)
+        .ok_or_else(|| setup("this node is not in the committee".into()))?;
+    let by_peer: HashMap<PeerId, usize> = members
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.peer.map(|p| (p, i)))
+        .collect();
     for p in &config.p2p.peers {
         peers.push(
             p.parse()
@@ -166,6 +266,10 @@ pub async fn run(
             seed: key.seed(),
             listen,
             peers,
+            members: members
+                .iter()
+                .filter_map(|m| m.peer.map(|p| (m.name.clone(), p)))
+                .collect(),
             max_message_bytes: config.p2p.max_message_bytes,
         },
         std::sync::Arc::new(node.clone()),
@@ -231,6 +335,15 @@ pub async fn run(
         sent: Vec::new(),
         previous_sent: Vec::new(),
         own_block: None,
+        index,
+        members,
+        by_peer,
+        held_proposals: HashMap::new(),
+        held_votes: HashMap::new(),
+        repairs: HashMap::new(),
+        last_status: (0, -1),
+        up_since: Instant::now(),
+        votes_this_height: 0,
         last_tick_height: 0,
         missing: false,
         sync_inflight: None,
@@ -288,6 +401,8 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(Duration::from_millis(c.regossip_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut status_tick = tokio::time::interval(STATUS_EVERY);
+    status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let next_timer = member.timers.iter().map(|(_, at)| *at).min();
         let sleep = async {
@@ -306,7 +421,9 @@ pub async fn run(
             Some(done) = internal_rx.recv() => member.internal(done).await?,
             () = sleep => member.fire_timers().await?,
             _ = tick.tick() => member.tick(),
+            _ = status_tick.tick() => member.status_tick(),
         }
+        member.status_if_moved();
     }
 }
 
@@ -341,6 +458,10 @@ impl Member {
         self.reported.clear();
         self.previous_sent = std::mem::take(&mut self.sent);
         self.own_block = None;
+        self.held_proposals.clear();
+        self.held_votes.clear();
+        self.repairs.clear();
+        self.votes_this_height = 0;
         self.missing = false;
         self.ahead = None;
         self.proposed_at = None;
@@ -353,11 +474,13 @@ impl Member {
         // Messages that arrived early.
         let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.future)
             .into_iter()
-            .partition(|(h, _)| *h == height);
-        self.future = later.into_iter().filter(|(h, _)| *h > height).collect();
-        for (_, message) in now {
-            self.deliver(message).await?;
+            .partition(|e| e.height == height);
+        self.future = later.into_iter().filter(|e| e.height > height).collect();
+        for early in now {
+            self.hold(&early.wire, early.bytes);
+            self.deliver(early.message).await?;
         }
+        self.send_status();
         self.check_blocks().await
     }
 
@@ -379,12 +502,30 @@ impl Member {
                     self.wal
                         .sync()
                         .map_err(|e| Self::fatal("write-ahead log", e))?;
-                    let bytes = borsh::to_vec(&WireMessage::from_message(&message))
-                        .expect("borsh encoding into a Vec cannot fail");
-                    self.sent.push(bytes.clone());
-                    self.net.publish(Topic::Consensus, bytes);
+                    let wire = WireMessage::from_message(&message);
+                    let bytes: Held = Arc::new(Frame::Message(wire.clone()).encode());
+                    let (height, round) = (wire.height(), wire.round());
+                    self.hold(&wire, bytes.clone());
+                    self.sent.push((height, round, bytes.clone()));
+                    self.net.send(
+                        None,
+                        Outgoing {
+                            class: Class::Consensus,
+                            height,
+                            round,
+                            bytes,
+                            repair: false,
+                        },
+                    );
                 }
                 Action::ScheduleTimeout(t, d) => {
+                    let d = if t.kind == arc_malachitebft_core_types::TimeoutKind::Propose
+                        && self.proposer_silent(t.round)
+                    {
+                        d.min(SILENT_PROPOSER_TIMEOUT)
+                    } else {
+                        d
+                    };
                     self.timers.retain(|(s, _)| *s != t);
                     self.timers.push((t, Instant::now() + d));
                 }
@@ -491,6 +632,7 @@ impl Member {
             hash = %committed.hash,
             "committed block"
         );
+        self.finished_height(certificate.round.as_i64(), committed.block.txs.len(), "decided");
         Ok(())
     }
 
@@ -512,10 +654,21 @@ impl Member {
                     }
                 };
                 let id = BlockId(staged.executed.hash);
-                let bytes = borsh::to_vec(&staged.executed.block)
-                    .expect("borsh encoding into a Vec cannot fail");
-                self.net.publish(Topic::Blocks, bytes.clone());
-                self.own_block = Some(bytes);
+                let bytes: Held = Arc::new(
+                    borsh::to_vec(&staged.executed.block)
+                        .expect("borsh encoding into a Vec cannot fail"),
+                );
+                self.net.send(
+                    None,
+                    Outgoing {
+                        class: Class::Blocks,
+                        height,
+                        round: round.as_i64(),
+                        bytes: bytes.clone(),
+                        repair: false,
+                    },
+                );
+                self.own_block = Some((height, round.as_i64(), bytes));
                 self.staged.insert(id, staged);
                 self.node.metrics().proposals.inc();
                 self.node
@@ -620,14 +773,32 @@ impl Member {
         Ok(())
     }
 
-    /// Gossip repair: while a height stalls, send this member's messages (and block) again.
+    /// The backstop: while a height stalls, send this member's messages (and block) again.
     fn tick(&mut self) {
         if self.last_tick_height == self.height {
-            for bytes in self.previous_sent.iter().chain(&self.sent) {
-                self.net.publish(Topic::Consensus, bytes.clone());
+            for (height, round, bytes) in self.previous_sent.iter().chain(&self.sent) {
+                self.net.send(
+                    None,
+                    Outgoing {
+                        class: Class::Consensus,
+                        height: *height,
+                        round: *round,
+                        bytes: bytes.clone(),
+                        repair: true,
+                    },
+                );
             }
-            if let Some(block) = &self.own_block {
-                self.net.publish(Topic::Blocks, block.clone());
+            if let Some((height, round, bytes)) = &self.own_block {
+                self.net.send(
+                    None,
+                    Outgoing {
+                        class: Class::Blocks,
+                        height: *height,
+                        round: *round,
+                        bytes: bytes.clone(),
+                        repair: true,
+                    },
+                );
             }
             if self.missing || self.ahead.is_some() {
                 self.request_sync(self.ahead);
@@ -638,32 +809,39 @@ impl Member {
 
     async fn network(&mut self, event: NetEvent) -> Result<(), CommitteeError> {
         match event {
-            NetEvent::Consensus { data, id, source } => {
-                let (verdict, message) = self.validate(&data);
-                self.net.verdict(id, source, verdict);
-                let Some((height, message)) = message else {
+            NetEvent::Direct { class, peer, data } => {
+                // The links accept streams from members only.
+                let Some(&from) = self.by_peer.get(&peer) else {
                     return Ok(());
                 };
-                if height > self.height {
-                    if self.future.len() < MAX_FUTURE_MESSAGES {
-                        self.future.push((height, message));
+                self.members[from].last_heard = Some(Instant::now());
+                match class {
+                    Class::Status => {
+                        match Status::decode(&data, self.members.len()) {
+                            Ok(status) => self.on_status(from, peer, status),
+                            Err(e) => {
+                                tracing::debug!(%peer, error = %e, "malformed status");
+                                self.net.report(peer, "malformed_status");
+                            }
+                        }
+                        Ok(())
                     }
-                    self.ahead = Some(source);
-                    // One height ahead is normal while this member finishes its commit; the tick
-                    // fetches blocks if the height stalls. Further ahead, fetch now.
-                    if height > self.height + 1 {
-                        self.request_sync(Some(source));
+                    Class::Blocks => {
+                        if let Verdict::Reject(reason) = self.receive_block(&data) {
+                            self.net.report(peer, reason);
+                        }
+                        self.check_blocks().await
                     }
-                } else if height == self.height {
-                    self.deliver(message).await?;
-                    self.check_blocks().await?;
+                    Class::Consensus => match Frame::decode(&data) {
+                        Ok(Frame::Message(wire)) => self.on_message(peer, wire, data).await,
+                        Ok(Frame::Commit(certificate)) => self.on_commit(peer, certificate).await,
+                        Err(e) => {
+                            tracing::debug!(%peer, error = %e, "malformed consensus frame");
+                            self.net.report(peer, "malformed_consensus");
+                            Ok(())
+                        }
+                    },
                 }
-                Ok(())
-            }
-            NetEvent::Block { data, id, source } => {
-                let verdict = self.receive_block(&data);
-                self.net.verdict(id, source, verdict);
-                self.check_blocks().await
             }
             NetEvent::Synced { peer, response } => {
                 self.sync_inflight = None;
@@ -678,11 +856,50 @@ impl Member {
         }
     }
 
-    /// Decodes and checks a consensus message: well formed, from a member, properly signed.
-    fn validate(&self, data: &[u8]) -> (Verdict, Option<(u64, Message)>) {
-        let Ok(wire) = WireMessage::decode(data) else {
-            return (Verdict::Reject("malformed_consensus"), None);
+    /// A signed proposal or vote from `peer` (its sender's own, or forwarded in repair).
+    async fn on_message(
+        &mut self,
+        peer: PeerId,
+        wire: WireMessage,
+        data: Vec<u8>,
+    ) -> Result<(), CommitteeError> {
+        // A repair that crossed the original: already counted, nothing to check.
+        if wire.height() == self.height && self.holds(&wire) {
+            return Ok(());
+        }
+        let (verdict, message) = self.validate(&wire);
+        if let Verdict::Reject(reason) = verdict {
+            self.net.report(peer, reason);
+        }
+        let Some(message) = message else {
+            return Ok(());
         };
+        let height = wire.height();
+        if height > self.height {
+            if self.future.len() < MAX_FUTURE_MESSAGES {
+                self.future.push(Early {
+                    height,
+                    wire,
+                    message,
+                    bytes: Arc::new(data),
+                });
+            }
+            self.ahead = Some(peer);
+            // One height ahead is normal while this member finishes its commit (and the peer
+            // sends the certificate if it is not); further ahead, fetch blocks now.
+            if height > self.height + 1 {
+                self.request_sync(Some(peer));
+            }
+        } else if height == self.height {
+            self.hold(&wire, Arc::new(data));
+            self.deliver(message).await?;
+            self.check_blocks().await?;
+        }
+        Ok(())
+    }
+
+    /// Decodes and checks a consensus message: well formed, from a member, properly signed.
+    fn validate(&self, wire: &WireMessage) -> (Verdict, Option<Message>) {
         let Ok(message) = wire.to_message() else {
             return (Verdict::Reject("malformed_consensus"), None);
         };
@@ -690,6 +907,9 @@ impl Member {
         let Some(validator) = self.validators.get_by_address(&wire.sender()) else {
             return (Verdict::Reject("non_member"), None);
         };
+        if wire.height() < self.height {
+            return (Verdict::Ignore, None);
+        }
         let hash = match &message {
             SignedConsensusMsg::Proposal(p) => p.message.sign_bytes(&self.ctx.chain_id),
             SignedConsensusMsg::Vote(v) => v.message.sign_bytes(&self.ctx.chain_id),
@@ -707,10 +927,7 @@ impl Member {
         {
             return (Verdict::Reject("bad_signature"), None);
         }
-        if wire.height() < self.height {
-            return (Verdict::Ignore, None);
-        }
-        (Verdict::Accept, Some((wire.height(), message)))
+        (Verdict::Accept, Some(message))
     }
 
     async fn deliver(&mut self, message: Message) -> Result<(), CommitteeError> {
@@ -721,8 +938,17 @@ impl Member {
                     .entry(p.message.round.as_i64())
                     .or_insert_with(|| p.message.clone());
             }
-            SignedConsensusMsg::Vote(_) => {
-                self.node.metrics().votes_received.inc();
+            SignedConsensusMsg::Vote(v) => {
+                let metrics = self.node.metrics();
+                metrics.votes_received.inc();
+                metrics
+                    .votes_by_round
+                    .get_or_create(&crate::metrics::VoteLabels::new(
+                        v.message.round.as_i64(),
+                        v.message.vote_type,
+                    ))
+                    .inc();
+                self.votes_this_height += 1;
             }
         }
         match self.consensus.receive(message) {
@@ -732,6 +958,382 @@ impl Member {
                 Ok(())
             }
         }
+    }
+
+    /// The committee position of `address`.
+    fn index_of(&self, address: &ValidatorAddress) -> Option<usize> {
+        self.validators
+            .validators()
+            .binary_search_by_key(address, |v| v.address)
+            .ok()
+    }
+
+    /// Keeps a message of this height to forward to members that lack it.
+    fn hold(&mut self, wire: &WireMessage, bytes: Held) {
+        match wire {
+            WireMessage::Proposal { round, .. } => {
+                self.held_proposals.entry(*round).or_insert(bytes);
+            }
+            WireMessage::Vote {
+                kind,
+                round,
+                validator,
+                ..
+            } => {
+                if let Some(i) = self.index_of(validator) {
+                    self.held_votes
+                        .entry((*round, *kind))
+                        .or_default()
+                        .entry(i)
+                        .or_insert(bytes);
+                }
+            }
+        }
+    }
+
+    /// Whether this member already holds `wire` (same sender, round and step).
+    fn holds(&self, wire: &WireMessage) -> bool {
+        match wire {
+            WireMessage::Proposal { round, .. } => self.held_proposals.contains_key(round),
+            WireMessage::Vote {
+                kind,
+                round,
+                validator,
+                ..
+            } => self.index_of(validator).is_some_and(|i| {
+                self.held_votes
+                    .get(&(*round, *kind))
+                    .is_some_and(|votes| votes.contains_key(&i))
+            }),
+        }
+    }
+
+    /// Whether member `i` has not been heard from for [`SILENT_AFTER`] (never, for a while after
+    /// this member started).
+    fn silent(&self, i: usize) -> bool {
+        if i == self.index {
+            return false;
+        }
+        match self.members[i].last_heard {
+            Some(at) => at.elapsed() > SILENT_AFTER,
+            None => self.up_since.elapsed() > 2 * SILENT_AFTER,
+        }
+    }
+
+    /// Whether the proposer of `round` at this height is another member that seems down.
+    fn proposer_silent(&self, round: Round) -> bool {
+        use arc_malachitebft_core_types::Context as _;
+        let proposer = self
+            .ctx
+            .select_proposer(&self.validators, Height(self.height), round);
+        self.index_of(&proposer.address)
+            .is_some_and(|i| self.silent(i))
+    }
+
+    /// This member's status: height, round, and what it holds of the round.
+    fn status(&self) -> Status {
+        let round = self.consensus.round().as_i64();
+        let n = self.members.len();
+        let bitmap = |kind: u8| {
+            let mut bits = vec![0u8; n.div_ceil(8)];
+            if let Some(votes) = self.held_votes.get(&(round, kind)) {
+                for i in votes.keys() {
+                    Status::set(&mut bits, *i);
+                }
+            }
+            bits
+        };
+        let has_proposal = self.proposals.get(&round).is_some_and(|p| {
+            self.staged.contains_key(&p.value)
+                || self
+                    .blocks
+                    .get(&self.height)
+                    .is_some_and(|b| b.contains_key(&p.value))
+        });
+        Status {
+            height: self.height,
+            round,
+            has_proposal,
+            prevotes: bitmap(1),
+            precommits: bitmap(2),
+        }
+    }
+
+    fn send_status(&mut self) {
+        let status = self.status();
+        self.last_status = (status.height, status.round);
+        self.net.send(
+            None,
+            Outgoing {
+                class: Class::Status,
+                height: status.height,
+                round: status.round,
+                bytes: Arc::new(status.encode()),
+                repair: false,
+            },
+        );
+    }
+
+    /// Sends the status when the height or round changed since the last one.
+    fn status_if_moved(&mut self) {
+        if self.last_status != (self.height, self.consensus.round().as_i64()) {
+            self.send_status();
+        }
+    }
+
+    /// Every [`STATUS_EVERY`]: the status, and a propose timeout cut short if the round's
+    /// proposer fell silent after the round started.
+    fn status_tick(&mut self) {
+        self.send_status();
+        let round = self.consensus.round();
+        if self.proposer_silent(round) {
+            let soon = Instant::now() + SILENT_PROPOSER_TIMEOUT;
+            for (t, at) in &mut self.timers {
+                if t.kind == arc_malachitebft_core_types::TimeoutKind::Propose
+                    && t.round == round
+                    && *at > soon
+                {
+                    *at = soon;
+                }
+            }
+        }
+    }
+
+    /// Sends `bytes` to member `to` as a repair, unless the same repair went out just now.
+    fn repair(&mut self, to: usize, item: (u8, i64, usize), message: Outgoing) {
+        let Some(peer) = self.members[to].peer else {
+            return;
+        };
+        let now = Instant::now();
+        let key = (to, item.0, item.1, item.2);
+        if self
+            .repairs
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < REPAIR_EVERY)
+        {
+            return;
+        }
+        self.repairs.insert(key, now);
+        self.net.send(Some(peer), message);
+    }
+
+    /// A member's status: send it what it lacks.
+    fn on_status(&mut self, from: usize, peer: PeerId, status: Status) {
+        const COMMIT: u8 = 0;
+        const PROPOSAL: u8 = 3;
+        const BLOCK: u8 = 4;
+        if status.height > self.height {
+            self.ahead = Some(peer);
+            if status.height > self.height + 1 {
+                self.request_sync(Some(peer));
+            }
+            return;
+        }
+        if status.height + 1 == self.height {
+            // It is one height behind: it lacks the certificate (and perhaps the block).
+            let Some(synced) = net::Host::committed(&self.node, status.height) else {
+                return;
+            };
+            let height = status.height;
+            self.repair(
+                from,
+                (COMMIT, -1, 0),
+                Outgoing {
+                    class: Class::Consensus,
+                    height,
+                    round: -1,
+                    bytes: Arc::new(Frame::Commit(synced.certificate).encode()),
+                    repair: true,
+                },
+            );
+            if !status.has_proposal {
+                self.repair(
+                    from,
+                    (BLOCK, -1, 0),
+                    Outgoing {
+                        class: Class::Blocks,
+                        height,
+                        round: -1,
+                        bytes: Arc::new(
+                            borsh::to_vec(&synced.block)
+                                .expect("borsh encoding into a Vec cannot fail"),
+                        ),
+                        repair: true,
+                    },
+                );
+            }
+            return;
+        }
+        if status.height != self.height {
+            // Further behind: it fetches blocks when it sees this member's status.
+            return;
+        }
+        let round = self.consensus.round().as_i64();
+        let behind = status.round < round;
+        if status.round > round {
+            return;
+        }
+        for kind in [1u8, 2] {
+            let have = if kind == 1 {
+                &status.prevotes
+            } else {
+                &status.precommits
+            };
+            let lacking: Vec<(usize, Held)> = self
+                .held_votes
+                .get(&(round, kind))
+                .map(|votes| {
+                    votes
+                        .iter()
+                        .filter(|(i, _)| behind || !Status::has(have, **i))
+                        .map(|(i, b)| (*i, b.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (i, bytes) in lacking {
+                self.repair(
+                    from,
+                    (kind, round, i),
+                    Outgoing {
+                        class: Class::Consensus,
+                        height: self.height,
+                        round,
+                        bytes,
+                        repair: true,
+                    },
+                );
+            }
+        }
+        if (behind || !status.has_proposal)
+            && let Some(bytes) = self.held_proposals.get(&round).cloned()
+        {
+            self.repair(
+                from,
+                (PROPOSAL, round, 0),
+                Outgoing {
+                    class: Class::Consensus,
+                    height: self.height,
+                    round,
+                    bytes,
+                    repair: true,
+                },
+            );
+            let block = self.proposals.get(&round).and_then(|p| {
+                self.blocks
+                    .get(&self.height)
+                    .and_then(|b| b.get(&p.value))
+                    .map(|b| borsh::to_vec(b).expect("borsh encoding into a Vec cannot fail"))
+                    .or_else(|| {
+                        self.own_block
+                            .as_ref()
+                            .filter(|(_, r, _)| *r == round)
+                            .map(|(_, _, b)| b.to_vec())
+                    })
+            });
+            if let Some(block) = block {
+                self.repair(
+                    from,
+                    (BLOCK, round, 0),
+                    Outgoing {
+                        class: Class::Blocks,
+                        height: self.height,
+                        round,
+                        bytes: Arc::new(block),
+                        repair: true,
+                    },
+                );
+            }
+        }
+    }
+
+    /// A commit certificate for this height from `peer`: commit the block if it is held, else
+    /// fetch it.
+    async fn on_commit(
+        &mut self,
+        peer: PeerId,
+        certificate: StoredCertificate,
+    ) -> Result<(), CommitteeError> {
+        if certificate.height != self.height {
+            if certificate.height > self.height {
+                self.ahead = Some(peer);
+                self.request_sync(Some(peer));
+            }
+            return Ok(());
+        }
+        let full = match certificate.expand(&self.validators) {
+            Ok(full) => full,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "malformed commit certificate");
+                self.net.report(peer, "malformed_certificate");
+                return Ok(());
+            }
+        };
+        if let Err(e) = verify_commit(&full, &self.validators, Default::default(), &self.ctx.chain_id)
+        {
+            tracing::debug!(%peer, error = ?e, "invalid commit certificate");
+            self.net.report(peer, "bad_certificate");
+            return Ok(());
+        }
+        let Some(staged) = self.staged.remove(&certificate.block) else {
+            tracing::info!(%peer, height = self.height, block = %certificate.block, "certified a block this member does not hold; fetching it");
+            self.request_sync(Some(peer));
+            return Ok(());
+        };
+        let node = self.node.clone();
+        let stored = certificate.clone();
+        let committed =
+            tokio::task::spawn_blocking(move || node.commit_staged(staged, Some(&stored)))
+                .await
+                .map_err(|e| Self::fatal("block commit task", e))?
+                .map_err(|e| Self::fatal("committing a certified block", e))?;
+        tracing::debug!(height = self.height, %peer, "committed a block on a peer's certificate");
+        self.finished_height(
+            i64::from(certificate.round),
+            committed.block.txs.len(),
+            "certificate from a peer",
+        );
+        self.count_refusals();
+        Box::pin(self.enter(self.height + 1, true)).await
+    }
+
+    /// Accounts for a finished height: votes and rounds it took, and a stall if it was slow.
+    fn finished_height(&mut self, round: i64, txs: usize, how: &'static str) {
+        let took = self.started.elapsed();
+        let metrics = self.node.metrics();
+        metrics
+            .votes_per_height
+            .observe(self.votes_this_height as f64);
+        metrics.rounds_per_height.observe((round.max(0) + 1) as f64);
+        let config = &self.node.config();
+        let interval = Duration::from_millis(if txs > 0 {
+            config.block.interval_ms
+        } else {
+            config.consensus.empty_block_interval_ms
+        });
+        if took <= interval + STALL_AFTER {
+            return;
+        }
+        metrics.stalls.inc();
+        let precommits = self.held_votes.get(&(round, 2));
+        let missing: Vec<&str> = (0..self.members.len())
+            .filter(|i| *i != self.index && !precommits.is_some_and(|v| v.contains_key(i)))
+            .map(|i| self.members[i].name.as_str())
+            .collect();
+        let silent: Vec<&str> = (0..self.members.len())
+            .filter(|i| self.silent(*i))
+            .map(|i| self.members[i].name.as_str())
+            .collect();
+        tracing::warn!(
+            height = self.height,
+            round,
+            seconds = format!("{:.2}", took.as_secs_f64()),
+            how,
+            missing_precommits = ?missing,
+            silent = ?silent,
+            "height stalled: it took {:.1} s, {:.1} s more than its block interval",
+            took.as_secs_f64(),
+            took.saturating_sub(interval).as_secs_f64()
+        );
     }
 
     fn receive_block(&mut self, data: &[u8]) -> Verdict {
@@ -824,6 +1426,7 @@ impl Member {
             self.ahead = None;
         }
         if height >= self.height {
+            self.finished_height(-1, 0, "blocks fetched from a peer");
             self.enter(height + 1, true).await?;
         }
         Ok(())

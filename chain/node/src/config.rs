@@ -21,9 +21,13 @@
 //! [p2p]
 //! listen = "/ip4/0.0.0.0/tcp/30300"
 //! peers = []                   # extra multiaddrs; the genesis members' addresses are dialled anyway
+//! dial = {}                    # { node-2 = "/ip4/10.0.0.7/tcp/30300" }: dial a member elsewhere
 //!
 //! [consensus]
-//! propose_timeout_ms = 3000    # and prevote/precommit timeouts; each grows by delta_ms per round
+//! propose_timeout_ms = 3000    # cut to 100 ms when the round's proposer is silent (down)
+//! prevote_timeout_ms = 500     # each timeout grows by delta_ms per failed round
+//! precommit_timeout_ms = 500
+//! delta_ms = 250
 //! empty_block_interval_ms = 1000
 //! ```
 
@@ -122,6 +126,9 @@ pub struct P2pConfig {
     /// Extra peers to dial (multiaddrs, with `/p2p/<peer id>` or not); the genesis members'
     /// addresses are always dialled.
     pub peers: Vec<String>,
+    /// Addresses to dial committee members at instead of their genesis addresses, by member
+    /// name (a member behind NAT, a private network, a proxy).
+    pub dial: std::collections::BTreeMap<String, String>,
     /// Largest gossiped message (a proposed block), in bytes.
     pub max_message_bytes: usize,
 }
@@ -131,6 +138,7 @@ impl Default for P2pConfig {
         Self {
             listen: "/ip4/0.0.0.0/tcp/30300".into(),
             peers: Vec::new(),
+            dial: Default::default(),
             max_message_bytes: 32 * 1024 * 1024,
         }
     }
@@ -140,7 +148,9 @@ impl Default for P2pConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsensusConfig {
-    /// How long to wait for a proposal in round 0.
+    /// How long to wait for a proposal in round 0 (it must exceed `empty_block_interval_ms`: an
+    /// idle proposer waits that long before proposing an empty block). A round whose proposer
+    /// has not been heard from for a second times out after 100 ms instead.
     pub propose_timeout_ms: u64,
     /// How long to wait for more prevotes after seeing 2/3 of them for different blocks.
     pub prevote_timeout_ms: u64,
@@ -150,7 +160,8 @@ pub struct ConsensusConfig {
     pub delta_ms: u64,
     /// With no pending transactions, a proposer waits this long before proposing an empty block.
     pub empty_block_interval_ms: u64,
-    /// How often a member sends its messages for a stalled height again (gossip repair).
+    /// How often a member sends its own messages for a stalled height again (the backstop of the
+    /// status-driven repair).
     pub regossip_ms: u64,
 }
 
@@ -158,9 +169,9 @@ impl Default for ConsensusConfig {
     fn default() -> Self {
         Self {
             propose_timeout_ms: 3_000,
-            prevote_timeout_ms: 1_000,
-            precommit_timeout_ms: 1_000,
-            delta_ms: 500,
+            prevote_timeout_ms: 500,
+            precommit_timeout_ms: 500,
+            delta_ms: 250,
             empty_block_interval_ms: 1_000,
             regossip_ms: 1_000,
         }
@@ -318,6 +329,16 @@ impl NodeConfig {
         {
             return Err(format!(
                 "p2p.peers entry `{bad}` is not a multiaddr; expected e.g. /ip4/10.0.0.2/tcp/30300"
+            ));
+        }
+        if let Some((name, bad)) = self
+            .p2p
+            .dial
+            .iter()
+            .find(|(_, a)| a.parse::<weft_p2p::Multiaddr>().is_err())
+        {
+            return Err(format!(
+                "p2p.dial entry for `{name}`: `{bad}` is not a multiaddr; expected e.g. /ip4/10.0.0.2/tcp/30300"
             ));
         }
         let c = &self.consensus;

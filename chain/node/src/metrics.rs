@@ -9,6 +9,33 @@ use std::sync::Arc;
 
 /// Why a transaction or a message was rejected, as a label (shared with the network's metrics).
 pub use weft_p2p::Reason;
+use prometheus_client::encoding::EncodeLabelSet;
+
+/// Labels of the votes-received counter: the round (`0`, `1`, `2+`) and the kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VoteLabels {
+    /// `0`, `1` or `2+`.
+    pub round: &'static str,
+    /// `prevote` or `precommit`.
+    pub kind: &'static str,
+}
+
+impl VoteLabels {
+    /// The labels of a vote of `round` and `kind`.
+    pub fn new(round: i64, kind: arc_malachitebft_core_types::VoteType) -> Self {
+        Self {
+            round: match round {
+                ..=0 => "0",
+                1 => "1",
+                _ => "2+",
+            },
+            kind: match kind {
+                arc_malachitebft_core_types::VoteType::Prevote => "prevote",
+                arc_malachitebft_core_types::VoteType::Precommit => "precommit",
+            },
+        }
+    }
+}
 
 /// The node's metrics. Cheap to clone.
 #[derive(Clone)]
@@ -31,6 +58,14 @@ pub struct Metrics {
     pub round: Gauge,
     /// Valid consensus votes received.
     pub votes_received: Counter,
+    /// Valid consensus votes received, by round and kind.
+    pub votes_by_round: Family<VoteLabels, Counter>,
+    /// Votes received per height.
+    pub votes_per_height: Histogram,
+    /// Rounds a height took (1 when decided in round 0).
+    pub rounds_per_height: Histogram,
+    /// Heights that took more than a second longer than their block interval.
+    pub stalls: Counter,
     /// Proposals received or made.
     pub proposals: Counter,
     /// Time from the start of a height to its proposed block being ready (built or checked).
@@ -41,6 +76,8 @@ pub struct Metrics {
     pub peers: Gauge,
     /// Network messages rejected (undecodable, badly signed, from non-members), by kind.
     pub rejected_messages: Family<Reason, Counter>,
+    /// Direct-link traffic (sent, queued, dropped, repaired), by peer and class.
+    direct: weft_p2p::NetMetrics,
     /// Blocks fetched from peers and committed by catch-up.
     pub synced_blocks: Counter,
     /// Times the double-signing guard refused to sign.
@@ -72,6 +109,7 @@ impl Metrics {
         weft_p2p::NetMetrics {
             peers: self.peers.clone(),
             rejected_messages: self.rejected_messages.clone(),
+            ..self.direct.clone()
         }
     }
 
@@ -88,11 +126,16 @@ impl Metrics {
             block_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             round: Gauge::default(),
             votes_received: Counter::default(),
+            votes_by_round: Family::default(),
+            votes_per_height: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            rounds_per_height: Histogram::new([1.0, 2.0, 3.0, 4.0, 6.0, 10.0].into_iter()),
+            stalls: Counter::default(),
             proposals: Counter::default(),
             proposal_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             decide_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             peers: Gauge::default(),
             rejected_messages: Family::default(),
+            direct: weft_p2p::NetMetrics::default(),
             synced_blocks: Counter::default(),
             double_sign_refusals: Counter::default(),
             tangle_blocks: Counter::default(),
@@ -145,6 +188,26 @@ impl Metrics {
             m.votes_received.clone(),
         );
         registry.register(
+            "consensus_votes_by_round",
+            "Valid consensus votes received, by round (0, 1, 2+) and kind",
+            m.votes_by_round.clone(),
+        );
+        registry.register(
+            "consensus_votes_per_height",
+            "Valid consensus votes received in one height",
+            m.votes_per_height.clone(),
+        );
+        registry.register(
+            "consensus_rounds_per_height",
+            "Rounds one height took (1: decided in its first round)",
+            m.rounds_per_height.clone(),
+        );
+        registry.register(
+            "consensus_stalls",
+            "Heights that took more than 1 s longer than their block interval",
+            m.stalls.clone(),
+        );
+        registry.register(
             "consensus_proposals",
             "Proposals received or made",
             m.proposals.clone(),
@@ -164,6 +227,26 @@ impl Metrics {
             "p2p_rejected_messages",
             "Network messages rejected, by kind",
             m.rejected_messages.clone(),
+        );
+        registry.register(
+            "p2p_direct_sent",
+            "Direct-link messages written to a peer, by peer and class",
+            m.direct.direct_sent.clone(),
+        );
+        registry.register(
+            "p2p_direct_queued",
+            "Direct-link messages waiting for a peer, by peer and class",
+            m.direct.direct_queued.clone(),
+        );
+        registry.register(
+            "p2p_direct_dropped",
+            "Direct-link messages dropped, by peer, class and reason",
+            m.direct.direct_dropped.clone(),
+        );
+        registry.register(
+            "p2p_repaired",
+            "Messages re-sent to a peer that lacked them (status repair and the stall backstop), by peer and class",
+            m.direct.repaired.clone(),
         );
         registry.register(
             "sync_blocks",

@@ -64,7 +64,7 @@ struct Inner {
     pending_contracts: Mutex<HashMap<ContractId, Arc<ContractAbi>>>,
     abis: Mutex<LruCache<CodeHash, ContractRecord>>,
     /// Decompressed sender keys: decompressing a point costs about a third of a verification.
-    verifying_keys: Mutex<LruCache<PublicKey, ed25519_dalek::VerifyingKey>>,
+    verifying_keys: Mutex<LruCache<PublicKey, weft_types::VerifyingKey>>,
     head: RwLock<Head>,
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
     waiters: Mutex<Waiters>,
@@ -250,26 +250,80 @@ impl Node {
     /// first, then the signature (outside any lock, so RPC threads verify in parallel), then
     /// state checks. In a committee, an admitted transaction is gossiped to the other members.
     pub fn submit(&self, tx: SignedTransaction, size: usize) -> Result<TxHash, SubmitError> {
+        self.submit_local(tx, size, None)
+    }
+
+    /// A transaction submitted to this node (gossiped to the committee once admitted); `verified`
+    /// is its hash when its signature was checked already.
+    fn submit_local(
+        &self,
+        tx: SignedTransaction,
+        size: usize,
+        verified: Option<TxHash>,
+    ) -> Result<TxHash, SubmitError> {
         let forward = self.0.gossip.get().map(|_| tx.clone());
-        let result = self.submit_counted(tx, size);
+        let result = self.submit_counted(tx, size, verified);
         if let (Ok(_), Some(tx), Some(gossip)) = (&result, forward, self.0.gossip.get()) {
             let _ = gossip.send(tx);
         }
         result
     }
 
-    /// [`Node::submit`] for a transaction gossiped by a peer: it is not gossiped again (the
+    /// Decodes and admits many transactions (each its borsh bytes), checking the signatures of
+    /// all together (ZIP-215 batch verification); one result each, in order.
+    pub fn submit_many(&self, txs: &[Vec<u8>]) -> Vec<Result<TxHash, SubmitError>> {
+        let decoded: Vec<Result<SignedTransaction, SubmitError>> =
+            txs.iter().map(|b| self.decode(b)).collect();
+        let items: Vec<_> = decoded
+            .iter()
+            .flatten()
+            .map(|t| (t.tx.sender, t.tx.hash(), t.signature))
+            .collect();
+        let mut verdicts = weft_types::verify_batch(&items).into_iter();
+        let mut hashes = items.into_iter().map(|(_, hash, _)| hash);
+        decoded
+            .into_iter()
+            .zip(txs)
+            .map(|(tx, bytes)| {
+                let tx = tx?;
+                let (valid, hash) = (verdicts.next(), hashes.next());
+                match (valid, hash) {
+                    (Some(true), Some(hash)) => self.submit_local(tx, bytes.len(), Some(hash)),
+                    // Checked again alone: the error (and its metric) says what was wrong.
+                    _ => self.submit_counted(tx, bytes.len(), None),
+                }
+            })
+            .collect()
+    }
+
+    /// [`Node::submit_from_peer`]: it is not gossiped again (the
     /// network relays what it validated).
     pub fn submit_from_peer(
         &self,
         tx: SignedTransaction,
         size: usize,
     ) -> Result<TxHash, SubmitError> {
-        self.submit_counted(tx, size)
+        self.submit_counted(tx, size, None)
     }
 
-    fn submit_counted(&self, tx: SignedTransaction, size: usize) -> Result<TxHash, SubmitError> {
-        let result = self.submit_inner(tx, size);
+    /// [`Node::submit_from_peer`] for a transaction whose signature the caller checked (in a
+    /// batch); `hash` is its hash.
+    pub fn submit_verified_from_peer(
+        &self,
+        tx: SignedTransaction,
+        size: usize,
+        hash: TxHash,
+    ) -> Result<TxHash, SubmitError> {
+        self.submit_counted(tx, size, Some(hash))
+    }
+
+    fn submit_counted(
+        &self,
+        tx: SignedTransaction,
+        size: usize,
+        verified: Option<TxHash>,
+    ) -> Result<TxHash, SubmitError> {
+        let result = self.submit_inner(tx, size, verified);
         match &result {
             Ok(_) => {
                 self.0.metrics.txs_admitted.inc();
@@ -285,12 +339,20 @@ impl Node {
         result
     }
 
-    fn submit_inner(&self, tx: SignedTransaction, size: usize) -> Result<TxHash, SubmitError> {
+    fn submit_inner(
+        &self,
+        tx: SignedTransaction,
+        size: usize,
+        verified: Option<TxHash>,
+    ) -> Result<TxHash, SubmitError> {
         self.0
             .config
             .mempool
             .precheck(&self.0.chain_id, &tx, size)?;
-        let hash = self.verify(&tx).map_err(AdmitError::from)?;
+        let hash = match verified {
+            Some(hash) => hash,
+            None => self.verify(&tx).map_err(AdmitError::from)?,
+        };
         let deployed_abi = self.check_action(&tx)?;
         let sender = tx.tx.sender.address();
         let committed = self.committed_nonce(&sender)?;
@@ -305,7 +367,7 @@ impl Node {
         Ok(hash)
     }
 
-    /// Checks a transaction's signature (strict ed25519, as `SignedTransaction::verify`) with the
+    /// Checks a transaction's signature (ZIP-215, as `SignedTransaction::verify`) with the
     /// sender's decompressed key from a cache.
     fn verify(&self, tx: &SignedTransaction) -> Result<TxHash, SignatureError> {
         let sender = tx.tx.sender;
@@ -314,15 +376,12 @@ impl Node {
         let key = match cached {
             Some(k) => k,
             None => {
-                let k = ed25519_dalek::VerifyingKey::from_bytes(&sender.0)
-                    .map_err(|_| SignatureError::BadKey(sender))?;
+                let k = weft_types::VerifyingKey::new(&sender)?;
                 lock(&self.0.verifying_keys).put(sender, k);
                 k
             }
         };
-        let signature = ed25519_dalek::Signature::from_bytes(&tx.signature.0);
-        key.verify_strict(&hash.0, &signature)
-            .map_err(|_| SignatureError::Mismatch(sender))?;
+        key.verify(&hash.0, &tx.signature)?;
         Ok(hash)
     }
 

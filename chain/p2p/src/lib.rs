@@ -1,10 +1,14 @@
 //! `weft-p2p`: the committee's network, libp2p over TCP with noise encryption and yamux
 //! multiplexing.
 //!
-//! - **gossipsub** carries five topics: batches of transactions, consensus messages, proposed
-//!   blocks, Tangle blocks and committee statement signatures. Messages are validated before they
-//!   are relayed: transaction batches here, through the owner's [`Host::admit_tx`]; everything
-//!   else by the owner, who answers with [`NetHandle::verdict`]. A rejected message is not relayed.
+//! - **Direct links** ([`direct`]) carry consensus traffic point to point between committee
+//!   members: one stream per peer and [`Class`] (status, proposals and votes, blocks), each with a
+//!   bounded queue that drops superseded messages first. The owner validates what arrives
+//!   ([`NetEvent::Direct`]) and reports offenders with [`NetHandle::report`].
+//! - **gossipsub** carries three topics: batches of transactions, Tangle blocks and committee
+//!   statement signatures. Messages are validated before they are relayed: transaction batches
+//!   here, through the owner's [`Host::admit_tx`]; the others by the owner, who answers with
+//!   [`NetHandle::verdict`]. A rejected message is not relayed.
 //! - **request-response** `/weft/sync/1` serves committed blocks with their commit certificates
 //!   (from [`Host::committed`]) to members that fell behind; `/weft/tangle/1` fetches Tangle
 //!   blocks by id.
@@ -17,6 +21,10 @@
 //! [`NetEvent`]s for the committee loop, the [`TangleEvent`]s for the Tangle task, and the sender
 //! of locally submitted transactions to gossip. This crate knows message types and peers, never
 //! the node: it knows nothing of execution, the mempool, consensus rules or RPC.
+
+pub mod direct;
+
+pub use direct::{Class, DropLabels, LinkLabels, Outgoing};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
@@ -54,6 +62,11 @@ const TX_FLUSH: Duration = Duration::from_millis(5);
 pub trait Host: Send + Sync + 'static {
     /// Decodes and admits one transaction gossiped by a peer.
     fn admit_tx(&self, bytes: &[u8]) -> Admission;
+    /// Decodes and admits a gossiped batch of transactions, one admission each in order (an
+    /// owner can check the batch's signatures together).
+    fn admit_txs(&self, batch: &[Vec<u8>]) -> Vec<Admission> {
+        batch.iter().map(|b| self.admit_tx(b)).collect()
+    }
     /// The latest committed height.
     fn head(&self) -> u64;
     /// The committed block at `height` with its commit certificate, if there is one.
@@ -85,6 +98,14 @@ pub struct NetMetrics {
     pub peers: Gauge,
     /// Messages rejected (undecodable, badly signed, from non-members), by kind.
     pub rejected_messages: Family<Reason, Counter>,
+    /// Direct messages written to a peer's stream, by peer and class.
+    pub direct_sent: Family<LinkLabels, Counter>,
+    /// Direct messages waiting in a peer's queue, by peer and class.
+    pub direct_queued: Family<LinkLabels, Gauge>,
+    /// Direct messages dropped, by peer, class and reason.
+    pub direct_dropped: Family<DropLabels, Counter>,
+    /// Direct messages sent because a peer's status showed it lacked them, by peer and class.
+    pub repaired: Family<LinkLabels, Counter>,
 }
 
 /// Where and as whom the network runs.
@@ -100,19 +121,17 @@ pub struct NetConfig {
     pub listen: Multiaddr,
     /// Peers to dial and keep dialling.
     pub peers: Vec<Multiaddr>,
+    /// The other committee members, by name: the peers of the direct links.
+    pub members: Vec<(String, PeerId)>,
     /// The largest gossip message accepted or sent.
     pub max_message_bytes: usize,
 }
 
-/// The gossip topics.
+/// The gossip topics. Consensus traffic does not use gossip: it goes over [`direct`] links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     /// Batches of transactions.
     Txs,
-    /// Consensus proposals and votes.
-    Consensus,
-    /// Proposed blocks.
-    Blocks,
     /// Tangle blocks of the embedded Tangle network.
     Tangle,
     /// Committee members' signatures of statements (anchors, registration) for the Tangle.
@@ -120,19 +139,11 @@ pub enum Topic {
 }
 
 impl Topic {
-    const ALL: [Topic; 5] = [
-        Topic::Txs,
-        Topic::Consensus,
-        Topic::Blocks,
-        Topic::Tangle,
-        Topic::Statements,
-    ];
+    const ALL: [Topic; 3] = [Topic::Txs, Topic::Tangle, Topic::Statements];
 
     fn name(self, chain: &str, tangle: &str) -> IdentTopic {
         IdentTopic::new(match self {
             Topic::Txs => format!("/weft/{chain}/txs/1"),
-            Topic::Consensus => format!("/weft/{chain}/consensus/1"),
-            Topic::Blocks => format!("/weft/{chain}/blocks/1"),
             Topic::Tangle => format!("/weft/tangle/{tangle}/blocks/1"),
             Topic::Statements => format!("/weft/{chain}/statements/1"),
         })
@@ -203,6 +214,7 @@ enum Command {
     Respond(ResponseChannel<SyncResponse>, SyncResponse),
     RequestTangle(Option<PeerId>, TangleRequest),
     RespondTangle(ResponseChannel<TangleResponse>, TangleResponse),
+    Blame(PeerId, &'static str),
     Shutdown,
 }
 
@@ -246,23 +258,15 @@ pub enum TangleEvent {
 /// What the network hands the committee loop.
 #[derive(Debug)]
 pub enum NetEvent {
-    /// A consensus message to validate (answer with [`NetHandle::verdict`]).
-    Consensus {
+    /// A message a committee member sent over a direct link (validate it; report an invalid one
+    /// with [`NetHandle::report`]).
+    Direct {
+        /// Its class.
+        class: Class,
+        /// The member it came from.
+        peer: PeerId,
         /// Its bytes.
         data: Vec<u8>,
-        /// Its id.
-        id: MessageId,
-        /// The peer it came from.
-        source: PeerId,
-    },
-    /// A proposed block to validate.
-    Block {
-        /// Its bytes.
-        data: Vec<u8>,
-        /// Its id.
-        id: MessageId,
-        /// The peer it came from.
-        source: PeerId,
     },
     /// The answer to [`NetHandle::request_blocks`].
     Synced {
@@ -277,11 +281,28 @@ pub enum NetEvent {
 #[derive(Clone)]
 pub struct NetHandle {
     commands: mpsc::UnboundedSender<Command>,
+    links: Arc<direct::Links>,
     /// This node's peer id.
     pub peer_id: PeerId,
 }
 
 impl NetHandle {
+    /// Queues a message for one committee member, or for all of them when `to` is `None`.
+    pub fn send(&self, to: Option<PeerId>, message: Outgoing) {
+        self.links.send(to, message);
+    }
+
+    /// The committee name of `peer`, if it is a member.
+    pub fn member_name(&self, peer: &PeerId) -> Option<&str> {
+        self.links.name(peer)
+    }
+
+    /// Counts an invalid direct message against `peer` (a metric; past [`BAN_AFTER`] the peer is
+    /// disconnected for [`BAN_FOR`]).
+    pub fn report(&self, peer: PeerId, reason: &'static str) {
+        let _ = self.commands.send(Command::Blame(peer, reason));
+    }
+
     /// Gossips `data` on `topic`.
     pub fn publish(&self, topic: Topic, data: Vec<u8>) {
         let _ = self.commands.send(Command::Publish(topic, data));
@@ -350,6 +371,7 @@ pub fn peer_id(key: &PublicKey) -> Result<PeerId, String> {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    stream: libp2p_stream::Behaviour,
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
     tangle: request_response::Behaviour<TangleCodec>,
@@ -376,7 +398,7 @@ type TangleCodec = BorshCodec<TangleRequest, TangleResponse>;
 const MAX_REQUEST: usize = 4096;
 const MAX_RESPONSE: usize = 256 * 1024 * 1024;
 
-async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
+pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
     io: &mut T,
     max: usize,
 ) -> std::io::Result<Vec<u8>> {
@@ -480,6 +502,7 @@ pub fn start(
         seed,
         listen,
         peers,
+        members,
         max_message_bytes: max_message,
     } = config;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity(seed))
@@ -511,6 +534,7 @@ pub fn start(
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
             );
             Ok(Behaviour {
+                stream: libp2p_stream::Behaviour::new(),
                 gossipsub,
                 sync,
                 tangle,
@@ -533,8 +557,16 @@ pub fn start(
     let (events, event_rx) = mpsc::unbounded_channel();
     let (tangle_events, tangle_rx) = mpsc::unbounded_channel();
     let (gossip, gossip_rx) = mpsc::unbounded_channel();
+    let links = direct::Links::start(
+        &members,
+        swarm.behaviour().stream.new_control(),
+        events.clone(),
+        metrics.clone(),
+        max_message,
+    )?;
     let handle = NetHandle {
         commands,
+        links,
         peer_id: *swarm.local_peer_id(),
     };
     let task = Task {
@@ -683,6 +715,13 @@ impl Task {
                     .tangle
                     .send_response(channel, response);
             }
+            Command::Blame(peer, reason) => {
+                self.metrics
+                    .rejected_messages
+                    .get_or_create(&Reason { reason })
+                    .inc();
+                self.blame(peer, reason);
+            }
             Command::Shutdown => {}
         }
     }
@@ -766,18 +805,6 @@ impl Task {
                 id,
                 source,
             });
-        } else if is(Topic::Consensus) {
-            let _ = self.events.send(NetEvent::Consensus {
-                data: message.data,
-                id,
-                source,
-            });
-        } else if is(Topic::Blocks) {
-            let _ = self.events.send(NetEvent::Block {
-                data: message.data,
-                id,
-                source,
-            });
         } else if is(Topic::Txs) {
             // Checking signatures takes a while: off the network task.
             let host = self.host.clone();
@@ -854,8 +881,8 @@ fn admit_batch(host: &dyn Host, data: &[u8]) -> Verdict {
         return Verdict::Reject("malformed_tx_batch");
     };
     let mut admitted = 0usize;
-    for bytes in &batch {
-        match host.admit_tx(bytes) {
+    for admission in host.admit_txs(&batch) {
+        match admission {
             Admission::Admitted => admitted += 1,
             Admission::Refused => {}
             Admission::Invalid(kind) => return Verdict::Reject(kind),

@@ -80,7 +80,7 @@ struct FilterParams {
     filter: EventFilter,
 }
 
-fn submit_error(e: SubmitError) -> ErrorObjectOwned {
+pub(crate) fn submit_error(e: SubmitError) -> ErrorObjectOwned {
     let message = e.to_string();
     match e {
         SubmitError::Malformed(_) => error(codes::INVALID_PARAMS, message),

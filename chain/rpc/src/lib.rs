@@ -4,11 +4,14 @@
 //!   ([`METHODS`], served as OpenRPC by `rpc.discover`), and parameter parsing by position or name.
 //! - [`chain`]: the `weft_*` methods and subscriptions.
 //! - [`tangle`]: the `tangle_*` methods and subscriptions of a committee member's Tangle.
+//! - [`binary`]: the binary ingest path (`POST /binary/v1/transactions`, borsh batches), an HTTP
+//!   layer in front of JSON-RPC on the same port.
 //!
 //! Start reading at [`module`] and [`serve`]. The server reaches the node only through
 //! `weft_api::NodeApi`, so this crate knows nothing of the executor, the mempool, consensus, the
 //! network or RocksDB, and a change here rebuilds neither. `docs/json-rpc.md` is the reference.
 
+pub mod binary;
 pub mod chain;
 pub mod params;
 pub mod tangle;
@@ -46,7 +49,12 @@ pub async fn serve(
         .max_response_body_size(limits.max_request_bytes.max(16 * 1024 * 1024))
         .max_connections(limits.max_connections)
         .build();
-    let server = Server::builder().set_config(config).build(listen).await?;
+    let binary = binary::BinaryLayer::new(node.clone(), limits.max_request_bytes as usize);
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(binary))
+        .build(listen)
+        .await?;
     let addr = server.local_addr()?;
     Ok((addr, server.start(module(node))))
 }

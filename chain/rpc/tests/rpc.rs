@@ -443,3 +443,89 @@ async fn a_clean_stop_and_reopen_keeps_height_root_and_receipts() {
     );
     node.stop().await;
 }
+
+/// Sends `body` to `path` with `method` over HTTP/1.1; the status line and the body.
+async fn http_raw(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u8]) -> (String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&response[..split])
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    (status, response[split + 4..].to_vec())
+}
+
+/// The binary ingest path: a batch in one request, one outcome per transaction in order (a bad
+/// signature or undecodable bytes refuse only that one), the accepted ones commit, and requests
+/// that are not a batch get a precise HTTP error while JSON-RPC keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_path_admits_a_batch_with_one_outcome_each() {
+    use weft_client::binary::{BinarySender, PATH, TxOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path()).await;
+    let http = node.client().await;
+    let mut alice = signer(&http, 9).await;
+    let (counter, _) = deploy_counter(&http, &mut alice, 0).await;
+
+    let mut txs: Vec<_> = (1..=20u64)
+        .map(|_| alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap()))
+        .collect();
+    // A forged signature in the middle.
+    let mut forged = txs[7].clone();
+    forged.signature.0[3] ^= 0x40;
+    let bad_index = txs.len();
+    txs.push(forged);
+    let sender = BinarySender::new(&node.ws()).unwrap();
+    let outcomes = sender.send(&txs).await.unwrap();
+    assert_eq!(outcomes.len(), txs.len());
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            TxOutcome::Accepted(hash) if i < bad_index => assert_eq!(*hash, txs[i].tx.hash()),
+            TxOutcome::Rejected { code, message } if i == bad_index => {
+                assert!(
+                    *code == codes::BAD_SIGNATURE || *code == codes::DUPLICATE_TX,
+                    "{code}: {message}"
+                );
+            }
+            other => panic!("transaction {i}: {other:?}"),
+        }
+    }
+    let last = txs[bad_index - 1].tx.hash();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while http.receipt(&last).await.unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the batch never committed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let count = http.call_json(&counter, "get", json!([])).await.unwrap();
+    assert_eq!(count.value, Some(json!(20)));
+
+    // Undecodable bytes inside a well-formed batch: refused alone.
+    let good = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+    let body = borsh::to_vec(&vec![b"junk".to_vec(), borsh::to_vec(&good).unwrap()]).unwrap();
+    let (status, reply) = http_raw(node.addr, "POST", PATH, &body).await;
+    assert!(status.contains("200"), "{status}");
+    let outcomes: Vec<TxOutcome> = borsh::from_slice(&reply).unwrap();
+    assert!(
+        matches!(&outcomes[0], TxOutcome::Rejected { code, .. } if *code == codes::INVALID_PARAMS),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], TxOutcome::Accepted(good.tx.hash()));
+
+    // Not a batch, not a POST: plain-text HTTP errors that say what is expected.
+    let (status, reply) = http_raw(node.addr, "POST", PATH, b"\x05\x00").await;
+    assert!(status.contains("400"), "{status}");
+    assert!(String::from_utf8_lossy(&reply).contains("Vec<Vec<u8>>"));
+    let (status, _) = http_raw(node.addr, "GET", PATH, b"").await;
+    assert!(status.contains("405"), "{status}");
+    assert!(http.chain_info().await.is_ok());
+}

@@ -170,18 +170,63 @@ mod signing {
         }
     }
 
-    /// Verifies an ed25519 signature of a 32-byte hash (strict: no malleable encodings).
+    /// A public key decompressed for verification. Decompression is about a third of a
+    /// verification, so callers that see one key often keep these in a cache.
+    #[derive(Clone, Copy, Debug)]
+    pub struct VerifyingKey(ed25519_zebra::VerificationKey);
+
+    impl VerifyingKey {
+        /// Decompresses `key`.
+        pub fn new(key: &PublicKey) -> Result<Self, SignatureError> {
+            ed25519_zebra::VerificationKey::try_from(key.0)
+                .map(Self)
+                .map_err(|_| SignatureError::BadKey(*key))
+        }
+
+        /// Verifies `signature` over `message` under the ZIP-215 rules (see [`verify_hash`]).
+        pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+            self.0
+                .verify(&ed25519_zebra::Signature::from_bytes(&signature.0), message)
+                .map_err(|_| SignatureError::Mismatch(PublicKey(self.0.into())))
+        }
+    }
+
+    /// Verifies an ed25519 signature of a 32-byte hash under the ZIP-215 rules
+    /// (`ed25519-zebra`): the cofactored equation, any encoding of the key and of `R` that
+    /// decompresses, `s` canonical. Single and batch verification ([`verify_batch`]) accept
+    /// exactly the same signatures, so every node judges every block alike however it batches.
+    /// Every signature check in Weft goes through here or [`verify_batch`]: transactions, votes,
+    /// certificates, Tangle blocks, anchors, and contracts' `ed25519_verify`.
     pub fn verify_hash(
         key: &PublicKey,
         hash: &Hash32,
         signature: &Signature,
     ) -> Result<(), SignatureError> {
-        let verifying =
-            VerifyingKey::from_bytes(&key.0).map_err(|_| SignatureError::BadKey(*key))?;
-        let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
-        verifying
-            .verify_strict(&hash.0, &signature)
-            .map_err(|_| SignatureError::Mismatch(*key))
+        VerifyingKey::new(key)?.verify(&hash.0, signature)
+    }
+
+    /// Verifies many signatures of 32-byte hashes at once (ZIP-215 batch verification, about
+    /// half the cost per signature of [`verify_hash`]); returns for each whether it is valid,
+    /// exactly as [`verify_hash`] would say. A batch with a bad signature is checked again one
+    /// by one to find it.
+    pub fn verify_batch(items: &[(PublicKey, Hash32, Signature)]) -> Vec<bool> {
+        if items.len() > 1 {
+            let mut batch = ed25519_zebra::batch::Verifier::new();
+            for (key, hash, signature) in items {
+                batch.queue((
+                    ed25519_zebra::VerificationKeyBytes::from(key.0),
+                    ed25519_zebra::Signature::from_bytes(&signature.0),
+                    &hash.0,
+                ));
+            }
+            if batch.verify(rand_core::OsRng).is_ok() {
+                return vec![true; items.len()];
+            }
+        }
+        items
+            .iter()
+            .map(|(key, hash, signature)| verify_hash(key, hash, signature).is_ok())
+            .collect()
     }
 
     impl SignedTransaction {
@@ -195,7 +240,7 @@ mod signing {
 }
 
 #[cfg(feature = "signing")]
-pub use signing::{Keypair, verify_hash};
+pub use signing::{Keypair, VerifyingKey, verify_batch, verify_hash};
 
 #[cfg(all(test, feature = "signing"))]
 mod tests {
@@ -220,6 +265,80 @@ mod tests {
                     args
                 }),
         ]
+    }
+
+    fn signed(seed: u8, hash: u8) -> (PublicKey, Hash32, Signature) {
+        let key = Keypair::from_seed([seed; 32]);
+        let hash = Hash32([hash; 32]);
+        (key.public_key(), hash, key.sign_hash(&hash))
+    }
+
+    #[test]
+    fn batch_and_single_verification_agree() {
+        let mut items: Vec<_> = (0..16).map(|i| signed(i, i.wrapping_mul(7))).collect();
+        assert_eq!(verify_batch(&items), vec![true; 16]);
+        // One wrong hash and one flipped signature bit: the batch finds exactly those.
+        items[3].1 = Hash32([0xEE; 32]);
+        items[9].2.0[5] ^= 1;
+        let verdicts = verify_batch(&items);
+        for (i, (key, hash, signature)) in items.iter().enumerate() {
+            assert_eq!(verdicts[i], verify_hash(key, hash, signature).is_ok(), "item {i}");
+            assert_eq!(verdicts[i], i != 3 && i != 9, "item {i}");
+        }
+        assert_eq!(verify_batch(&items[..1]), vec![true]);
+        assert!(verify_batch(&[]).is_empty());
+    }
+
+    /// ZIP-215's defining cases: the identity as key and as `R`, with `s = 0`, satisfies the
+    /// cofactored equation for any message, and so does the non-canonical encoding of the
+    /// identity (y = 1 + p). Strict verification (RFC 8032 with checks) refuses both; ZIP-215
+    /// accepts both, alone and in a batch, which is what makes every node's verdict the same.
+    #[test]
+    fn zip215_accepts_small_order_and_non_canonical_encodings_alike_single_and_batch() {
+        let identity = {
+            let mut b = [0u8; 32];
+            b[0] = 1;
+            b
+        };
+        // y = 2^255 - 19 + 1 = p + 1, the non-canonical encoding of y = 1.
+        let non_canonical = {
+            let mut b = [0xFFu8; 32];
+            b[0] = 0xEE;
+            b[31] = 0x7F;
+            b
+        };
+        for encoding in [identity, non_canonical] {
+            let key = PublicKey(encoding);
+            let mut signature = [0u8; 64];
+            signature[..32].copy_from_slice(&encoding);
+            let signature = Signature(signature);
+            for message in [[0u8; 32], [0xAB; 32]] {
+                let hash = Hash32(message);
+                assert!(verify_hash(&key, &hash, &signature).is_ok());
+                assert_eq!(
+                    verify_batch(&[(key, hash, signature), signed(1, 2)]),
+                    vec![true, true]
+                );
+            }
+            let strict = ed25519_dalek::VerifyingKey::from_bytes(&encoding).and_then(|k| {
+                k.verify_strict(&[0u8; 32], &ed25519_dalek::Signature::from_bytes(&signature.0))
+            });
+            assert!(strict.is_err(), "strict verification refuses it");
+        }
+        // A non-canonical s (s + l) is refused by both rules.
+        let (key, hash, mut signature) = signed(4, 4);
+        let l: [u8; 32] = [
+            0xED, 0xD3, 0xF5, 0x5C, 0x1A, 0x63, 0x12, 0x58, 0xD6, 0x9C, 0xF7, 0xA2, 0xDE, 0xF9,
+            0xDE, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let sum = u16::from(signature.0[32 + i]) + u16::from(l[i]) + carry;
+            signature.0[32 + i] = sum as u8;
+            carry = sum >> 8;
+        }
+        assert!(verify_hash(&key, &hash, &signature).is_err());
+        assert_eq!(verify_batch(&[(key, hash, signature), signed(1, 2)]), vec![false, true]);
     }
 
     proptest! {

@@ -7,6 +7,8 @@
 //!   blocks and events.
 //! - [`verify_state`] checks a value the node served (`weft_getState`) against a state root, with
 //!   the JMT proof; no RocksDB needed.
+//! - [`binary`] is the bulk path: many signed transactions in one HTTP request, borsh both ways
+//!   ([`binary::BinarySender`]).
 //! - [`codec`] turns JSON into borsh through a contract's ABI and back; [`json`] has the API's JSON
 //!   shapes, shared with the node.
 //!
@@ -28,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod binary;
 #[cfg(feature = "transport")]
 mod client;
 pub mod codec;

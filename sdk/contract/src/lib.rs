@@ -76,6 +76,10 @@
 //! each method's ABI (names, argument and result types) in the `weft_abi` custom section, so nodes
 //! and clients can accept JSON arguments. Test through `weft-testkit`, which builds the crate to
 //! wasm and runs it in the real VM. The host functions panic outside the VM.
+//!
+//! On `wasm32` the SDK is the contract's global allocator: a bump heap that starts in the
+//! module's initial memory (see `heap.rs`), so a call that allocates a little does not grow its
+//! memory.
 
 #![allow(
     unsafe_code,
@@ -84,6 +88,7 @@
 
 mod env;
 mod error;
+mod heap;
 mod storage;
 mod sys;
 

@@ -2,6 +2,9 @@
 
 #![allow(dead_code, reason = "each test file uses part of this")]
 
+pub mod committee;
+pub mod faults;
+
 use std::path::Path;
 use weft_client::Client;
 

@@ -1,0 +1,151 @@
+//! The binary ingest path on the JSON-RPC port: `POST /binary/v1/transactions` with the borsh
+//! encoding of a `Vec<Vec<u8>>` of signed transactions, answered with the borsh encoding of one
+//! [`TxOutcome`] per transaction (`weft_client::binary` has the format and a sender).
+//!
+//! It is an HTTP layer in front of jsonrpsee: every other request goes on to JSON-RPC. Decoding,
+//! the batch signature check and admission run on a blocking thread, off the async runtime.
+
+use crate::chain::submit_error;
+use crate::params::Ctx;
+use jsonrpsee::core::BoxError;
+use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use weft_client::binary::{MAX_BATCH, PATH, TxOutcome};
+
+/// The layer that serves [`PATH`] and passes everything else on.
+#[derive(Clone)]
+pub struct BinaryLayer {
+    node: Ctx,
+    max_bytes: usize,
+}
+
+impl BinaryLayer {
+    /// Serves `node`, taking request bodies up to `max_bytes`.
+    pub fn new(node: Ctx, max_bytes: usize) -> Self {
+        Self { node, max_bytes }
+    }
+}
+
+impl<S> tower::Layer<S> for BinaryLayer {
+    type Service = Binary<S>;
+
+    fn layer(&self, inner: S) -> Binary<S> {
+        Binary {
+            inner,
+            node: self.node.clone(),
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+/// See [`BinaryLayer`].
+#[derive(Clone)]
+pub struct Binary<S> {
+    inner: S,
+    node: Ctx,
+    max_bytes: usize,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> tower::Service<HttpRequest> for Binary<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<HttpResponse, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: HttpRequest) -> Self::Future {
+        if request.uri().path() != PATH {
+            return Box::pin(self.inner.call(request));
+        }
+        let (node, max) = (self.node.clone(), self.max_bytes);
+        Box::pin(async move { Ok(ingest(node, request, max).await) })
+    }
+}
+
+fn plain(status: u16, text: String) -> HttpResponse {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(HttpBody::from(text + "\n"))
+        .expect("a valid response")
+}
+
+async fn ingest(node: Ctx, request: HttpRequest, max: usize) -> HttpResponse {
+    use http_body_util::BodyExt;
+    if request.method() != http::Method::POST {
+        return plain(
+            405,
+            format!(
+                "{PATH} takes POST with the borsh encoding of a Vec<Vec<u8>> of signed transactions"
+            ),
+        );
+    }
+    let body = match http_body_util::Limited::new(request.into_body(), max)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(e) => {
+            return plain(
+                413,
+                format!("cannot read the request body (the limit is {max} bytes): {e}"),
+            );
+        }
+    };
+    let txs: Vec<Vec<u8>> = match borsh::from_slice(&body) {
+        Ok(txs) => txs,
+        Err(e) => {
+            return plain(
+                400,
+                format!(
+                    "the body is not the borsh encoding of a Vec<Vec<u8>> (one SignedTransaction's borsh bytes each): {e}"
+                ),
+            );
+        }
+    };
+    if txs.len() > MAX_BATCH {
+        return plain(
+            413,
+            format!(
+                "{} transactions in one request; at most {MAX_BATCH}",
+                txs.len()
+            ),
+        );
+    }
+    let outcomes = tokio::task::spawn_blocking(move || {
+        node.submit_many(&txs)
+            .into_iter()
+            .map(|result| match result {
+                Ok(hash) => TxOutcome::Accepted(hash),
+                Err(e) => {
+                    let e = submit_error(e);
+                    TxOutcome::Rejected {
+                        code: e.code(),
+                        message: e.message().to_string(),
+                    }
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    match outcomes {
+        Ok(outcomes) => http::Response::builder()
+            .status(200)
+            .header("content-type", "application/octet-stream")
+            .body(HttpBody::from(
+                borsh::to_vec(&outcomes).expect("borsh encoding into a Vec cannot fail"),
+            ))
+            .expect("a valid response"),
+        Err(e) => plain(500, format!("admitting the batch failed: {e}")),
+    }
+}
