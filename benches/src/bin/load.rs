@@ -403,8 +403,7 @@ async fn run_offered(
         .map(|u| weft_client::binary::BinarySender::new(u))
         .collect::<Result<_, _>>()?;
     // Commit times, by transaction, as node 0 announces blocks.
-    let committed: Arc<std::sync::Mutex<HashMap<weft_types::TxHash, Instant>>> =
-        Arc::default();
+    let committed: Arc<std::sync::Mutex<HashMap<weft_types::TxHash, Instant>>> = Arc::default();
     let watcher = {
         let client = connect(&urls[0]).await?;
         let committed = committed.clone();
@@ -448,10 +447,14 @@ async fn run_offered(
         if let (Some(k), Some(node), false) = (args.kill_node, &node, killed)
             && started.elapsed() >= Duration::from_secs(args.kill_after)
         {
-            let pid = std::fs::read_to_string(node.dir.path().join(format!("dev/node-{k}/node.pid")))
-                .with_context(|| format!("no pid file for node-{k}"))?;
+            let pid =
+                std::fs::read_to_string(node.dir.path().join(format!("dev/node-{k}/node.pid")))
+                    .with_context(|| format!("no pid file for node-{k}"))?;
             Command::new("kill").args(["-9", pid.trim()]).status()?;
-            eprintln!("killed node-{k} at {:.1} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "killed node-{k} at {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             killed = true;
         }
         // This tick's share, each sender's transactions to its node.

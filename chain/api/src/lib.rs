@@ -273,7 +273,10 @@ pub trait NodeApi: Send + Sync + 'static {
     /// signatures together; one result per transaction, in order. Blocking.
     fn submit_many(&self, txs: &[Vec<u8>]) -> Vec<Result<TxHash, SubmitError>> {
         txs.iter()
-            .map(|bytes| self.decode(bytes).and_then(|tx| self.submit(tx, bytes.len())))
+            .map(|bytes| {
+                self.decode(bytes)
+                    .and_then(|tx| self.submit(tx, bytes.len()))
+            })
             .collect()
     }
     /// Resolves with the receipt once `hash` commits. Register before submitting.

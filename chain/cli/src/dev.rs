@@ -260,12 +260,14 @@ pub async fn run(args: &DevArgs) -> Result<()> {
 /// Sends one control command to the devnet running in `home` and prints its answer.
 async fn send_control(home: &Path, control: &Control) -> Result<()> {
     let socket = socket_path(home);
-    let stream = tokio::net::UnixStream::connect(&socket).await.with_context(|| {
-        format!(
-            "no devnet is running in {} (start one with `weft dev`)",
-            home.display()
-        )
-    })?;
+    let stream = tokio::net::UnixStream::connect(&socket)
+        .await
+        .with_context(|| {
+            format!(
+                "no devnet is running in {} (start one with `weft dev`)",
+                home.display()
+            )
+        })?;
     let (read, mut write) = stream.into_split();
     write
         .write_all(format!("{}\n", control.line()).as_bytes())
@@ -387,7 +389,9 @@ impl Devnet {
         let verdict = if up >= quorum {
             format!("the other {up} keep committing")
         } else {
-            format!("{up} of {n} run, fewer than the {quorum} needed: commits wait until enough are back")
+            format!(
+                "{up} of {n} run, fewer than the {quorum} needed: commits wait until enough are back"
+            )
         };
         eprintln!(
             "node-{i} exited unexpectedly ({status}); {verdict}. `weft dev restart node-{i}` starts it again; its log: {}",
@@ -447,13 +451,12 @@ impl Devnet {
         let mut words = line.split_whitespace();
         let command = words.next().unwrap_or_default();
         let node = words.next();
-        let need = |node: Option<&str>| {
-            node.ok_or_else(|| anyhow!("`{command}` needs a node, e.g. `{command} node-1`"))
-        };
+        let need =
+            || node.ok_or_else(|| anyhow!("`{command}` needs a node, e.g. `{command} node-1`"));
         match command {
             "status" => Ok(self.status()),
             "stop" => {
-                let i = self.node(need(node)?)?;
+                let i = self.node(need()?)?;
                 if !self.signal_stop(i) {
                     bail!("node-{i} is not running");
                 }
@@ -461,19 +464,23 @@ impl Devnet {
                 Ok(format!("node-{i} stopped"))
             }
             "start" => {
-                let i = self.node(need(node)?)?;
+                let i = self.node(need()?)?;
                 self.start(i)?;
                 eprintln!("node-{i} started again");
-                Ok(format!("node-{i} started; it catches up with the committee"))
+                Ok(format!(
+                    "node-{i} started; it catches up with the committee"
+                ))
             }
             "restart" => {
-                let i = self.node(need(node)?)?;
+                let i = self.node(need()?)?;
                 if self.signal_stop(i) {
                     self.wait_stopped(i, exit_rx).await?;
                 }
                 self.start(i)?;
                 eprintln!("node-{i} restarted");
-                Ok(format!("node-{i} restarted; it catches up with the committee"))
+                Ok(format!(
+                    "node-{i} restarted; it catches up with the committee"
+                ))
             }
             other => bail!("unknown command `{other}`; expected restart, stop, start or status"),
         }

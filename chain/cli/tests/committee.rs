@@ -10,11 +10,11 @@
 
 mod common;
 
-use common::committee::{CHAIN, Committee, concurrent_load, increments, metrics};
-use common::counter_wasm;
+use common::committee::{CHAIN, Committee, concurrent_load, increments, metrics, weft};
+use common::{counter_wasm, item_key};
 use std::time::{Duration, Instant};
-use weft_client::json::{Status, WaitUntil};
-use weft_client::{Client, Signer, keyfile};
+use weft_client::json::WaitUntil;
+use weft_client::{Signer, keyfile};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_members_commit_survive_kill_9_and_catch_up() {

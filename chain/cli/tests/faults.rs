@@ -50,7 +50,8 @@ impl Load {
                     let mut signer = Signer::new(keyfile::generate(), CHAIN, 0);
                     let mut out = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
-                        let tx = signer.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+                        let tx =
+                            signer.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
                         let receipt = match client.send_and_wait(&tx).await {
                             Ok(r) => r,
                             Err(e) => {
@@ -99,9 +100,7 @@ async fn assert_consistent(
     let all: Vec<usize> = (0..committee.members.len()).collect();
     let top = acknowledged.iter().map(|r| r.height).max().unwrap();
     for &i in &all {
-        committee
-            .wait_height(i, top, Duration::from_secs(30))
-            .await;
+        committee.wait_height(i, top, Duration::from_secs(30)).await;
     }
     committee.assert_agreement(&all).await;
     committee.assert_receipts(&all, acknowledged).await;
@@ -128,7 +127,10 @@ async fn a_member_cut_off_and_reconnected_catches_up() {
     let (mut committee, net) = Committee::running_behind_proxies(4).await;
     let (counter, deployed) = deploy(&mut committee).await;
     let load = Load::start(
-        vec![committee.members[0].url.clone(), committee.members[1].url.clone()],
+        vec![
+            committee.members[0].url.clone(),
+            committee.members[1].url.clone(),
+        ],
         counter,
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -170,13 +172,7 @@ async fn a_two_two_partition_stops_commits_and_heals() {
     let mut pending = Vec::new();
     for _ in 0..5 {
         let tx = bob.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
-        pending.push(
-            client
-                .send(&tx, WaitUntil::Accepted)
-                .await
-                .unwrap()
-                .tx_hash,
-        );
+        pending.push(client.send(&tx, WaitUntil::Accepted).await.unwrap().tx_hash);
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
@@ -212,7 +208,10 @@ async fn a_member_paused_for_10_s_resumes_and_catches_up() {
     let mut committee = Committee::running(4).await;
     let (counter, deployed) = deploy(&mut committee).await;
     let load = Load::start(
-        vec![committee.members[0].url.clone(), committee.members[1].url.clone()],
+        vec![
+            committee.members[0].url.clone(),
+            committee.members[1].url.clone(),
+        ],
         counter,
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -245,13 +244,12 @@ async fn kill_9_of_the_proposer_under_load() {
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // The member proposing the height in progress.
-    let victim = committee.proposer(committee.height(0).await + 1);
+    let head = committee.height(0).await;
+    let victim = committee.proposer(head + 1);
     committee.kill9(victim);
     let others: Vec<usize> = (0..4).filter(|i| *i != victim).collect();
     let top = committee.top(&others).await;
-    let took = committee
-        .wait_all_past(&others, top, RESUME_WITHIN)
-        .await;
+    let took = committee.wait_all_past(&others, top, RESUME_WITHIN).await;
     eprintln!("proposer node-{victim} killed: the others passed height {top} {took:?} later");
     // A few more heights with a dead member, whose turns to propose cost one short round.
     let top = committee.top(&others).await;

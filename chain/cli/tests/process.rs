@@ -268,6 +268,23 @@ fn free_ports(count: u16) -> u16 {
     panic!("no {count} consecutive free ports");
 }
 
+async fn height_of(client: &Client) -> u64 {
+    client.chain_info().await.unwrap().height
+}
+
+/// Waits (at most 60 s) until the node behind `client` reaches `at_least`.
+async fn wait_for(client: &Client, at_least: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let h = client.chain_info().await.map(|i| i.height).unwrap_or(0);
+        if h >= at_least {
+            return h;
+        }
+        assert!(Instant::now() < deadline, "stuck below height {at_least}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `weft dev` keeps the committee running when a node dies, says so, and restarts it on
 /// `weft dev restart`; the node catches up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,29 +300,12 @@ async fn weft_dev_survives_a_dead_node_and_restarts_it() {
         .args(["--metrics-port", &metrics.to_string()])
         .args(["--p2p-port", &p2p.to_string()])
         .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(&log)
-                .unwrap(),
-        )
+        .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
         .spawn()
         .unwrap();
     let url = |i: u16| format!("http://127.0.0.1:{}", rpc + i);
-    let height = |client: Client| async move { client.chain_info().await.unwrap().height };
     let node0 = ready(&url(0), &mut dev, &log).await;
-    let wait = |client: Client, at_least: u64| async move {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let h = client.chain_info().await.map(|i| i.height).unwrap_or(0);
-            if h >= at_least {
-                return h;
-            }
-            assert!(Instant::now() < deadline, "stuck below height {at_least}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    wait(node0.clone(), 2).await;
+    wait_for(&node0, 2).await;
 
     // kill -9 of node-1: the others go on, and `weft dev` says so and keeps running.
     let pid = std::fs::read_to_string(home.join("node-1/node.pid")).unwrap();
@@ -316,21 +316,24 @@ async fn weft_dev_survives_a_dead_node_and_restarts_it() {
             .unwrap()
             .success()
     );
-    let at_kill = height(node0.clone()).await;
-    wait(node0.clone(), at_kill + 3).await;
+    let at_kill = height_of(&node0).await;
+    wait_for(&node0, at_kill + 3).await;
     assert!(dev.try_wait().unwrap().is_none(), "weft dev stopped");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("node-1 exited unexpectedly"), "{text}");
     assert!(text.contains("the other 3 keep committing"), "{text}");
     let (ok, out, err) = weft(&["dev", "--home", &home_arg, "status"]);
     assert!(ok, "{err}");
-    assert!(out.contains("node-1 stopped") && out.contains("node-0 running"), "{out}");
+    assert!(
+        out.contains("node-1 stopped") && out.contains("node-0 running"),
+        "{out}"
+    );
 
     // Restart it: it catches up with the others.
     let (ok, out, err) = weft(&["dev", "--home", &home_arg, "restart", "node-1"]);
     assert!(ok, "{err}");
     assert!(out.contains("node-1 restarted"), "{out}");
-    let target = height(node0.clone()).await;
+    let target = height_of(&node0).await;
     let node1 = loop {
         if let Ok(c) = Client::connect(&url(1)).await
             && c.chain_info().await.is_ok()
@@ -339,11 +342,14 @@ async fn weft_dev_survives_a_dead_node_and_restarts_it() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    wait(node1, target).await;
+    wait_for(&node1, target).await;
 
     // Control errors are precise; Ctrl-C (SIGTERM here) stops every node and `weft dev`.
     let (ok, _, err) = weft(&["dev", "--home", &home_arg, "stop", "node-9"]);
-    assert!(!ok && err.contains("no node `node-9`; this devnet has node-0 to node-3"), "{err}");
+    assert!(
+        !ok && err.contains("no node `node-9`; this devnet has node-0 to node-3"),
+        "{err}"
+    );
     assert!(sigterm(&mut dev).success());
     let (ok, _, err) = weft(&["dev", "--home", &home_arg, "status"]);
     assert!(!ok && err.contains("no devnet is running"), "{err}");

@@ -134,7 +134,9 @@ fn admission(result: Result<TxHash, SubmitError>) -> Admission {
     match result {
         Ok(_) => Admission::Admitted,
         Err(SubmitError::Rejected(
-            AdmitError::BadSignature(_) | AdmitError::WrongChain { .. } | AdmitError::TooLarge { .. },
+            AdmitError::BadSignature(_)
+            | AdmitError::WrongChain { .. }
+            | AdmitError::TooLarge { .. },
         )) => Admission::Invalid("invalid_tx"),
         Err(_) => Admission::Refused,
     }

@@ -632,7 +632,11 @@ impl Member {
             hash = %committed.hash,
             "committed block"
         );
-        self.finished_height(certificate.round.as_i64(), committed.block.txs.len(), "decided");
+        self.finished_height(
+            certificate.round.as_i64(),
+            committed.block.txs.len(),
+            "decided",
+        );
         Ok(())
     }
 
@@ -1268,8 +1272,12 @@ impl Member {
                 return Ok(());
             }
         };
-        if let Err(e) = verify_commit(&full, &self.validators, Default::default(), &self.ctx.chain_id)
-        {
+        if let Err(e) = verify_commit(
+            &full,
+            &self.validators,
+            Default::default(),
+            &self.ctx.chain_id,
+        ) {
             tracing::debug!(%peer, error = ?e, "invalid commit certificate");
             self.net.report(peer, "bad_certificate");
             return Ok(());

@@ -7,9 +7,9 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 
+use prometheus_client::encoding::EncodeLabelSet;
 /// Why a transaction or a message was rejected, as a label (shared with the network's metrics).
 pub use weft_p2p::Reason;
-use prometheus_client::encoding::EncodeLabelSet;
 
 /// Labels of the votes-received counter: the round (`0`, `1`, `2+`) and the kind.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -128,7 +128,7 @@ impl Metrics {
             votes_received: Counter::default(),
             votes_by_round: Family::default(),
             votes_per_height: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
-            rounds_per_height: Histogram::new([1.0, 2.0, 3.0, 4.0, 6.0, 10.0].into_iter()),
+            rounds_per_height: Histogram::new([1.0, 2.0, 3.0, 4.0, 6.0, 10.0]),
             stalls: Counter::default(),
             proposals: Counter::default(),
             proposal_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),

@@ -15,7 +15,7 @@
 //! committee members. Every drop, queue length and send is a metric, labelled by peer and class.
 
 use crate::{NetEvent, NetMetrics, Reason};
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::{AsyncWriteExt, StreamExt};
 use libp2p::{PeerId, StreamProtocol};
 use prometheus_client::encoding::EncodeLabelSet;
 use std::collections::{HashMap, VecDeque};
@@ -421,10 +421,7 @@ async fn accept_loop(
             loop {
                 match crate::read_frame(&mut stream, max).await {
                     Ok(data) => {
-                        if events
-                            .send(NetEvent::Direct { class, peer, data })
-                            .is_err()
-                        {
+                        if events.send(NetEvent::Direct { class, peer, data }).is_err() {
                             return;
                         }
                     }

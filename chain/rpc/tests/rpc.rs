@@ -445,7 +445,12 @@ async fn a_clean_stop_and_reopen_keeps_height_root_and_receipts() {
 }
 
 /// Sends `body` to `path` with `method` over HTTP/1.1; the status line and the body.
-async fn http_raw(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u8]) -> (String, Vec<u8>) {
+async fn http_raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
@@ -503,7 +508,10 @@ async fn the_binary_path_admits_a_batch_with_one_outcome_each() {
     let last = txs[bad_index - 1].tx.hash();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while http.receipt(&last).await.unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "the batch never committed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch never committed"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let count = http.call_json(&counter, "get", json!([])).await.unwrap();

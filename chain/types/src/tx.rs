@@ -131,7 +131,7 @@ pub enum SignatureError {
 #[cfg(feature = "signing")]
 mod signing {
     use super::*;
-    use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+    use ed25519_dalek::{Signer, SigningKey};
 
     /// A secret ed25519 key that signs transactions.
     pub struct Keypair(SigningKey);
@@ -282,7 +282,11 @@ mod tests {
         items[9].2.0[5] ^= 1;
         let verdicts = verify_batch(&items);
         for (i, (key, hash, signature)) in items.iter().enumerate() {
-            assert_eq!(verdicts[i], verify_hash(key, hash, signature).is_ok(), "item {i}");
+            assert_eq!(
+                verdicts[i],
+                verify_hash(key, hash, signature).is_ok(),
+                "item {i}"
+            );
             assert_eq!(verdicts[i], i != 3 && i != 9, "item {i}");
         }
         assert_eq!(verify_batch(&items[..1]), vec![true]);
@@ -321,7 +325,10 @@ mod tests {
                 );
             }
             let strict = ed25519_dalek::VerifyingKey::from_bytes(&encoding).and_then(|k| {
-                k.verify_strict(&[0u8; 32], &ed25519_dalek::Signature::from_bytes(&signature.0))
+                k.verify_strict(
+                    &[0u8; 32],
+                    &ed25519_dalek::Signature::from_bytes(&signature.0),
+                )
             });
             assert!(strict.is_err(), "strict verification refuses it");
         }
@@ -332,13 +339,16 @@ mod tests {
             0xDE, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
         let mut carry = 0u16;
-        for i in 0..32 {
-            let sum = u16::from(signature.0[32 + i]) + u16::from(l[i]) + carry;
-            signature.0[32 + i] = sum as u8;
+        for (byte, add) in signature.0[32..].iter_mut().zip(l) {
+            let sum = u16::from(*byte) + u16::from(add) + carry;
+            *byte = sum as u8;
             carry = sum >> 8;
         }
         assert!(verify_hash(&key, &hash, &signature).is_err());
-        assert_eq!(verify_batch(&[(key, hash, signature), signed(1, 2)]), vec![false, true]);
+        assert_eq!(
+            verify_batch(&[(key, hash, signature), signed(1, 2)]),
+            vec![false, true]
+        );
     }
 
     proptest! {

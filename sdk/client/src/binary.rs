@@ -69,14 +69,15 @@ mod sender {
                 .trim_end_matches('/')
                 .replacen("ws://", "http://", 1)
                 .replacen("wss://", "https://", 1);
-            let url: hyper::Uri = format!("{base}{PATH}").parse().map_err(|e| Error::Connect {
-                url: url.into(),
-                reason: format!("not an http:// or ws:// URL: {e}"),
-            })?;
-            let client = hyper_util::client::legacy::Client::builder(
-                hyper_util::rt::TokioExecutor::new(),
-            )
-            .build_http();
+            let url: hyper::Uri = format!("{base}{PATH}")
+                .parse()
+                .map_err(|e| Error::Connect {
+                    url: url.into(),
+                    reason: format!("not an http:// or ws:// URL: {e}"),
+                })?;
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http();
             Ok(Self { url, client })
         }
 
@@ -116,11 +117,7 @@ mod sender {
             if outcomes.len() != txs.len() {
                 return Err(Error::Protocol {
                     method: PATH.into(),
-                    reason: format!(
-                        "{} outcomes for {} transactions",
-                        outcomes.len(),
-                        txs.len()
-                    ),
+                    reason: format!("{} outcomes for {} transactions", outcomes.len(), txs.len()),
                 });
             }
             Ok(outcomes)

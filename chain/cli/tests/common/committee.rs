@@ -1,7 +1,7 @@
 //! A committee of real `weft` processes on loopback, set up as operators do it (`weft init`,
 //! `weft genesis`, `weft join`, `weft node run`), with helpers to load it and check it.
 
-use super::{counter_wasm, free_port, item_key};
+use super::{free_port, item_key};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,16 +68,11 @@ impl Committee {
                 .find_map(|l| l.trim().strip_prefix("--member NAME="))
                 .unwrap_or_else(|| panic!("`weft init` printed no member entry:\n{out}"));
             entries.push(format!("node-{i}={entry}"));
-            let key: [u8; 32] = hex::decode(
-                entry
-                    .trim_start_matches("0x")
-                    .split('@')
-                    .next()
-                    .unwrap(),
-            )
-            .unwrap()
-            .try_into()
-            .unwrap();
+            let key: [u8; 32] =
+                hex::decode(entry.trim_start_matches("0x").split('@').next().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap();
             members.push(Member {
                 config: home.join("config.toml"),
                 log: dir.path().join(format!("node-{i}.log")),
@@ -157,7 +152,10 @@ impl Committee {
                 .map(|j| format!("node-{j} = \"/ip4/127.0.0.1/tcp/{}\"", net.port(i, j)))
                 .collect();
             let text = std::fs::read_to_string(&m.config).unwrap();
-            assert!(text.contains("dial = {}"), "no `dial = {{}}` in the config:\n{text}");
+            assert!(
+                text.contains("dial = {}"),
+                "no `dial = {{}}` in the config:\n{text}"
+            );
             let text = text.replace("dial = {}", &format!("dial = {{ {} }}", dial.join(", ")));
             std::fs::write(&m.config, text).unwrap();
         }
@@ -222,7 +220,7 @@ impl Committee {
 
     pub fn sigterm(&mut self, i: usize) {
         let mut child = self.members[i].child.take().unwrap();
-        let status = common::sigterm(&mut child);
+        let status = super::sigterm(&mut child);
         assert!(status.success(), "node-{i} exited with {status} on SIGTERM");
     }
 
@@ -260,7 +258,7 @@ impl Committee {
     pub async fn client(&mut self, i: usize) -> Client {
         let m = &mut self.members[i];
         let child = m.child.as_mut().expect("the member is running");
-        common::ready(&m.url, child, &m.log).await
+        super::ready(&m.url, child, &m.log).await
     }
 
     pub async fn height(&mut self, i: usize) -> u64 {
@@ -356,7 +354,7 @@ impl Drop for Committee {
 }
 
 pub async fn metrics(port: u16) -> String {
-    common::http_get(port, "/metrics").await
+    super::http_get(port, "/metrics").await
 }
 
 /// `senders` senders, each sending `each` increments one after the other (waiting for each to
@@ -416,4 +414,3 @@ pub async fn increments(
     }
     out
 }
-
