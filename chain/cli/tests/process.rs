@@ -255,11 +255,11 @@ async fn the_cli_as_a_user_types_it() {
     wait_exit(&mut child);
 }
 
-/// Four consecutive free loopback ports, the first returned (`weft dev` uses base + i).
+/// `count` consecutive free loopback ports, the first returned (`weft dev` uses base + i).
 fn free_ports(count: u16) -> u16 {
-    for _ in 0..100 {
+    for _ in 0..1000 {
         let base = free_port();
-        if base.checked_add(count).is_some()
+        if base.checked_add(count).is_some_and(|end| end < 32_768)
             && (1..count).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
         {
             return base;

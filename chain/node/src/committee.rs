@@ -16,9 +16,9 @@
 //! state, not timers: a member one height behind is sent the commit certificate it lacks (and the
 //! block, if it lacks that too); a member in this round is sent the votes and proposal it lacks;
 //! a member in an earlier round is sent this round's votes. Re-sending this member's own messages
-//! while a height stalls remains as a backstop. A round whose proposer has not been heard from
-//! for [`SILENT_AFTER`] times out after [`SILENT_PROPOSER_TIMEOUT`] instead of the configured
-//! propose timeout, so a dead proposer costs one short round.
+//! while a height stalls remains as a backstop. A round whose proposer's connection closed, or
+//! who has not been heard from for [`SILENT_AFTER`], times out after [`SILENT_PROPOSER_TIMEOUT`]
+//! instead of the configured propose timeout, so a dead proposer costs one short round.
 //!
 //! A height that takes [`STALL_AFTER`] longer than its block interval is a stall: it is counted
 //! (`weft_consensus_stalls_total`) and logged with the members whose votes were missing.
@@ -100,6 +100,8 @@ struct Peer {
     /// `None` for this member itself.
     peer: Option<PeerId>,
     last_heard: Option<Instant>,
+    /// False from the moment its last connection closed until it is heard from again.
+    connected: bool,
 }
 
 /// A message of the current height held to forward in repair: its frame's bytes.
@@ -212,6 +214,7 @@ pub async fn run(
                 name: v.name.clone(),
                 peer: None,
                 last_heard: None,
+                connected: true,
             });
             continue;
         }
@@ -220,6 +223,7 @@ pub async fn run(
             name: v.name.clone(),
             peer: Some(id),
             last_heard: None,
+            connected: true,
         });
         let address = config.p2p.dial.get(&v.name).unwrap_or(&v.address);
         let addr: net::Multiaddr = address
@@ -819,6 +823,7 @@ impl Member {
                     return Ok(());
                 };
                 self.members[from].last_heard = Some(Instant::now());
+                self.members[from].connected = true;
                 match class {
                     Class::Status => {
                         match Status::decode(&data, self.members.len()) {
@@ -846,6 +851,14 @@ impl Member {
                         }
                     },
                 }
+            }
+            NetEvent::Disconnected { peer } => {
+                if let Some(&i) = self.by_peer.get(&peer) {
+                    tracing::debug!(member = %self.members[i].name, "lost the connection to a member");
+                    self.members[i].connected = false;
+                    self.cut_silent_propose();
+                }
+                Ok(())
             }
             NetEvent::Synced { peer, response } => {
                 self.sync_inflight = None;
@@ -1012,11 +1025,14 @@ impl Member {
         }
     }
 
-    /// Whether member `i` has not been heard from for [`SILENT_AFTER`] (never, for a while after
-    /// this member started).
+    /// Whether member `i` seems down: its connection closed, or it has not been heard from for
+    /// [`SILENT_AFTER`] (never, for a while after this member started).
     fn silent(&self, i: usize) -> bool {
         if i == self.index {
             return false;
+        }
+        if !self.members[i].connected {
+            return true;
         }
         match self.members[i].last_heard {
             Some(at) => at.elapsed() > SILENT_AFTER,
@@ -1089,6 +1105,11 @@ impl Member {
     /// proposer fell silent after the round started.
     fn status_tick(&mut self) {
         self.send_status();
+        self.cut_silent_propose();
+    }
+
+    /// Cuts the propose timeout of this round short if its proposer seems down.
+    fn cut_silent_propose(&mut self) {
         let round = self.consensus.round();
         if self.proposer_silent(round) {
             let soon = Instant::now() + SILENT_PROPOSER_TIMEOUT;

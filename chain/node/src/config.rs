@@ -25,9 +25,9 @@
 //!
 //! [consensus]
 //! propose_timeout_ms = 3000    # cut to 100 ms when the round's proposer is silent (down)
-//! prevote_timeout_ms = 500     # each timeout grows by delta_ms per failed round
-//! precommit_timeout_ms = 500
-//! delta_ms = 250
+//! prevote_timeout_ms = 300     # each timeout grows by delta_ms per failed round
+//! precommit_timeout_ms = 300
+//! delta_ms = 200
 //! empty_block_interval_ms = 1000
 //! ```
 
@@ -169,9 +169,9 @@ impl Default for ConsensusConfig {
     fn default() -> Self {
         Self {
             propose_timeout_ms: 3_000,
-            prevote_timeout_ms: 500,
-            precommit_timeout_ms: 500,
-            delta_ms: 250,
+            prevote_timeout_ms: 300,
+            precommit_timeout_ms: 300,
+            delta_ms: 200,
             empty_block_interval_ms: 1_000,
             regossip_ms: 1_000,
         }

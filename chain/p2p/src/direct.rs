@@ -208,6 +208,9 @@ impl Queue {
 struct Peer {
     name: String,
     queues: [Arc<Queue>; 3],
+    /// Woken when a connection to the peer is established, so that writers waiting to open a
+    /// stream try again at once.
+    connected: Arc<Notify>,
 }
 
 /// The direct links to every other committee member.
@@ -233,12 +236,14 @@ impl Links {
                     notify: Notify::new(),
                 })
             });
+            let connected = Arc::new(Notify::new());
             for class in Class::ALL {
                 tokio::spawn(write_loop(
                     control.clone(),
                     *peer,
                     class,
                     queues[class.index()].clone(),
+                    connected.clone(),
                     LinkLabels {
                         peer: name.clone(),
                         class: class.label(),
@@ -251,6 +256,7 @@ impl Links {
                 Peer {
                     name: name.clone(),
                     queues,
+                    connected,
                 },
             );
         }
@@ -275,6 +281,13 @@ impl Links {
             ));
         }
         Ok(Arc::new(Self { peers, metrics }))
+    }
+
+    /// A connection to `peer` was established: its writers open their streams now.
+    pub(crate) fn connected(&self, peer: &PeerId) {
+        if let Some(p) = self.peers.get(peer) {
+            p.connected.notify_waiters();
+        }
     }
 
     /// The committee name of `peer`, if it is a member.
@@ -332,12 +345,15 @@ async fn write_loop(
     peer: PeerId,
     class: Class,
     queue: Arc<Queue>,
+    connected: Arc<Notify>,
     labels: LinkLabels,
     metrics: NetMetrics,
 ) {
-    const FIRST_RETRY: Duration = Duration::from_millis(100);
+    const FIRST_RETRY: Duration = Duration::from_millis(50);
     let mut retry = FIRST_RETRY;
     loop {
+        // Registered before trying, so a connection made meanwhile is not missed.
+        let connection = connected.notified();
         let mut stream = match control.open_stream(peer, class.protocol()).await {
             Ok(s) => {
                 retry = FIRST_RETRY;
@@ -345,7 +361,10 @@ async fn write_loop(
             }
             Err(e) => {
                 tracing::trace!(peer = %labels.peer, class = class.label(), error = %e, "cannot open a direct stream yet");
-                tokio::time::sleep(retry).await;
+                tokio::select! {
+                    () = tokio::time::sleep(retry) => {}
+                    () = connection => {}
+                }
                 retry = (retry * 2).min(Duration::from_secs(1));
                 continue;
             }

@@ -54,6 +54,8 @@ pub const BAN_FOR: Duration = Duration::from_secs(60);
 pub const SYNC_BATCH: u32 = 64;
 /// Most transactions gossiped in one message.
 const TX_BATCH: usize = 512;
+/// How often peers that are not connected are dialled.
+const REDIAL_EVERY: Duration = Duration::from_millis(250);
 /// How long locally submitted transactions wait to be batched.
 const TX_FLUSH: Duration = Duration::from_millis(5);
 
@@ -267,6 +269,11 @@ pub enum NetEvent {
         peer: PeerId,
         /// Its bytes.
         data: Vec<u8>,
+    },
+    /// The last connection to a peer closed.
+    Disconnected {
+        /// The peer.
+        peer: PeerId,
     },
     /// The answer to [`NetHandle::request_blocks`].
     Synced {
@@ -613,7 +620,9 @@ impl Task {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut gossip: mpsc::UnboundedReceiver<SignedTransaction>,
     ) {
-        let mut redial = tokio::time::interval(Duration::from_secs(2));
+        // A member cut off is dialled again within a quarter second of the way being clear.
+        let mut redial = tokio::time::interval(REDIAL_EVERY);
+        redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut flush = tokio::time::interval(TX_FLUSH);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -769,12 +778,16 @@ impl Task {
                     return;
                 }
                 tracing::debug!(%peer_id, "peer connected");
+                self.handle.links.connected(&peer_id);
                 self.metrics
                     .peers
                     .set(self.swarm.connected_peers().count() as i64);
             }
             SwarmEvent::ConnectionClosed { peer_id, .. } => {
                 tracing::debug!(%peer_id, "peer disconnected");
+                if !self.swarm.is_connected(&peer_id) {
+                    let _ = self.events.send(NetEvent::Disconnected { peer: peer_id });
+                }
                 self.metrics
                     .peers
                     .set(self.swarm.connected_peers().count() as i64);

@@ -153,10 +153,13 @@ impl Committee {
                 .collect();
             let text = std::fs::read_to_string(&m.config).unwrap();
             assert!(
-                text.contains("dial = {}"),
-                "no `dial = {{}}` in the config:\n{text}"
+                text.contains("[p2p.dial]\n"),
+                "no `[p2p.dial]` table in the config:\n{text}"
             );
-            let text = text.replace("dial = {}", &format!("dial = {{ {} }}", dial.join(", ")));
+            let text = text.replace(
+                "[p2p.dial]\n",
+                &format!("[p2p.dial]\n{}\n", dial.join("\n")),
+            );
             std::fs::write(&m.config, text).unwrap();
         }
         for i in 0..n {

@@ -22,13 +22,21 @@ pub fn item_key(name: &str) -> Vec<u8> {
     out
 }
 
-/// A free loopback TCP port (free when asked; tests use it right away).
+/// A free loopback TCP port (free when asked; tests use it right away). It is taken below Linux's
+/// ephemeral range (32768 and up), from which the kernel picks the local ports of outgoing
+/// connections: a port from there could be taken by any connection between asking and listening.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(2_654_435_761);
+    for _ in 0..10_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(7_919)) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 /// Waits until the node process `child` answers `weft_chainInfo` at `url`; panics with its log
