@@ -2,6 +2,7 @@
 //!
 //! - `call/noop`: a no-op view of the cached counter contract (Store, instance, input, return);
 //! - `call/storage_write_read`: a WAT contract doing one storage write and one read;
+//! - `call/counter_get`: the Rust counter's view `get` (one storage read, a borsh result);
 //! - `call/counter_increment`: the Rust counter's `increment` (read, write, event);
 //! - `floor/bare_wasmtime_instantiate_call`: the same counter module in a default wasmtime engine
 //!   with no-op host functions: instantiate + call of `weft:noop`, the floor for `call/noop`;
@@ -102,14 +103,18 @@ fn calls(c: &mut Criterion) {
     group.bench_function("storage_write_read", |b| {
         b.iter(|| fx.call(write_read, "run", &[]))
     });
+    group.bench_function("counter_get", |b| {
+        b.iter(|| fx.call(counter, "get", &[]))
+    });
     group.bench_function("counter_increment", |b| {
         b.iter(|| fx.call(counter, "increment", &by_one))
     });
     group.finish();
     println!(
-        "gas: noop {} / storage_write_read {} / counter_increment {}",
+        "gas: noop {} / storage_write_read {} / counter_get {} / counter_increment {}",
         fx.call(counter, "noop", &[]),
         fx.call(write_read, "run", &[]),
+        fx.call(counter, "get", &[]),
         fx.call(counter, "increment", &by_one)
     );
 }
