@@ -103,9 +103,7 @@ fn calls(c: &mut Criterion) {
     group.bench_function("storage_write_read", |b| {
         b.iter(|| fx.call(write_read, "run", &[]))
     });
-    group.bench_function("counter_get", |b| {
-        b.iter(|| fx.call(counter, "get", &[]))
-    });
+    group.bench_function("counter_get", |b| b.iter(|| fx.call(counter, "get", &[])));
     group.bench_function("counter_increment", |b| {
         b.iter(|| fx.call(counter, "increment", &by_one))
     });

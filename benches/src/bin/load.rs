@@ -426,6 +426,7 @@ async fn run_offered(
         })
     };
     let start_height = client.chain_info().await?.height;
+    let cpu_before = cpu_times(node.as_ref());
     let total = txs.len();
     let tick = Duration::from_millis(10);
     let per_tick = (args.rate / 100).max(1);
@@ -506,6 +507,7 @@ async fn run_offered(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     watcher.abort();
+    let cpu_after = cpu_times(node.as_ref());
     let end = client.chain_info().await?;
     let map = committed.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut latencies = Vec::with_capacity(map.len());
@@ -555,6 +557,24 @@ async fn run_offered(
     if let Some(e) = first_rejection {
         println!("first rejection: {e}");
     }
+    // CPU time per committed transaction, by process (from /proc: user + system).
+    let committed_n = latencies.len().max(1) as f64;
+    let mut accounting = Vec::new();
+    for (name, before) in &cpu_before {
+        if let Some((_, after)) = cpu_after.iter().find(|(n, _)| n == name) {
+            accounting.push(format!(
+                "{name} {:.0} µs",
+                (after - before) * 1e6 / committed_n
+            ));
+        }
+    }
+    if !accounting.is_empty() {
+        println!(
+            "CPU per committed transaction: {} (the ed25519 floor is {:.0} µs per verification on one core)",
+            accounting.join(", "),
+            1e6 / one
+        );
+    }
     if let Some(node) = &node {
         for (i, port) in node.metrics.iter().enumerate() {
             if Some(i as u16) == args.kill_node {
@@ -587,4 +607,33 @@ async fn metrics_text(port: u16) -> Result<String> {
     let mut out = String::new();
     stream.read_to_string(&mut out).await?;
     Ok(out)
+}
+
+/// User + system CPU seconds of this process and of each spawned member (by its pid file).
+fn cpu_times(node: Option<&Node>) -> Vec<(String, f64)> {
+    let ticks = 100.0; // USER_HZ on Linux
+    let read = |pid: &str| -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = fields.get(11)?.parse().ok()?;
+        let stime: f64 = fields.get(12)?.parse().ok()?;
+        Some((utime + stime) / ticks)
+    };
+    let mut out = Vec::new();
+    if let Some(t) = read("self") {
+        out.push(("load generator".to_string(), t));
+    }
+    if let Some(node) = node {
+        for i in 0..node.metrics.len() {
+            let pid =
+                std::fs::read_to_string(node.dir.path().join(format!("dev/node-{i}/node.pid")))
+                    .unwrap_or_default();
+            if let Some(t) = read(pid.trim()) {
+                out.push((format!("node-{i}"), t));
+            }
+        }
+    }
+    out
 }

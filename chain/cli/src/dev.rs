@@ -87,6 +87,14 @@ pub async fn run(args: &DevArgs) -> Result<()> {
     if let Some(control) = &args.control {
         return send_control(&args.home, control).await;
     }
+    // Before anything is wiped or rewritten: is a devnet running here already?
+    let socket = socket_path(&args.home);
+    if tokio::net::UnixStream::connect(&socket).await.is_ok() {
+        bail!(
+            "a devnet is already running in {} (`weft dev status` shows it; stop it first)",
+            args.home.display()
+        );
+    }
     if args.fresh && args.home.exists() {
         std::fs::remove_dir_all(&args.home)
             .with_context(|| format!("cannot delete {}", args.home.display()))?;
@@ -163,14 +171,7 @@ pub async fn run(args: &DevArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", genesis_path.display()))?;
 
     let exe = std::env::current_exe().context("cannot find the weft executable")?;
-    let socket = socket_path(&args.home);
     if socket.exists() {
-        if tokio::net::UnixStream::connect(&socket).await.is_ok() {
-            bail!(
-                "a devnet is already running in {} (`weft dev status` shows it)",
-                args.home.display()
-            );
-        }
         std::fs::remove_file(&socket)
             .with_context(|| format!("cannot remove the stale {}", socket.display()))?;
     }

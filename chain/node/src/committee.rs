@@ -65,6 +65,9 @@ pub const STATUS_EVERY: Duration = Duration::from_millis(200);
 pub const SILENT_AFTER: Duration = Duration::from_secs(1);
 /// The propose timeout of a round whose proposer is down.
 pub const SILENT_PROPOSER_TIMEOUT: Duration = Duration::from_millis(100);
+/// Messages for rounds further than this beyond this member's are ignored (a faulty member could
+/// sign votes for every round).
+const MAX_ROUNDS_AHEAD: i64 = 8;
 /// The least time between two sends of one repair to one peer (a status can cross a repair).
 const REPAIR_EVERY: Duration = Duration::from_millis(300);
 /// A height that takes this much longer than its block interval is a stall.
@@ -159,6 +162,8 @@ struct Member {
     up_since: Instant,
     /// Votes received at this height.
     votes_this_height: u64,
+    /// A verified commit certificate for this height whose block is not checked yet.
+    pending_commit: Option<StoredCertificate>,
     last_tick_height: u64,
     /// A decision whose block this member lacks.
     missing: bool,
@@ -348,6 +353,7 @@ pub async fn run(
         last_status: (0, -1),
         up_since: Instant::now(),
         votes_this_height: 0,
+        pending_commit: None,
         last_tick_height: 0,
         missing: false,
         sync_inflight: None,
@@ -466,6 +472,7 @@ impl Member {
         self.held_votes.clear();
         self.repairs.clear();
         self.votes_this_height = 0;
+        self.pending_commit = None;
         self.missing = false;
         self.ahead = None;
         self.proposed_at = None;
@@ -525,6 +532,7 @@ impl Member {
                 Action::ScheduleTimeout(t, d) => {
                     let d = if t.kind == arc_malachitebft_core_types::TimeoutKind::Propose
                         && self.proposer_silent(t.round)
+                        && !self.proposals.contains_key(&t.round.as_i64())
                     {
                         d.min(SILENT_PROPOSER_TIMEOUT)
                     } else {
@@ -703,6 +711,13 @@ impl Member {
                                 .proposal_seconds
                                 .observe(self.started.elapsed().as_secs_f64());
                         }
+                        if let Some(certificate) = self
+                            .pending_commit
+                            .take_if(|c| c.block == id && c.height == height)
+                        {
+                            let peer = self.net.peer_id;
+                            return self.commit_certified(peer, certificate, staged).await;
+                        }
                         self.staged.insert(id, staged);
                     }
                     Err(e) => {
@@ -839,6 +854,7 @@ impl Member {
                         if let Verdict::Reject(reason) = self.receive_block(&data) {
                             self.net.report(peer, reason);
                         }
+                        self.check_certified_block();
                         self.check_blocks().await
                     }
                     Class::Consensus => match Frame::decode(&data) {
@@ -881,7 +897,12 @@ impl Member {
         data: Vec<u8>,
     ) -> Result<(), CommitteeError> {
         // A repair that crossed the original: already counted, nothing to check.
-        if wire.height() == self.height && self.holds(&wire) {
+        if wire.height() == self.height && self.holds(&wire, &data) {
+            return Ok(());
+        }
+        if wire.height() == self.height
+            && wire.round() > self.consensus.round().as_i64() + MAX_ROUNDS_AHEAD
+        {
             return Ok(());
         }
         let (verdict, message) = self.validate(&wire);
@@ -893,7 +914,12 @@ impl Member {
         };
         let height = wire.height();
         if height > self.height {
-            if self.future.len() < MAX_FUTURE_MESSAGES {
+            if self.future.len() < MAX_FUTURE_MESSAGES
+                && !self
+                    .future
+                    .iter()
+                    .any(|e| e.bytes.as_slice() == data.as_slice())
+            {
                 self.future.push(Early {
                     height,
                     wire,
@@ -926,6 +952,22 @@ impl Member {
         };
         if wire.height() < self.height {
             return (Verdict::Ignore, None);
+        }
+        if let WireMessage::Proposal {
+            height, proposer, ..
+        } = wire
+        {
+            use arc_malachitebft_core_types::Context as _;
+            let round = match &message {
+                SignedConsensusMsg::Proposal(p) => p.message.round,
+                SignedConsensusMsg::Vote(v) => v.message.round,
+            };
+            let expected = self
+                .ctx
+                .select_proposer(&self.validators, Height(*height), round);
+            if expected.address != *proposer {
+                return (Verdict::Reject("not_the_proposer"), None);
+            }
         }
         let hash = match &message {
             SignedConsensusMsg::Proposal(p) => p.message.sign_bytes(&self.ctx.chain_id),
@@ -1008,21 +1050,22 @@ impl Member {
         }
     }
 
-    /// Whether this member already holds `wire` (same sender, round and step).
-    fn holds(&self, wire: &WireMessage) -> bool {
-        match wire {
-            WireMessage::Proposal { round, .. } => self.held_proposals.contains_key(round),
+    /// Whether this member already holds exactly this message (same bytes).
+    fn holds(&self, wire: &WireMessage, bytes: &[u8]) -> bool {
+        let held = match wire {
+            WireMessage::Proposal { round, .. } => self.held_proposals.get(round),
             WireMessage::Vote {
                 kind,
                 round,
                 validator,
                 ..
-            } => self.index_of(validator).is_some_and(|i| {
+            } => self.index_of(validator).and_then(|i| {
                 self.held_votes
                     .get(&(*round, *kind))
-                    .is_some_and(|votes| votes.contains_key(&i))
+                    .and_then(|votes| votes.get(&i))
             }),
-        }
+        };
+        held.is_some_and(|h| h.as_slice() == bytes)
     }
 
     /// Whether member `i` seems down: its connection closed, or it has not been heard from for
@@ -1111,7 +1154,8 @@ impl Member {
     /// Cuts the propose timeout of this round short if its proposer seems down.
     fn cut_silent_propose(&mut self) {
         let round = self.consensus.round();
-        if self.proposer_silent(round) {
+        // A proposal already here is being checked: its proposer's later silence changes nothing.
+        if self.proposer_silent(round) && !self.proposals.contains_key(&round.as_i64()) {
             let soon = Instant::now() + SILENT_PROPOSER_TIMEOUT;
             for (t, at) in &mut self.timers {
                 if t.kind == arc_malachitebft_core_types::TimeoutKind::Propose
@@ -1155,7 +1199,16 @@ impl Member {
             return;
         }
         if status.height + 1 == self.height {
-            // It is one height behind: it lacks the certificate (and perhaps the block).
+            // It is one height behind: it lacks the certificate (and perhaps the block). Nothing
+            // is read from disk unless the repair is due.
+            let due = |key| {
+                self.repairs
+                    .get(&key)
+                    .is_none_or(|at| at.elapsed() >= REPAIR_EVERY)
+            };
+            if !due((from, COMMIT, -1, 0)) && (status.has_proposal || !due((from, BLOCK, -1, 0))) {
+                return;
+            }
             let Some(synced) = net::Host::committed(&self.node, status.height) else {
                 return;
             };
@@ -1304,10 +1357,60 @@ impl Member {
             return Ok(());
         }
         let Some(staged) = self.staged.remove(&certificate.block) else {
-            tracing::info!(%peer, height = self.height, block = %certificate.block, "certified a block this member does not hold; fetching it");
-            self.request_sync(Some(peer));
+            // Keep the certificate for the block: it is being checked, it is here unchecked (a
+            // repair sends it without a proposal), or it is still to come.
+            let id = certificate.block;
+            self.pending_commit = Some(certificate);
+            let held = self
+                .blocks
+                .get(&self.height)
+                .and_then(|b| b.get(&id))
+                .cloned();
+            match held {
+                _ if self.checking.contains(&id) => {}
+                Some(block) => {
+                    self.checking.insert(id);
+                    let proposer = block.header.proposer;
+                    self.spawn_check(block, proposer.into(), id);
+                }
+                None => {
+                    tracing::info!(%peer, height = self.height, block = %id, "certified a block this member does not hold; fetching it");
+                    self.request_sync(Some(peer));
+                }
+            }
             return Ok(());
         };
+        self.commit_certified(peer, certificate, staged).await
+    }
+
+    /// Starts checking the block of a pending certificate once it is here.
+    fn check_certified_block(&mut self) {
+        let Some(id) = self.pending_commit.as_ref().map(|c| c.block) else {
+            return;
+        };
+        if self.checking.contains(&id) || self.staged.contains_key(&id) {
+            return;
+        }
+        if let Some(block) = self
+            .blocks
+            .get(&self.height)
+            .and_then(|b| b.get(&id))
+            .cloned()
+        {
+            self.checking.insert(id);
+            let proposer = block.header.proposer;
+            self.spawn_check(block, proposer.into(), id);
+        }
+    }
+
+    /// Commits `staged` on `certificate` (checked) and starts the next height.
+    async fn commit_certified(
+        &mut self,
+        peer: PeerId,
+        certificate: StoredCertificate,
+        staged: StagedBlock,
+    ) -> Result<(), CommitteeError> {
+        self.pending_commit = None;
         let node = self.node.clone();
         let stored = certificate.clone();
         let committed =

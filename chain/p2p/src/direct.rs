@@ -7,11 +7,12 @@
 //! - [`Class::Status`] holds one message: a newer status replaces an unsent one.
 //! - [`Class::Consensus`] (proposals, votes, commit certificates) drops what is superseded first:
 //!   messages two heights old, then the oldest height and round when the queue is full. Messages
-//!   of the newest height and round are kept up to four times the capacity.
+//!   of the newest height and round are kept up to four times the capacity (only then is the
+//!   oldest dropped, counted as `overflow`).
 //! - [`Class::Blocks`] (proposed blocks) keeps the newest few.
 //!
-//! A link that fails loses what it was writing; the member's state-driven repair (status
-//! messages) sends again what the peer still lacks. Inbound streams are accepted only from
+//! A link that fails, or makes no progress for 5 s, loses what it was writing and is reopened; the
+//! member's state-driven repair (status messages) sends again what the peer still lacks. Inbound streams are accepted only from
 //! committee members. Every drop, queue length and send is a metric, labelled by peer and class.
 
 use crate::{NetEvent, NetMetrics, Reason};
@@ -340,6 +341,9 @@ impl Links {
     }
 }
 
+/// The longest a batch may take to write before its stream is given up.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn write_loop(
     mut control: libp2p_stream::Control,
     peer: PeerId,
@@ -375,23 +379,26 @@ async fn write_loop(
             metrics.direct_queued.get_or_create(&labels).set(0);
             let mut written = 0usize;
             let mut failed = None;
-            for out in &batch {
-                let len = (out.bytes.len() as u32).to_le_bytes();
-                if let Err(e) = async {
+            // A peer that stops reading (paused, or behind a link that swallows traffic) must not
+            // hold this writer forever: past the timeout the stream is dropped and reopened.
+            let write = async {
+                for out in &batch {
+                    let len = (out.bytes.len() as u32).to_le_bytes();
                     stream.write_all(&len).await?;
-                    stream.write_all(&out.bytes).await
+                    stream.write_all(&out.bytes).await?;
+                    written += 1;
                 }
-                .await
-                {
-                    failed = Some(e);
-                    break;
+                stream.flush().await
+            };
+            match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failed = Some(e),
+                Err(_) => {
+                    failed = Some(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no progress for {} s", WRITE_TIMEOUT.as_secs()),
+                    ))
                 }
-                written += 1;
-            }
-            if failed.is_none()
-                && let Err(e) = stream.flush().await
-            {
-                failed = Some(e);
             }
             metrics
                 .direct_sent

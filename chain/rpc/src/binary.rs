@@ -83,24 +83,29 @@ fn plain(status: u16, text: String) -> HttpResponse {
 async fn ingest(node: Ctx, request: HttpRequest, max: usize) -> HttpResponse {
     use http_body_util::BodyExt;
     if request.method() != http::Method::POST {
-        return plain(
+        let mut response = plain(
             405,
             format!(
                 "{PATH} takes POST with the borsh encoding of a Vec<Vec<u8>> of signed transactions"
             ),
         );
+        response
+            .headers_mut()
+            .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
+        return response;
     }
     let body = match http_body_util::Limited::new(request.into_body(), max)
         .collect()
         .await
     {
         Ok(body) => body.to_bytes(),
-        Err(e) => {
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return plain(
                 413,
-                format!("cannot read the request body (the limit is {max} bytes): {e}"),
+                format!("the request body is over the limit of {max} bytes"),
             );
         }
+        Err(e) => return plain(400, format!("cannot read the request body: {e}")),
     };
     let txs: Vec<Vec<u8>> = match borsh::from_slice(&body) {
         Ok(txs) => txs,

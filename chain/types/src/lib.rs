@@ -29,4 +29,4 @@ pub use tx::{
     Action, ChainId, PublicKey, Signature, SignatureError, SignedTransaction, Transaction, TxHash,
 };
 #[cfg(feature = "signing")]
-pub use tx::{Keypair, VerifyingKey, verify_batch, verify_hash};
+pub use tx::{Keypair, VerifyingKey, verify_all, verify_batch, verify_hash};

@@ -205,6 +205,20 @@ mod signing {
         VerifyingKey::new(key)?.verify(&hash.0, signature)
     }
 
+    /// Whether every signature is valid, in one batch check (no search for the bad one: for
+    /// senders who relay only what they checked, one bad signature condemns the lot).
+    pub fn verify_all(items: &[(PublicKey, Hash32, Signature)]) -> bool {
+        let mut batch = ed25519_zebra::batch::Verifier::new();
+        for (key, hash, signature) in items {
+            batch.queue((
+                ed25519_zebra::VerificationKeyBytes::from(key.0),
+                ed25519_zebra::Signature::from_bytes(&signature.0),
+                &hash.0,
+            ));
+        }
+        batch.verify(rand_core::OsRng).is_ok()
+    }
+
     /// Verifies many signatures of 32-byte hashes at once (ZIP-215 batch verification, about
     /// half the cost per signature of [`verify_hash`]); returns for each whether it is valid,
     /// exactly as [`verify_hash`] would say. A batch with a bad signature is checked again one
@@ -240,7 +254,7 @@ mod signing {
 }
 
 #[cfg(feature = "signing")]
-pub use signing::{Keypair, VerifyingKey, verify_batch, verify_hash};
+pub use signing::{Keypair, VerifyingKey, verify_all, verify_batch, verify_hash};
 
 #[cfg(all(test, feature = "signing"))]
 mod tests {
@@ -277,6 +291,7 @@ mod tests {
     fn batch_and_single_verification_agree() {
         let mut items: Vec<_> = (0..16).map(|i| signed(i, i.wrapping_mul(7))).collect();
         assert_eq!(verify_batch(&items), vec![true; 16]);
+        assert!(verify_all(&items));
         // One wrong hash and one flipped signature bit: the batch finds exactly those.
         items[3].1 = Hash32([0xEE; 32]);
         items[9].2.0[5] ^= 1;

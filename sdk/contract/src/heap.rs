@@ -11,10 +11,11 @@
 //! it in place, so the common patterns (a temporary buffer, a `Vec` pushed to) do not leak; other
 //! frees keep their space until the call ends. Memory grown costs gas like any other growth.
 //!
-//! It is the global allocator of every contract built for `wasm32`; natively (doctests, unit
-//! tests) the platform's allocator is used.
+//! It is the global allocator of every contract built for `wasm32` with the SDK's default `heap`
+//! feature (a contract that brings its own allocator turns the feature off); natively (doctests,
+//! unit tests) the platform's allocator is used.
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "heap"))]
 mod wasm {
     use core::alloc::{GlobalAlloc, Layout};
     use core::arch::wasm32;
