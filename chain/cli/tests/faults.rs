@@ -113,6 +113,19 @@ async fn assert_consistent(
     }
 }
 
+/// Stops the load and checks the committee against everything it acknowledged.
+async fn finish(
+    committee: &mut Committee,
+    counter: &ContractId,
+    load: Load,
+    deployed: ReceiptJson,
+) {
+    let mut acknowledged = load.stop().await;
+    let increments = acknowledged.len() as u64;
+    acknowledged.push(deployed);
+    assert_consistent(committee, counter, &acknowledged, increments).await;
+}
+
 /// Waits until every member passes the highest height any had when the fault healed.
 async fn assert_resumes(committee: &mut Committee, what: &str) {
     let all: Vec<usize> = (0..committee.members.len()).collect();
@@ -146,10 +159,7 @@ async fn a_member_cut_off_and_reconnected_catches_up() {
     net.heal();
     assert_resumes(&mut committee, "cut-off member reconnected").await;
 
-    let mut acknowledged = load.stop().await;
-    let increments = acknowledged.len() as u64;
-    acknowledged.push(deployed);
-    assert_consistent(&mut committee, &counter, &acknowledged, increments).await;
+    finish(&mut committee, &counter, load, deployed).await;
     let repaired = metrics(committee.members[3].metrics_port).await;
     assert!(
         repaired.contains("weft_p2p_direct_sent_total"),
@@ -227,10 +237,7 @@ async fn a_member_paused_for_10_s_resumes_and_catches_up() {
     );
     assert_resumes(&mut committee, "paused member resumed").await;
 
-    let mut acknowledged = load.stop().await;
-    let increments = acknowledged.len() as u64;
-    acknowledged.push(deployed);
-    assert_consistent(&mut committee, &counter, &acknowledged, increments).await;
+    finish(&mut committee, &counter, load, deployed).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,8 +301,5 @@ async fn five_percent_loss_with_delays_on_every_link() {
     net.impair_all(Impairment::default());
     assert_resumes(&mut committee, "links clean again").await;
 
-    let mut acknowledged = load.stop().await;
-    let increments = acknowledged.len() as u64;
-    acknowledged.push(deployed);
-    assert_consistent(&mut committee, &counter, &acknowledged, increments).await;
+    finish(&mut committee, &counter, load, deployed).await;
 }

@@ -224,18 +224,8 @@ mod signing {
     /// exactly as [`verify_hash`] would say. A batch with a bad signature is checked again one
     /// by one to find it.
     pub fn verify_batch(items: &[(PublicKey, Hash32, Signature)]) -> Vec<bool> {
-        if items.len() > 1 {
-            let mut batch = ed25519_zebra::batch::Verifier::new();
-            for (key, hash, signature) in items {
-                batch.queue((
-                    ed25519_zebra::VerificationKeyBytes::from(key.0),
-                    ed25519_zebra::Signature::from_bytes(&signature.0),
-                    &hash.0,
-                ));
-            }
-            if batch.verify(rand_core::OsRng).is_ok() {
-                return vec![true; items.len()];
-            }
+        if items.len() > 1 && verify_all(items) {
+            return vec![true; items.len()];
         }
         items
             .iter()
