@@ -15,14 +15,60 @@
 //! member's state-driven repair (status messages) sends again what the peer still lacks. Inbound streams are accepted only from
 //! committee members. Every drop, queue length and send is a metric, labelled by peer and class.
 
-use crate::{NetEvent, NetMetrics, Reason};
-use futures::{AsyncWriteExt, StreamExt};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::{PeerId, StreamProtocol};
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
+
+/// Why a message was rejected, as a metric label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    /// A short snake_case reason.
+    pub reason: &'static str,
+}
+
+/// Where received frames go: class, sender, bytes; false once nobody listens.
+pub type Sink = Arc<dyn Fn(Class, PeerId, Vec<u8>) -> bool + Send + Sync>;
+
+/// The series the links update (shared with the network's metrics). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct LinkMetrics {
+    /// Messages written, by peer and class.
+    pub sent: Family<LinkLabels, Counter>,
+    /// Messages waiting, by peer and class.
+    pub queued: Family<LinkLabels, Gauge>,
+    /// Messages dropped, by peer, class and reason.
+    pub dropped: Family<DropLabels, Counter>,
+    /// Messages re-sent in repair, by peer and class.
+    pub repaired: Family<LinkLabels, Counter>,
+    /// Refused streams and frames, by reason.
+    pub rejected: Family<Reason, Counter>,
+}
+
+/// Reads one length-prefixed frame of at most `max` bytes (4-byte little-endian length).
+pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes is over the limit of {max}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
 
 /// The kinds of direct traffic, each on its own stream with its own queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -217,7 +263,7 @@ struct Peer {
 /// The direct links to every other committee member.
 pub(crate) struct Links {
     peers: HashMap<PeerId, Peer>,
-    metrics: NetMetrics,
+    metrics: LinkMetrics,
 }
 
 impl Links {
@@ -225,8 +271,8 @@ impl Links {
     pub(crate) fn start(
         members: &[(String, PeerId)],
         control: libp2p_stream::Control,
-        events: mpsc::UnboundedSender<NetEvent>,
-        metrics: NetMetrics,
+        sink: Sink,
+        metrics: LinkMetrics,
         max_block: usize,
     ) -> Result<Arc<Self>, String> {
         let mut peers = HashMap::new();
@@ -276,7 +322,7 @@ impl Links {
                 incoming,
                 class,
                 names.clone(),
-                events.clone(),
+                sink.clone(),
                 metrics.clone(),
                 class.max_frame(max_block),
             ));
@@ -325,7 +371,7 @@ impl Links {
         for (reason, n) in [("superseded", superseded), ("overflow", overflow)] {
             if n > 0 {
                 self.metrics
-                    .direct_dropped
+                    .dropped
                     .get_or_create(&DropLabels {
                         peer: labels.peer.clone(),
                         class: labels.class,
@@ -335,7 +381,7 @@ impl Links {
             }
         }
         self.metrics
-            .direct_queued
+            .queued
             .get_or_create(&labels)
             .set(queue.len() as i64);
     }
@@ -351,7 +397,7 @@ async fn write_loop(
     queue: Arc<Queue>,
     connected: Arc<Notify>,
     labels: LinkLabels,
-    metrics: NetMetrics,
+    metrics: LinkMetrics,
 ) {
     const FIRST_RETRY: Duration = Duration::from_millis(50);
     let mut retry = FIRST_RETRY;
@@ -376,7 +422,7 @@ async fn write_loop(
         tracing::debug!(peer = %labels.peer, class = class.label(), "direct stream open");
         loop {
             let batch = queue.take().await;
-            metrics.direct_queued.get_or_create(&labels).set(0);
+            metrics.queued.get_or_create(&labels).set(0);
             let mut written = 0usize;
             let mut failed = None;
             // A peer that stops reading (paused, or behind a link that swallows traffic) must not
@@ -400,14 +446,11 @@ async fn write_loop(
                     ))
                 }
             }
-            metrics
-                .direct_sent
-                .get_or_create(&labels)
-                .inc_by(written as u64);
+            metrics.sent.get_or_create(&labels).inc_by(written as u64);
             if let Some(e) = failed {
                 let lost = (batch.len() - written) as u64;
                 metrics
-                    .direct_dropped
+                    .dropped
                     .get_or_create(&DropLabels {
                         peer: labels.peer.clone(),
                         class: labels.class,
@@ -425,14 +468,14 @@ async fn accept_loop(
     mut incoming: libp2p_stream::IncomingStreams,
     class: Class,
     names: Arc<HashMap<PeerId, String>>,
-    events: mpsc::UnboundedSender<NetEvent>,
-    metrics: NetMetrics,
+    sink: Sink,
+    metrics: LinkMetrics,
     max: usize,
 ) {
     while let Some((peer, stream)) = incoming.next().await {
         if !names.contains_key(&peer) {
             metrics
-                .rejected_messages
+                .rejected
                 .get_or_create(&Reason {
                     reason: "direct_from_non_member",
                 })
@@ -440,21 +483,21 @@ async fn accept_loop(
             tracing::debug!(%peer, class = class.label(), "refused a direct stream from a non-member");
             continue;
         }
-        let events = events.clone();
+        let sink = sink.clone();
         let metrics = metrics.clone();
         tokio::spawn(async move {
             let mut stream = stream;
             loop {
-                match crate::read_frame(&mut stream, max).await {
+                match read_frame(&mut stream, max).await {
                     Ok(data) => {
-                        if events.send(NetEvent::Direct { class, peer, data }).is_err() {
+                        if !sink(class, peer, data) {
                             return;
                         }
                     }
                     Err(e) => {
                         if e.kind() == std::io::ErrorKind::InvalidData {
                             metrics
-                                .rejected_messages
+                                .rejected
                                 .get_or_create(&Reason {
                                     reason: "oversized_frame",
                                 })

@@ -24,10 +24,11 @@
 
 pub mod direct;
 
-pub use direct::{Class, DropLabels, LinkLabels, Outgoing};
+use direct::read_frame;
+pub use direct::{Class, DropLabels, LinkLabels, Outgoing, Reason};
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::{AsyncWriteExt, StreamExt};
 pub use libp2p::gossipsub::MessageId;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 pub use libp2p::request_response::ResponseChannel;
@@ -35,7 +36,6 @@ use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 pub use libp2p::{Multiaddr, PeerId};
 use libp2p::{StreamProtocol, Swarm};
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -84,13 +84,6 @@ pub enum Admission {
     Refused,
     /// Invalid: the sender relayed something no honest node would (the reason, as a label).
     Invalid(&'static str),
-}
-
-/// Why a message was rejected, as a metric label.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct Reason {
-    /// A short snake_case reason.
-    pub reason: &'static str,
 }
 
 /// The metrics the network updates (registered by its owner). Cheap to clone.
@@ -405,24 +398,6 @@ type TangleCodec = BorshCodec<TangleRequest, TangleResponse>;
 const MAX_REQUEST: usize = 4096;
 const MAX_RESPONSE: usize = 256 * 1024 * 1024;
 
-pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
-    io: &mut T,
-    max: usize,
-) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = u32::from_le_bytes(len) as usize;
-    if len > max {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes is over the limit of {max}"),
-        ));
-    }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
-    Ok(buf)
-}
-
 async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
     io: &mut T,
     bytes: Vec<u8>,
@@ -564,11 +539,20 @@ pub fn start(
     let (events, event_rx) = mpsc::unbounded_channel();
     let (tangle_events, tangle_rx) = mpsc::unbounded_channel();
     let (gossip, gossip_rx) = mpsc::unbounded_channel();
+    let sink = events.clone();
     let links = direct::Links::start(
         &members,
         swarm.behaviour().stream.new_control(),
-        events.clone(),
-        metrics.clone(),
+        Arc::new(move |class, peer, data| {
+            sink.send(NetEvent::Direct { class, peer, data }).is_ok()
+        }),
+        direct::LinkMetrics {
+            sent: metrics.direct_sent.clone(),
+            queued: metrics.direct_queued.clone(),
+            dropped: metrics.direct_dropped.clone(),
+            repaired: metrics.repaired.clone(),
+            rejected: metrics.rejected_messages.clone(),
+        },
         max_message,
     )?;
     let handle = NetHandle {
