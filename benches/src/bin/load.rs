@@ -102,6 +102,17 @@ fn ed25519_floor(threads: usize, window: Duration) -> f64 {
     total as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The floor lines: verifications per second on one and on every core, and the floor for `nodes`.
+fn print_floor(one: f64, all: f64, cores: usize, nodes: usize) {
+    println!(
+        "ed25519 verifications/s on this machine: {one:.0} (1 core), {all:.0} ({cores} cores)"
+    );
+    println!(
+        "physical floor for {nodes} node(s) on this machine (each verifies every transaction): {:.0} tx/s",
+        all / nodes as f64
+    );
+}
+
 fn blake3_like(i: u32) -> weft_types::Hash32 {
     weft_types::domain_hash("weft/load/message", &[&i.to_le_bytes()])
 }
@@ -335,13 +346,7 @@ async fn main() -> Result<()> {
     latencies.sort();
     let committed = latencies.len();
     let blocks = end.height - start_height;
-    println!(
-        "ed25519 verifications/s on this machine: {one:.0} (1 core), {all:.0} ({cores} cores)"
-    );
-    println!(
-        "physical floor for {nodes} node(s) on this machine (each verifies every transaction): {:.0} tx/s",
-        all / nodes as f64
-    );
+    print_floor(one, all, cores, nodes);
     println!(
         "committed {committed} of {} counter.increment calls from {} senders over {} WebSocket connections to {nodes} node(s) ({} in flight) in {:.2} s",
         results.len(),
@@ -524,13 +529,7 @@ async fn run_offered(
     latencies.sort();
     steady.sort();
     let blocks = end.height - start_height;
-    println!(
-        "ed25519 verifications/s on this machine: {one:.0} (1 core), {all:.0} ({cores} cores)"
-    );
-    println!(
-        "physical floor for {nodes} node(s) on this machine (each verifies every transaction): {:.0} tx/s",
-        all / nodes as f64
-    );
+    print_floor(one, all, cores, nodes);
     println!(
         "offered {} tx/s for {:.1} s ({total} transactions from {} senders) over the binary path to {nodes} node(s)",
         args.rate,
