@@ -719,12 +719,13 @@ impl Node {
             state_root: committed.block.header.state_root,
             time_ms,
         };
-        self.after_commit(&committed);
+        // The metrics first: a client told its transaction committed may read them at once.
         let m = &self.0.metrics;
         m.height.set(height as i64);
         m.blocks_committed.inc();
         m.txs_committed.inc_by(tx_count as u64);
         m.block_seconds.observe(started.elapsed().as_secs_f64());
+        self.after_commit(&committed);
         m.mempool_size.set(self.mempool_len() as i64);
         Ok(committed)
     }
