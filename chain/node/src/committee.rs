@@ -518,16 +518,8 @@ impl Member {
                     let (height, round) = (wire.height(), wire.round());
                     self.hold(&wire, bytes.clone());
                     self.sent.push((height, round, bytes.clone()));
-                    self.net.send(
-                        None,
-                        Outgoing {
-                            class: Class::Consensus,
-                            height,
-                            round,
-                            bytes,
-                            repair: false,
-                        },
-                    );
+                    self.net
+                        .send(None, Outgoing::new(Class::Consensus, height, round, bytes));
                 }
                 Action::ScheduleTimeout(t, d) => {
                     let d = if t.kind == arc_malachitebft_core_types::TimeoutKind::Propose
@@ -676,13 +668,7 @@ impl Member {
                 );
                 self.net.send(
                     None,
-                    Outgoing {
-                        class: Class::Blocks,
-                        height,
-                        round: round.as_i64(),
-                        bytes: bytes.clone(),
-                        repair: false,
-                    },
+                    Outgoing::new(Class::Blocks, height, round.as_i64(), bytes.clone()),
                 );
                 self.own_block = Some((height, round.as_i64(), bytes));
                 self.staged.insert(id, staged);
@@ -802,25 +788,13 @@ impl Member {
             for (height, round, bytes) in self.previous_sent.iter().chain(&self.sent) {
                 self.net.send(
                     None,
-                    Outgoing {
-                        class: Class::Consensus,
-                        height: *height,
-                        round: *round,
-                        bytes: bytes.clone(),
-                        repair: true,
-                    },
+                    Outgoing::new(Class::Consensus, *height, *round, bytes.clone()).repair(),
                 );
             }
             if let Some((height, round, bytes)) = &self.own_block {
                 self.net.send(
                     None,
-                    Outgoing {
-                        class: Class::Blocks,
-                        height: *height,
-                        round: *round,
-                        bytes: bytes.clone(),
-                        repair: true,
-                    },
+                    Outgoing::new(Class::Blocks, *height, *round, bytes.clone()).repair(),
                 );
             }
             if self.missing || self.ahead.is_some() {
@@ -1127,13 +1101,12 @@ impl Member {
         self.last_status = (status.height, status.round);
         self.net.send(
             None,
-            Outgoing {
-                class: Class::Status,
-                height: status.height,
-                round: status.round,
-                bytes: Arc::new(status.encode()),
-                repair: false,
-            },
+            Outgoing::new(
+                Class::Status,
+                status.height,
+                status.round,
+                Arc::new(status.encode()),
+            ),
         );
     }
 
@@ -1216,28 +1189,28 @@ impl Member {
             self.repair(
                 from,
                 (COMMIT, -1, 0),
-                Outgoing {
-                    class: Class::Consensus,
+                Outgoing::new(
+                    Class::Consensus,
                     height,
-                    round: -1,
-                    bytes: Arc::new(Frame::Commit(synced.certificate).encode()),
-                    repair: true,
-                },
+                    -1,
+                    Arc::new(Frame::Commit(synced.certificate).encode()),
+                )
+                .repair(),
             );
             if !status.has_proposal {
                 self.repair(
                     from,
                     (BLOCK, -1, 0),
-                    Outgoing {
-                        class: Class::Blocks,
+                    Outgoing::new(
+                        Class::Blocks,
                         height,
-                        round: -1,
-                        bytes: Arc::new(
+                        -1,
+                        Arc::new(
                             borsh::to_vec(&synced.block)
                                 .expect("borsh encoding into a Vec cannot fail"),
                         ),
-                        repair: true,
-                    },
+                    )
+                    .repair(),
                 );
             }
             return;
@@ -1272,13 +1245,7 @@ impl Member {
                 self.repair(
                     from,
                     (kind, round, i),
-                    Outgoing {
-                        class: Class::Consensus,
-                        height: self.height,
-                        round,
-                        bytes,
-                        repair: true,
-                    },
+                    Outgoing::new(Class::Consensus, self.height, round, bytes).repair(),
                 );
             }
         }
@@ -1288,13 +1255,7 @@ impl Member {
             self.repair(
                 from,
                 (PROPOSAL, round, 0),
-                Outgoing {
-                    class: Class::Consensus,
-                    height: self.height,
-                    round,
-                    bytes,
-                    repair: true,
-                },
+                Outgoing::new(Class::Consensus, self.height, round, bytes).repair(),
             );
             let block = self.proposals.get(&round).and_then(|p| {
                 self.blocks
@@ -1312,13 +1273,7 @@ impl Member {
                 self.repair(
                     from,
                     (BLOCK, round, 0),
-                    Outgoing {
-                        class: Class::Blocks,
-                        height: self.height,
-                        round,
-                        bytes: Arc::new(block),
-                        repair: true,
-                    },
+                    Outgoing::new(Class::Blocks, self.height, round, Arc::new(block)).repair(),
                 );
             }
         }

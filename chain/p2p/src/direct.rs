@@ -165,6 +165,23 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
+    /// A message of `class` for `height` and `round` (-1: none).
+    pub fn new(class: Class, height: u64, round: i64, bytes: Arc<Vec<u8>>) -> Self {
+        Self {
+            class,
+            height,
+            round,
+            bytes,
+            repair: false,
+        }
+    }
+
+    /// The same message, sent again to a peer that lacks it (counted as a repair).
+    pub fn repair(mut self) -> Self {
+        self.repair = true;
+        self
+    }
+
     fn at(&self) -> (u64, i64) {
         (self.height, self.round)
     }
