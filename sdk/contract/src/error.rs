@@ -29,5 +29,12 @@ impl From<String> for ContractError {
     }
 }
 
+/// A refused DID Document or change, with its message.
+impl From<weft_types::did::DocumentError> for ContractError {
+    fn from(e: weft_types::did::DocumentError) -> Self {
+        Self(e.0)
+    }
+}
+
 /// Result of contract methods.
 pub type Result<T, E = ContractError> = std::result::Result<T, E>;
