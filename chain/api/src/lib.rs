@@ -196,6 +196,17 @@ pub struct CommitteeInfo {
     pub signing_order: Vec<PublicKey>,
 }
 
+/// A system contract, as `weft_chainInfo` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemContractInfo {
+    /// Its name (`identity`, …).
+    pub name: String,
+    /// Its well-known id.
+    pub id: ContractId,
+    /// The code it runs now (its genesis code before block 1).
+    pub code_hash: CodeHash,
+}
+
 /// Limits a server tells its clients about and applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -263,6 +274,8 @@ pub trait NodeApi: Send + Sync + 'static {
     fn limits(&self) -> Limits;
     /// The committee, when this node runs in one.
     fn committee(&self) -> Option<&CommitteeInfo>;
+    /// The chain's system contracts.
+    fn system_contracts(&self) -> Vec<SystemContractInfo>;
 
     /// Decodes a transaction's borsh bytes (checking the size first).
     fn decode(&self, bytes: &[u8]) -> Result<SignedTransaction, SubmitError>;

@@ -11,9 +11,11 @@ use crate::view::BlockView;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use weft_state::StateStore;
+use weft_types::tx::upgrade_statement;
 use weft_types::{
-    Action, Address, Block, BlockHash, BlockHeader, ChainId, ContractId, Hash32, PublicKey,
-    Receipt, ReceiptStatus, SignedTransaction, list_hash, verify_batch, verify_hash,
+    Action, Address, Block, BlockHash, BlockHeader, ChainId, CodeHash, Committee, CommitteeMember,
+    ContractId, Event, Hash32, PublicKey, QuorumCertificate, Receipt, ReceiptStatus,
+    SignedTransaction, list_hash, verify_batch, verify_hash,
 };
 use weft_vm::{BlockEnv, Call, Deploy, Outcome, Vm, WriteSet};
 
@@ -81,6 +83,9 @@ pub enum ExecutorError {
     /// The state store failed.
     #[error("state store failure: {0}")]
     State(#[from] weft_state::StateError),
+    /// The genesis contracts could not be installed (a node built with broken system contracts).
+    #[error("genesis: {0}")]
+    Genesis(String),
     /// Reading the executor's own state failed.
     #[error("state read failure: {0}")]
     Read(#[from] weft_vm::StateError),
@@ -115,12 +120,41 @@ impl std::fmt::Debug for StagedBlock {
     }
 }
 
+/// A contract installed at genesis: a system contract at its well-known id.
+#[derive(Debug, Clone)]
+pub struct GenesisContract {
+    /// Its id.
+    pub id: ContractId,
+    /// Its code.
+    pub code: Arc<[u8]>,
+    /// Borsh arguments of its init method.
+    pub init_args: Vec<u8>,
+}
+
+/// Who governs a chain, stored in state at genesis: the committee whose quorum may upgrade
+/// system contracts, the system contracts, and how many upgrades were made (each approval names
+/// the upgrade number, so none can be replayed).
+#[derive(Debug, Clone, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+pub struct Governance {
+    /// The committee (a single-node chain: its key, with power 1).
+    pub committee: Committee,
+    /// The system contracts.
+    pub system: Vec<ContractId>,
+    /// Upgrades made so far.
+    pub upgrades: u64,
+}
+
+/// Gas for installing one system contract at genesis: enough for any code the VM accepts.
+const GENESIS_GAS: u64 = 1 << 40;
+
 /// Executes blocks against a [`StateStore`].
 pub struct Executor {
     vm: Vm,
     store: Arc<StateStore>,
     chain_id: ChainId,
     max_tx_gas: u64,
+    genesis: Vec<GenesisContract>,
+    governors: Option<Committee>,
 }
 
 fn big_endian_key(height: u64, index: Option<u32>) -> Vec<u8> {
@@ -140,7 +174,37 @@ impl Executor {
             store,
             chain_id,
             max_tx_gas,
+            genesis: Vec::new(),
+            governors: None,
         }
+    }
+
+    /// Installs `contracts` at the start of block 1, and records the governance: `governors`, or
+    /// on a single-node chain (`None`) the proposer of block 1 with power 1. Every node of a chain
+    /// must be built with the same genesis, or block 1's state root differs.
+    pub fn with_genesis(
+        mut self,
+        contracts: Vec<GenesisContract>,
+        governors: Option<Committee>,
+    ) -> Self {
+        self.genesis = contracts;
+        self.governors = governors;
+        self
+    }
+
+    /// The governance record in committed state (`None` on a chain created without genesis
+    /// contracts).
+    pub fn governance(&self) -> Result<Option<Governance>, ExecutorError> {
+        decode_governance(self.store.get(&keys::governance())?)
+    }
+
+    /// The code hash of a contract in committed state.
+    pub fn code_hash(&self, contract: &ContractId) -> Result<Option<CodeHash>, ExecutorError> {
+        Ok(self
+            .store
+            .get(&keys::contract(contract))?
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(CodeHash))
     }
 
     /// The store.
@@ -332,6 +396,9 @@ impl Executor {
                 reason,
             });
         }
+        if height == 1 {
+            self.install_genesis(&view, env, proposer)?;
+        }
         for (index, signed) in txs.iter().enumerate() {
             let tx_hash = hashes[index];
             let tx = &signed.tx;
@@ -382,6 +449,23 @@ impl Executor {
                     };
                     (self.vm.call(view.clone(), env, call)?, None)
                 }
+                Action::Upgrade {
+                    contract,
+                    code,
+                    approvals,
+                } => {
+                    let result = self.upgrade(&view, contract, code, approvals)?;
+                    receipts.push(upgrade_receipt(
+                        result,
+                        *contract,
+                        tx_hash,
+                        height,
+                        index as u32,
+                        sender,
+                    ));
+                    tx_hashes.push(tx_hash);
+                    continue;
+                }
             };
             receipts.push(self.settle(
                 &view,
@@ -409,6 +493,115 @@ impl Executor {
             "executed block"
         );
         result
+    }
+
+    /// Installs the genesis contracts and the governance record into block 1's view.
+    fn install_genesis(
+        &self,
+        view: &Arc<BlockView>,
+        env: BlockEnv,
+        proposer: PublicKey,
+    ) -> Result<(), ExecutorError> {
+        if self.genesis.is_empty() && self.governors.is_none() {
+            return Ok(());
+        }
+        for contract in &self.genesis {
+            let deploy = Deploy {
+                sender: Address::default(),
+                contract: contract.id,
+                code: contract.code.clone(),
+                init_args: contract.init_args.clone(),
+                gas_limit: GENESIS_GAS,
+            };
+            match self.vm.deploy(view.clone(), env, deploy)?.result {
+                Ok(success) => view.apply(state_writes(success.writes)),
+                Err(e) => {
+                    return Err(ExecutorError::Genesis(format!(
+                        "system contract {} cannot be installed: {e}",
+                        contract.id
+                    )));
+                }
+            }
+        }
+        let committee = match &self.governors {
+            Some(committee) => committee.clone(),
+            None => Committee::new(
+                0,
+                vec![CommitteeMember {
+                    public_key: proposer,
+                    power: 1,
+                }],
+            )
+            .map_err(|e| ExecutorError::Genesis(e.to_string()))?,
+        };
+        let governance = Governance {
+            committee,
+            system: self.genesis.iter().map(|c| c.id).collect(),
+            upgrades: 0,
+        };
+        view.apply([(
+            keys::governance(),
+            Some(borsh::to_vec(&governance).expect("borsh encoding into a Vec cannot fail")),
+        )]);
+        Ok(())
+    }
+
+    /// Replaces a system contract's code if the committee approved it; `Err(message)` for a
+    /// refused upgrade (the transaction fails, the block stands).
+    fn upgrade(
+        &self,
+        view: &Arc<BlockView>,
+        contract: &ContractId,
+        code: &[u8],
+        approvals: &QuorumCertificate,
+    ) -> Result<Result<(CodeHash, CodeHash), String>, ExecutorError> {
+        let Some(mut governance) = decode_governance(view.get_key(&keys::governance())?)? else {
+            return Ok(Err(
+                "this chain was created without system contracts; there is nothing to upgrade"
+                    .into(),
+            ));
+        };
+        if !governance.system.contains(contract) {
+            return Ok(Err(format!(
+                "contract {contract} is not a system contract; only system contracts can be upgraded"
+            )));
+        }
+        let Some(from) = view
+            .get_key(&keys::contract(contract))?
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(CodeHash)
+        else {
+            return Ok(Err(format!(
+                "system contract {contract} has no code record"
+            )));
+        };
+        if let Err(e) = self.vm.validate(code) {
+            return Ok(Err(format!("the new code is not a valid contract: {e}")));
+        }
+        let to = CodeHash::of(code);
+        if to == from {
+            return Ok(Err(format!(
+                "the new code is the code system contract {contract} already runs ({to})"
+            )));
+        }
+        let statement =
+            upgrade_statement(&self.chain_id, contract, &from, &to, governance.upgrades);
+        if let Err(e) = governance.committee.verify(&statement, approvals) {
+            return Ok(Err(format!(
+                "the approvals do not authorize this upgrade: {e}. They must sign upgrade_statement(chain `{}`, contract {contract}, current code {from}, new code {to}, upgrade number {}) as members of the governing committee",
+                self.chain_id, governance.upgrades
+            )));
+        }
+        governance.upgrades += 1;
+        view.apply([
+            (keys::contract(contract), Some(to.0.to_vec())),
+            (keys::code(&to), Some(code.to_vec())),
+            (
+                keys::governance(),
+                Some(borsh::to_vec(&governance).expect("borsh encoding into a Vec cannot fail")),
+            ),
+        ]);
+        Ok(Ok((from, to)))
     }
 
     /// Applies a transaction's outcome to the block view and makes its receipt.
@@ -500,6 +693,53 @@ impl Executor {
             batch,
             tx_hashes,
         })
+    }
+}
+
+fn decode_governance(bytes: Option<Vec<u8>>) -> Result<Option<Governance>, ExecutorError> {
+    bytes
+        .map(|b| {
+            borsh::from_slice(&b).map_err(|e| {
+                ExecutorError::State(weft_state::StateError::Corrupt(format!(
+                    "governance record: {e}"
+                )))
+            })
+        })
+        .transpose()
+}
+
+/// The receipt of an upgrade: an `upgraded` event with the old and new code hashes, or the reason
+/// it was refused.
+fn upgrade_receipt(
+    result: Result<(CodeHash, CodeHash), String>,
+    contract: ContractId,
+    tx_hash: Hash32,
+    height: u64,
+    index: u32,
+    sender: Address,
+) -> Receipt {
+    let (status, events) = match result {
+        Ok(hashes) => (
+            ReceiptStatus::Success {
+                return_data: Vec::new(),
+            },
+            vec![Event {
+                contract,
+                topic: "upgraded".into(),
+                data: borsh::to_vec(&hashes).expect("borsh encoding into a Vec cannot fail"),
+            }],
+        ),
+        Err(error) => (ReceiptStatus::Failure { error }, Vec::new()),
+    };
+    Receipt {
+        tx_hash,
+        height,
+        index,
+        sender,
+        status,
+        gas_used: 0,
+        events,
+        contract: None,
     }
 }
 

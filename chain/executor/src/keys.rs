@@ -11,6 +11,8 @@ pub const CONTRACT: u8 = b'c';
 pub const CODE: u8 = b'k';
 /// Next nonce of an account: `n` + address.
 pub const NONCE: u8 = b'n';
+/// The chain's governance record (committee, system contracts, upgrades made): `g` alone.
+pub const GOVERNANCE: u8 = b'g';
 
 /// Length of the part of a storage key before the contract's own key.
 pub const STORAGE_HEADER: usize = 33;
@@ -41,4 +43,9 @@ pub fn code(hash: &CodeHash) -> Vec<u8> {
 /// Where an account's next nonce is stored.
 pub fn nonce(address: &Address) -> Vec<u8> {
     key(NONCE, &address.0, &[])
+}
+
+/// Where the governance record is stored.
+pub fn governance() -> Vec<u8> {
+    vec![GOVERNANCE]
 }

@@ -16,4 +16,7 @@ pub mod executor;
 pub mod keys;
 pub mod view;
 
-pub use executor::{COLUMN_FAMILIES, ExecutedBlock, Executor, ExecutorError, StagedBlock};
+pub use executor::{
+    COLUMN_FAMILIES, ExecutedBlock, Executor, ExecutorError, GenesisContract, Governance,
+    StagedBlock,
+};

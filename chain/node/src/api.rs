@@ -40,6 +40,10 @@ impl NodeApi for Node {
         Node::committee(self)
     }
 
+    fn system_contracts(&self) -> Vec<weft_api::SystemContractInfo> {
+        Node::system_contracts(self)
+    }
+
     fn decode(&self, bytes: &[u8]) -> Result<SignedTransaction, SubmitError> {
         Node::decode(self, bytes)
     }

@@ -315,6 +315,7 @@ impl NodeConfig {
                 id.len()
             ));
         }
+        weft_types::did::check_chain_name(id).map_err(|e| format!("chain_id: {e}"))?;
         if self.p2p.listen.parse::<weft_p2p::Multiaddr>().is_err() {
             return Err(format!(
                 "p2p.listen `{}` is not a multiaddr; expected e.g. /ip4/0.0.0.0/tcp/30300",

@@ -125,6 +125,7 @@ impl Genesis {
                 weft_types::tx::MAX_CHAIN_ID
             ));
         }
+        weft_types::did::check_chain_name(&self.chain_id).map_err(|e| format!("chain_id: {e}"))?;
         if self.validators.is_empty() {
             return Err("the committee is empty; list at least one [[validators]] entry".into());
         }

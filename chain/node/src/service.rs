@@ -41,6 +41,9 @@ pub enum NodeError {
     /// The executor or its store failed.
     #[error(transparent)]
     Executor(#[from] ExecutorError),
+    /// The genesis file named in the configuration is not usable.
+    #[error("{0}")]
+    Genesis(String),
     /// The VM could not be built.
     #[error("cannot start the VM: {0}")]
     Vm(#[from] weft_vm::VmError),
@@ -87,6 +90,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().expect("node lock poisoned by a panic")
 }
 
+/// The system contracts every chain starts with (`weft-system`), as the executor installs them.
+pub fn genesis_contracts(chain_id: &str) -> Vec<weft_executor::GenesisContract> {
+    weft_system::ALL
+        .iter()
+        .map(|c| weft_executor::GenesisContract {
+            id: c.id(),
+            code: c.code.into(),
+            init_args: c.init_args(chain_id),
+        })
+        .collect()
+}
+
 /// Milliseconds since the Unix epoch by the wall clock (for admission rate limits and proposals,
 /// never for execution).
 pub fn now_ms() -> u64 {
@@ -113,12 +128,25 @@ impl Node {
         };
         // Queries get their own VM (and instance pool), so query load cannot starve blocks.
         let chain_id = ChainId(config.chain_id.clone());
+        // The system contracts are installed at block 1, governed by the genesis committee (or,
+        // on a single-node chain, by the producer of block 1).
+        let governors = match &config.genesis {
+            Some(path) => {
+                let genesis = crate::genesis::Genesis::load(path)
+                    .map_err(|e| NodeError::Genesis(e.to_string()))?;
+                Some(genesis.committee().map_err(|e| {
+                    NodeError::Genesis(format!("genesis file {}: {e}", path.display()))
+                })?)
+            }
+            None => None,
+        };
         let executor = Executor::new(
             Vm::new(vm_config())?,
             store.clone(),
             chain_id.clone(),
             config.max_tx_gas,
-        );
+        )
+        .with_genesis(genesis_contracts(&config.chain_id), governors);
         let query_vm = Vm::new(vm_config())?;
         let head = match store.version()? {
             None => Head::default(),
@@ -169,6 +197,24 @@ impl Node {
     /// The configuration.
     pub fn config(&self) -> &NodeConfig {
         &self.0.config
+    }
+
+    /// The system contracts and the code each runs now.
+    pub fn system_contracts(&self) -> Vec<weft_api::SystemContractInfo> {
+        weft_system::ALL
+            .iter()
+            .map(|c| weft_api::SystemContractInfo {
+                name: c.name.to_string(),
+                id: c.id(),
+                code_hash: self
+                    .0
+                    .executor
+                    .code_hash(&c.id())
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| c.code_hash()),
+            })
+            .collect()
     }
 
     /// The chain id.
@@ -400,15 +446,28 @@ impl Node {
                     .map_err(|e| SubmitError::InvalidCode(e.to_string()))?;
                 Ok(Some(Arc::new(abi)))
             }
+            // The committee's approvals are checked when the block executes (against the code
+            // and upgrade count of that moment); here only that the code is a valid contract.
+            Action::Upgrade { code, .. } => {
+                self.0
+                    .query_vm
+                    .validate(code)
+                    .map_err(|e| SubmitError::InvalidCode(e.to_string()))?;
+                Ok(None)
+            }
             Action::Call {
                 contract, method, ..
             } => {
                 let abi = match self.contract_abi_latest(contract) {
                     Ok(Some(abi)) => abi,
-                    Ok(None) => lock(&self.0.pending_contracts)
-                        .get(contract)
-                        .cloned()
-                        .ok_or(SubmitError::UnknownContract(*contract))?,
+                    Ok(None) => match lock(&self.0.pending_contracts).get(contract).cloned() {
+                        Some(abi) => abi,
+                        // Before block 1, the system contracts are not installed yet.
+                        None => weft_system::by_id(contract)
+                            .and_then(|c| self.0.query_vm.validate(c.code).ok())
+                            .map(Arc::new)
+                            .ok_or(SubmitError::UnknownContract(*contract))?,
+                    },
                     Err(e) => return Err(SubmitError::Internal(e)),
                 };
                 match abi.method(method) {

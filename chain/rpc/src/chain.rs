@@ -157,6 +157,15 @@ fn chain_info(node: &dyn NodeApi) -> ChainInfo {
                 .collect()
         }),
         last_commit: commit_json(node, head.height),
+        system_contracts: node
+            .system_contracts()
+            .into_iter()
+            .map(|c| weft_client::json::SystemContractJson {
+                name: c.name,
+                id: c.id,
+                code_hash: c.code_hash,
+            })
+            .collect(),
     }
 }
 

@@ -6,6 +6,8 @@
 //! - [`tangle`]: the `tangle_*` methods and subscriptions of a committee member's Tangle.
 //! - [`binary`]: the binary ingest path (`POST /binary/v1/transactions`, borsh batches), an HTTP
 //!   layer in front of JSON-RPC on the same port.
+//! - [`did`]: `did_resolve` and the Universal Resolver driver interface
+//!   (`GET /1.0/identifiers/{did}`), another HTTP layer on the same port.
 //!
 //! Start reading at [`module`] and [`serve`]. The server reaches the node only through
 //! `weft_api::NodeApi`, so this crate knows nothing of the executor, the mempool, consensus, the
@@ -13,6 +15,7 @@
 
 pub mod binary;
 pub mod chain;
+pub mod did;
 pub mod params;
 pub mod tangle;
 
@@ -35,6 +38,7 @@ pub fn module(node: Ctx) -> RpcModule<Ctx> {
     let mut m = RpcModule::new(node);
     chain::register(&mut m);
     tangle::register(&mut m);
+    did::register(&mut m);
     m
 }
 
@@ -52,7 +56,11 @@ pub async fn serve(
     let binary = binary::BinaryLayer::new(node.clone(), limits.max_request_bytes as usize);
     let server = Server::builder()
         .set_config(config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(binary))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(binary)
+                .layer(did::ResolverLayer::new(node.clone())),
+        )
         .build(listen)
         .await?;
     let addr = server.local_addr()?;

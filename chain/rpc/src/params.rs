@@ -116,6 +116,11 @@ pub const METHODS: &[MethodDoc] = &[
         summary: "A contract storage value with its JMT proof against the state root at a height, and that height's anchor.",
     },
     MethodDoc {
+        name: "did_resolve",
+        params: &["did", "options?"],
+        summary: "W3C DID Resolution of a did:weft DID (options.versionId or options.versionTime), with the state proofs and the anchor it rests on; did:key is expanded locally.",
+    },
+    MethodDoc {
         name: "tangle_getBlock",
         params: &["id"],
         summary: "A Tangle block with its metadata (solid, confirmation, approvers, children), or null.",

@@ -8,8 +8,9 @@
 //! power signed. This is all a light client needs: given the committee, an anchor's certificate
 //! proves the anchored state root.
 
+use crate::ids::BlockHash;
 use crate::ids::domain_hash;
-use crate::{BlockHash, ChainId, Hash32, PublicKey, Signature, StatementId};
+use crate::{ChainId, Hash32, PublicKey, Signature, StatementId};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// Domain tag of anchor ids.

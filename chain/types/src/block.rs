@@ -1,11 +1,9 @@
 //! Blocks and receipts.
 
+pub use crate::ids::BlockHash;
 use crate::ids::domain_hash;
 use crate::{Address, ChainId, ContractId, Event, Hash32, PublicKey, SignedTransaction, TxHash};
 use borsh::{BorshDeserialize, BorshSerialize};
-
-/// The hash of a block header; the block's id.
-pub type BlockHash = Hash32;
 
 /// Domain tag of block hashes.
 pub const BLOCK_DOMAIN: &str = "weft/block/v1";

@@ -106,6 +106,9 @@ id32!(
     StatementId
 );
 
+/// The hash of a block header; the block's id.
+pub type BlockHash = Hash32;
+
 /// Hashes `parts` with blake3 under a domain tag, so that bytes hashed for one purpose can never
 /// collide with bytes hashed for another. Each part is length-prefixed.
 pub fn domain_hash(domain: &str, parts: &[&[u8]]) -> Hash32 {
@@ -136,6 +139,14 @@ impl ContractId {
     /// the deploying transaction's nonce), so ids never depend on the code and never collide.
     pub fn derive(deployer: &Address, unique: u64) -> Self {
         Self(domain_hash("weft/contract-id/v1", &[&deployer.0, &unique.to_le_bytes()]).0)
+    }
+}
+
+impl ContractId {
+    /// The well-known id of the system contract `name` (`identity`, …): the same on every chain,
+    /// so a client can compute it instead of trusting a node for it.
+    pub fn system(name: &str) -> Self {
+        Self(domain_hash("weft/system-contract/v1", &[name.as_bytes()]).0)
     }
 }
 

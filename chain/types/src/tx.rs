@@ -83,6 +83,44 @@ pub enum Action {
         /// Borsh-encoded arguments.
         args: Vec<u8>,
     },
+    /// Replace a system contract's code, keeping its storage. Valid only with signatures of
+    /// members holding more than two thirds of the committee's power (on a single-node chain, its
+    /// key) over [`upgrade_statement`]; anyone may submit it.
+    Upgrade {
+        /// The system contract.
+        contract: ContractId,
+        /// The new wasm module.
+        code: Vec<u8>,
+        /// The committee's signatures, in the order of the committee's members sorted by key.
+        approvals: crate::QuorumCertificate,
+    },
+}
+
+/// Domain tag of [`upgrade_statement`].
+pub const UPGRADE_DOMAIN: &str = "weft/upgrade/v1";
+
+/// What the committee signs to replace `contract`'s code `from` by `to` on `chain`, as upgrade
+/// number `sequence` of the chain (0 for the first): each approval is good for one upgrade only.
+pub fn upgrade_statement(
+    chain: &ChainId,
+    contract: &ContractId,
+    from: &crate::CodeHash,
+    to: &crate::CodeHash,
+    sequence: u64,
+) -> crate::StatementId {
+    crate::StatementId(
+        domain_hash(
+            UPGRADE_DOMAIN,
+            &[
+                chain.0.as_bytes(),
+                &contract.0,
+                &from.0,
+                &to.0,
+                &sequence.to_le_bytes(),
+            ],
+        )
+        .0,
+    )
 }
 
 /// An unsigned transaction.

@@ -71,6 +71,26 @@ pub fn try_build_contract(crate_dir: impl AsRef<Path>) -> Result<Vec<u8>, BuildE
     Ok(wasm)
 }
 
+/// The flags of a contract build, `\x1f`-separated as `CARGO_ENCODED_RUSTFLAGS` wants them.
+///
+/// Panic messages embed source paths. Those of dependencies lie under the cargo home, and a crate
+/// outside a workspace is compiled by absolute path, so both are remapped to fixed names: the same
+/// sources and compiler give the same bytes on every machine (system contracts rely on it).
+fn rustflags(crate_dir: &Path) -> String {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let mut flags = vec!["-Clink-arg=-zstack-size=65536".to_string()];
+    if let Some(home) = cargo_home {
+        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
+    flags.push(format!(
+        "--remap-path-prefix={}=/contract",
+        crate_dir.display()
+    ));
+    flags.join("\x1f")
+}
+
 /// Builds the contract crate in `crate_dir` (not memoized) and returns the path of its `.wasm`.
 pub fn build_contract_file(crate_dir: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
     let crate_dir = crate_dir.as_ref().canonicalize()?;
@@ -98,7 +118,7 @@ pub fn build_contract_file(crate_dir: impl AsRef<Path>) -> Result<PathBuf, Build
         // With --target, these flags reach only the wasm build, not build scripts or proc
         // macros; the caller's RUSTFLAGS (coverage, -Dwarnings) must not reach it at all.
         .env_remove("RUSTFLAGS")
-        .env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-zstack-size=65536")
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags(&crate_dir))
         .output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {

@@ -252,6 +252,44 @@ impl Client {
         self.request("weft_getState", params).await
     }
 
+    /// `did_resolve`: the DID Resolution result of `did` with the proof it rests on. Trust it
+    /// only after [`crate::did::verify_resolution`], or use [`Client::resolve_did_verified`].
+    pub async fn resolve_did(
+        &self,
+        did: &str,
+        options: &crate::did::ResolveOptions,
+    ) -> Result<crate::did::DidResolution> {
+        self.request("did_resolve", json!({"did": did, "options": options}))
+            .await
+    }
+
+    /// Resolves `did` and verifies the answer against `committee` (from the chain's genesis
+    /// file, not from the node): returns the result computed from the proven state.
+    ///
+    /// ```no_run
+    /// # async fn example(committee: weft_types::Committee) -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = weft_client::Client::connect("http://127.0.0.1:8545").await?;
+    /// let did = "did:weft:weft-devnet:8f1c0b9d3a4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff";
+    /// let result = client
+    ///     .resolve_did_verified(did, &Default::default(), "weft-devnet", &committee)
+    ///     .await?;
+    /// println!("{}", serde_json::to_string_pretty(&result.did_document)?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn resolve_did_verified(
+        &self,
+        did: &str,
+        options: &crate::did::ResolveOptions,
+        chain: &str,
+        committee: &weft_types::Committee,
+    ) -> std::result::Result<weft_did::ResolutionResult, crate::did::ResolveError> {
+        let answer = self.resolve_did(did, options).await?;
+        Ok(crate::did::verify_resolution(
+            &answer, did, options, chain, committee,
+        )?)
+    }
+
     /// `tangle_latestAnchor`: the chain's latest anchor on the Tangle.
     pub async fn latest_anchor(&self, chain: &str) -> Result<Option<AnchorJson>> {
         self.request("tangle_latestAnchor", json!([chain])).await

@@ -322,6 +322,23 @@ pub struct ChainInfo {
     /// The commit certificate of the latest block (committee chains).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_commit: Option<CommitJson>,
+    /// The system contracts every Weft chain starts with.
+    #[serde(default)]
+    pub system_contracts: Vec<SystemContractJson>,
+}
+
+/// A system contract in `weft_chainInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemContractJson {
+    /// Its name (`identity`, …).
+    pub name: String,
+    /// Its well-known id.
+    #[serde(with = "hex_id")]
+    pub id: ContractId,
+    /// The code it runs now.
+    #[serde(with = "hex_id")]
+    pub code_hash: CodeHash,
 }
 
 /// A committee member.
@@ -474,6 +491,20 @@ pub enum ActionJson {
         #[serde(with = "hex_bytes")]
         args: Vec<u8>,
     },
+    /// A system contract's code replaced by a committee quorum.
+    #[serde(rename_all = "camelCase")]
+    Upgrade {
+        /// The system contract.
+        #[serde(with = "hex_id")]
+        contract: ContractId,
+        /// The new code's hash.
+        #[serde(with = "hex_id")]
+        code_hash: CodeHash,
+        /// New code size in bytes.
+        code_size: u64,
+        /// How many committee members approved.
+        approvals: u64,
+    },
 }
 
 /// A signed transaction as JSON.
@@ -514,6 +545,16 @@ impl TransactionJson {
                 contract: *contract,
                 method: method.clone(),
                 args: args.clone(),
+            },
+            Action::Upgrade {
+                contract,
+                code,
+                approvals,
+            } => ActionJson::Upgrade {
+                contract: *contract,
+                code_hash: CodeHash::of(code),
+                code_size: code.len() as u64,
+                approvals: approvals.signatures.len() as u64,
             },
         };
         Self {

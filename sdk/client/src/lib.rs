@@ -34,6 +34,7 @@ pub mod binary;
 #[cfg(feature = "transport")]
 mod client;
 pub mod codec;
+pub mod did;
 mod error;
 pub mod json;
 pub mod keyfile;

@@ -1,0 +1,280 @@
+//! DID resolution with proofs, and its verification without trusting the node.
+//!
+//! A node answers `did_resolve` with the W3C DID Resolution result and a [`DidProof`]: the height
+//! and state root the result was read at, the committee's anchor of that height, and JMT proofs of
+//! the identity contract's storage entries it rests on (the DID's record, the version returned,
+//! version 1 for `created`, and the next version when the returned one is not the latest).
+//! [`verify_resolution`] repeats the resolution from the proven entries alone: committee → anchor
+//! → state root → proofs → records → document, and says which step failed.
+
+use serde::{Deserialize, Serialize};
+use weft_did::{ResolutionResult, ResolvedState};
+use weft_types::did::{self as model, Did, DidRecord, DidVersion};
+use weft_types::{Committee, ContractId, Hash32};
+
+use crate::json::{AnchorJson, StateResult, hex_id};
+use crate::verify::{LightClientError, VerifyError, verify_anchor, verify_state};
+
+/// Resolution options (`versionId` or `versionTime`, not both).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResolveOptions {
+    /// A version number, as a decimal string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// An RFC 3339 datetime: the version in effect then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_time: Option<String>,
+    /// The representation asked for (`application/did-resolution`, the default, or
+    /// `application/did+ld+json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept: Option<String>,
+}
+
+/// What a resolution rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DidProof {
+    /// The height read.
+    pub height: u64,
+    /// Its state root.
+    #[serde(with = "hex_id")]
+    pub state_root: Hash32,
+    /// The identity contract.
+    #[serde(with = "hex_id")]
+    pub contract: ContractId,
+    /// The committee's anchor of `height` (absent on a chain without anchoring).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorJson>,
+    /// The proven storage entries: the record, then the versions.
+    pub entries: Vec<StateResult>,
+}
+
+/// `did_resolve`'s answer: the DID Resolution result and, for `did:weft`, its proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DidResolution {
+    /// The W3C DID Resolution result.
+    #[serde(flatten)]
+    pub result: ResolutionResult,
+    /// What it rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<DidProof>,
+}
+
+/// Which step of verifying a resolution failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DidVerifyError {
+    /// The DID is not a `did:weft` DID of the chain.
+    #[error("step 0 (DID): {0}")]
+    Did(String),
+    /// The answer carries no proof.
+    #[error("step 0 (proof): the answer carries no proof; ask a Weft node's did_resolve")]
+    NoProof,
+    /// The proof is not for the identity contract.
+    #[error(
+        "step 0 (proof): the proof is for contract {got}, not the identity contract {expected}"
+    )]
+    WrongContract {
+        /// The identity contract's id.
+        expected: ContractId,
+        /// The proof's.
+        got: ContractId,
+    },
+    /// The committee or the anchor failed.
+    #[error("{0}")]
+    Anchor(#[from] LightClientError),
+    /// An entry the resolution needs is missing from the proof.
+    #[error("step 4 (proof): the proof has no entry for {0}")]
+    MissingEntry(String),
+    /// An entry's proof failed.
+    #[error("step 4 (proof): {what}: {error}")]
+    Entry {
+        /// Which entry.
+        what: String,
+        /// Why.
+        error: VerifyError,
+    },
+    /// A proven value does not decode as the contract's record.
+    #[error("step 5 (records): {0}")]
+    Records(String),
+    /// The served result differs from the one the proven state gives.
+    #[error(
+        "step 6 (document): the served resolution result differs from the one the proven state gives"
+    )]
+    Mismatch {
+        /// The result computed from the proven state.
+        proven: Box<ResolutionResult>,
+    },
+}
+
+/// Verifies `answer` for `did` (resolved with `options`) against `committee` of chain `chain`,
+/// and returns the result computed from the proven state: the document, its metadata, or the
+/// proven `notFound`.
+pub fn verify_resolution(
+    answer: &DidResolution,
+    did: &str,
+    options: &ResolveOptions,
+    chain: &str,
+    committee: &Committee,
+) -> Result<ResolutionResult, DidVerifyError> {
+    let parsed: Did = did
+        .parse()
+        .map_err(|e: model::DidParseError| DidVerifyError::Did(e.to_string()))?;
+    if parsed.chain != chain {
+        return Err(DidVerifyError::Did(format!(
+            "{did} belongs to chain `{}`, not `{chain}`",
+            parsed.chain
+        )));
+    }
+    let proof = answer.proof.as_ref().ok_or(DidVerifyError::NoProof)?;
+    let identity = ContractId::system("identity");
+    if proof.contract != identity {
+        return Err(DidVerifyError::WrongContract {
+            expected: identity,
+            got: proof.contract,
+        });
+    }
+    // Steps 1 to 3: the anchor is the committee's, for this height and root.
+    let anchor_json = proof
+        .anchor
+        .as_ref()
+        .ok_or(LightClientError::NoAnchor(proof.height))?;
+    let anchor = verify_anchor(anchor_json, chain, committee)?;
+    if anchor.height != proof.height {
+        return Err(LightClientError::WrongHeight {
+            answer: proof.height,
+            anchor: anchor.height,
+        }
+        .into());
+    }
+    if anchor.state_root != proof.state_root {
+        return Err(LightClientError::WrongRoot {
+            anchored: anchor.state_root,
+            got: proof.state_root,
+        }
+        .into());
+    }
+    let root = anchor.state_root;
+    let id = parsed.id;
+    // Step 4: each entry the resolution needs, proven against the anchored root.
+    let entry = |what: String, key: Vec<u8>| -> Result<Option<Vec<u8>>, DidVerifyError> {
+        let expected = crate::verify::storage_key(&identity, &key);
+        let found = proof
+            .entries
+            .iter()
+            .find(|e| e.key == expected)
+            .ok_or_else(|| DidVerifyError::MissingEntry(what.clone()))?;
+        if found.height != proof.height {
+            return Err(DidVerifyError::Entry {
+                what,
+                error: VerifyError::Malformed(format!(
+                    "the entry is for height {}, the proof for {}",
+                    found.height, proof.height
+                )),
+            });
+        }
+        verify_state(found, &identity, &key, &root)
+            .map_err(|error| DidVerifyError::Entry { what, error })
+    };
+    let decode_version = |n: u32| -> Result<DidVersion, DidVerifyError> {
+        let bytes = entry(format!("version {n}"), model::storage::version_key(&id, n))?
+            .ok_or_else(|| DidVerifyError::Records(format!("version {n} is proven absent")))?;
+        borsh::from_slice(&bytes).map_err(|e| DidVerifyError::Records(format!("version {n}: {e}")))
+    };
+    let proven = match entry("the DID's record".into(), model::storage::record_key(&id))? {
+        None => ResolutionResult::error(
+            weft_did::ErrorKind::NotFound,
+            format!("{did} does not exist"),
+        ),
+        Some(bytes) => {
+            let record: DidRecord = borsh::from_slice(&bytes)
+                .map_err(|e| DidVerifyError::Records(format!("the record: {e}")))?;
+            match select_version(&record, options, &decode_version)? {
+                Err(not_found) => not_found,
+                Ok(number) => {
+                    let version = decode_version(number)?;
+                    let first = if number == 1 {
+                        version.clone()
+                    } else {
+                        decode_version(1)?
+                    };
+                    let next = if number < record.version {
+                        Some(decode_version(number + 1)?)
+                    } else {
+                        None
+                    };
+                    weft_did::resolution(
+                        &parsed,
+                        &ResolvedState {
+                            record,
+                            number,
+                            version,
+                            first,
+                            next,
+                        },
+                    )
+                }
+            }
+        }
+    };
+    if !same_outcome(&proven, &answer.result) {
+        return Err(DidVerifyError::Mismatch {
+            proven: Box::new(proven),
+        });
+    }
+    Ok(proven)
+}
+
+/// Two results agree when they carry the same document and metadata, and fail (if at all) for
+/// the same reason; error details are free text and not compared.
+fn same_outcome(a: &ResolutionResult, b: &ResolutionResult) -> bool {
+    a.did_document == b.did_document
+        && a.did_document_metadata == b.did_document_metadata
+        && a.error_kind() == b.error_kind()
+}
+
+/// The version `options` select from `record`: `Err` is the (proven) `notFound` result. For
+/// `versionTime`, the selected version's time must be at or before the time, and the next
+/// version's (if any) after it, both proven.
+fn select_version(
+    record: &DidRecord,
+    options: &ResolveOptions,
+    version: &dyn Fn(u32) -> Result<DidVersion, DidVerifyError>,
+) -> Result<Result<u32, ResolutionResult>, DidVerifyError> {
+    let not_found = |detail: String| {
+        Ok(Err(ResolutionResult::error(
+            weft_did::ErrorKind::NotFound,
+            detail,
+        )))
+    };
+    if let Some(id) = &options.version_id {
+        let n: u32 = id
+            .parse()
+            .map_err(|_| DidVerifyError::Records(format!("versionId `{id}` is not a number")))?;
+        if n == 0 || n > record.version {
+            return not_found(format!("versions are 1 to {}", record.version));
+        }
+        return Ok(Ok(n));
+    }
+    if let Some(text) = &options.version_time {
+        let bound = weft_did::parse_time(text).map_err(DidVerifyError::Records)?;
+        return match weft_did::version_at(record.version, bound, |n| version(n).map(|v| v.time_ms))?
+        {
+            None => not_found(format!("the DID did not exist at {text}")),
+            Some(n) => Ok(Ok(n)),
+        };
+    }
+    Ok(Ok(record.version))
+}
+
+/// Why a verified resolution failed: the request, or the verification (with its step).
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The request to the node failed.
+    #[error(transparent)]
+    Request(#[from] crate::Error),
+    /// The answer does not verify.
+    #[error(transparent)]
+    Verify(#[from] DidVerifyError),
+}
