@@ -13,6 +13,7 @@
 mod build;
 mod contract;
 mod dev;
+mod did;
 mod keys;
 mod node;
 mod output;
@@ -75,6 +76,9 @@ enum Command {
     /// Inspect the Tangle: blocks, tips, anchors; post data.
     #[command(subcommand)]
     Tangle(tangle::TangleCommand),
+    /// Create, resolve and change did:weft DIDs.
+    #[command(subcommand)]
+    Did(did::DidCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -114,6 +118,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Tx { hash } => contract::tx(global, hash).await,
         Command::Contract { contract } => contract::show(global, contract).await,
         Command::Info => contract::info(global).await,
+        Command::Did(command) => did::run(global, command).await,
         Command::Tangle(command) => {
             let client = output::connect(global).await?;
             tangle::run(&client, command, global.json).await

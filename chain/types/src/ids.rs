@@ -106,6 +106,50 @@ id32!(
     StatementId
 );
 
+/// Which chain a transaction is for, such as `"weft-devnet"`. Part of every signed transaction, so
+/// a transaction cannot be replayed on another chain.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+pub struct ChainId(pub String);
+
+impl fmt::Display for ChainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ChainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChainId({:?})", self.0)
+    }
+}
+
+/// An ed25519 public key: the sender of a transaction. As an [`Address`], it is the key's bytes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+pub struct PublicKey(pub [u8; 32]);
+
+impl PublicKey {
+    /// The address of this key.
+    pub fn address(&self) -> Address {
+        Address(self.0)
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey(0x{})", hex::encode(self.0))
+    }
+}
+
+/// An ed25519 signature.
+#[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Signature(pub [u8; 64]);
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature(0x{})", hex::encode(self.0))
+    }
+}
+
 /// The hash of a block header; the block's id.
 pub type BlockHash = Hash32;
 

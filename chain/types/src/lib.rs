@@ -24,10 +24,9 @@ pub use anchor::{
 pub use block::{Block, BlockHash, BlockHeader, Receipt, ReceiptStatus, list_hash};
 pub use event::Event;
 pub use ids::{
-    Address, CodeHash, ContractId, Hash32, ParseHexError, StatementId, TangleBlockId, domain_hash,
+    Address, ChainId, CodeHash, ContractId, Hash32, ParseHexError, PublicKey, Signature,
+    StatementId, TangleBlockId, domain_hash,
 };
-pub use tx::{
-    Action, ChainId, PublicKey, Signature, SignatureError, SignedTransaction, Transaction, TxHash,
-};
+pub use tx::{Action, SignatureError, SignedTransaction, Transaction, TxHash};
 #[cfg(feature = "signing")]
 pub use tx::{Keypair, VerifyingKey, verify_all, verify_batch, verify_hash};

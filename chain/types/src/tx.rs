@@ -6,9 +6,9 @@
 //! transaction has one id however it is signed.
 
 use crate::ids::domain_hash;
-use crate::{Address, ContractId, Hash32};
+pub use crate::ids::{ChainId, PublicKey, Signature};
+use crate::{ContractId, Hash32};
 use borsh::{BorshDeserialize, BorshSerialize};
-use std::fmt;
 
 /// Domain tag of transaction hashes; bumping it invalidates every signature.
 pub const TX_DOMAIN: &str = "weft/tx/v1";
@@ -18,50 +18,6 @@ pub const MAX_CHAIN_ID: usize = 64;
 
 /// The hash of a transaction; its id.
 pub type TxHash = Hash32;
-
-/// Which chain a transaction is for, such as `"weft-devnet"`. Part of every signed transaction, so
-/// a transaction cannot be replayed on another chain.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
-pub struct ChainId(pub String);
-
-impl fmt::Display for ChainId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for ChainId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ChainId({:?})", self.0)
-    }
-}
-
-/// An ed25519 public key: the sender of a transaction. As an [`Address`], it is the key's bytes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
-pub struct PublicKey(pub [u8; 32]);
-
-impl PublicKey {
-    /// The address of this key.
-    pub fn address(&self) -> Address {
-        Address(self.0)
-    }
-}
-
-impl fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey(0x{})", hex::encode(self.0))
-    }
-}
-
-/// An ed25519 signature.
-#[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct Signature(pub [u8; 64]);
-
-impl fmt::Debug for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature(0x{})", hex::encode(self.0))
-    }
-}
 
 /// What a transaction does.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -202,8 +158,8 @@ mod signing {
         }
     }
 
-    impl fmt::Debug for Keypair {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    impl std::fmt::Debug for Keypair {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             write!(f, "Keypair({:?})", self.public_key())
         }
     }
