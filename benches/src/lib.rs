@@ -1,7 +1,10 @@
 //! Benchmarks of Weft and the helpers they share.
 //!
 //! `benches/vm.rs` holds the criterion micro-benchmarks of the VM; results and the commands that
-//! produced them are in `benches/RESULTS.md`.
+//! produced them are in `benches/RESULTS.md`. [`devnet`] starts a committee for the end-to-end
+//! tools (`weft-load`, `weft-did-bench`) and measures the ed25519 floor next to it.
+
+pub mod devnet;
 
 /// A synthetic contract of about `target_bytes` bytes of wasm: many small functions doing integer
 /// arithmetic and calling each other, the shape of compiled Rust code. It is a valid Weft contract

@@ -26,11 +26,11 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use ed25519_dalek::{Signer as _, SigningKey};
 use futures::StreamExt;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use weft_benches::devnet::{Node, connect, ed25519_floor, percentile, print_floor, spawn_nodes};
 use weft_client::json::{Status, WaitUntil};
 use weft_client::{Client, Signer};
 use weft_types::{Keypair, SignedTransaction};
@@ -72,139 +72,6 @@ struct Args {
     /// Seconds into the run at which --kill-node dies.
     #[arg(long, default_value_t = 5)]
     kill_after: u64,
-}
-
-/// ed25519 verifications per second on `threads` threads for about `window`.
-fn ed25519_floor(threads: usize, window: Duration) -> f64 {
-    let key = SigningKey::from_bytes(&[3; 32]);
-    let messages: Vec<[u8; 32]> = (0..256u32).map(|i| *blake3_like(i).as_bytes()).collect();
-    let signed: Arc<Vec<_>> = Arc::new(messages.iter().map(|m| (*m, key.sign(m))).collect());
-    let verifying = key.verifying_key();
-    let started = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let signed = signed.clone();
-            std::thread::spawn(move || {
-                let mut n = 0u64;
-                let until = Instant::now() + window;
-                while Instant::now() < until {
-                    for (m, s) in signed.iter() {
-                        // Verify exactly as the node does (strict, key already decompressed).
-                        assert!(verifying.verify_strict(m, s).is_ok());
-                        n += 1;
-                    }
-                }
-                n
-            })
-        })
-        .collect();
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
-    total as f64 / started.elapsed().as_secs_f64()
-}
-
-/// The floor lines: verifications per second on one and on every core, and the floor for `nodes`.
-fn print_floor(one: f64, all: f64, cores: usize, nodes: usize) {
-    println!(
-        "ed25519 verifications/s on this machine: {one:.0} (1 core), {all:.0} ({cores} cores)"
-    );
-    println!(
-        "physical floor for {nodes} node(s) on this machine (each verifies every transaction): {:.0} tx/s",
-        all / nodes as f64
-    );
-}
-
-fn blake3_like(i: u32) -> weft_types::Hash32 {
-    weft_types::domain_hash("weft/load/message", &[&i.to_le_bytes()])
-}
-
-struct Node {
-    child: Child,
-    dir: tempfile::TempDir,
-    metrics: Vec<u16>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        // SIGTERM: `weft dev` stops its nodes, then exits.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-/// A base port such that `base..base + n` is free for each of `ranges` ranges spaced 1000 apart.
-fn free_ports(n: u16, ranges: u16) -> Result<u16> {
-    'next: for base in (20_000u16..60_000).step_by(37) {
-        for r in 0..ranges {
-            for i in 0..n {
-                if std::net::TcpListener::bind(("127.0.0.1", base + r * 1000 + i)).is_err() {
-                    continue 'next;
-                }
-            }
-        }
-        return Ok(base);
-    }
-    bail!("no free ports for {n} nodes")
-}
-
-fn spawn_nodes(n: u16) -> Result<(Node, Vec<String>)> {
-    let weft = std::env::current_exe()?
-        .parent()
-        .context("no directory for this binary")?
-        .join("weft");
-    if !weft.exists() {
-        bail!(
-            "{} not found; build it first: cargo build --release -p weft-cli --bin weft",
-            weft.display()
-        );
-    }
-    let base = free_ports(n, 3)?;
-    let dir = tempfile::tempdir()?;
-    let child = Command::new(&weft)
-        .args(["dev", "--fresh", "--nodes", &n.to_string()])
-        .args(["--port", &base.to_string()])
-        .args(["--metrics-port", &(base + 1000).to_string()])
-        .args(["--p2p-port", &(base + 2000).to_string()])
-        .arg("--home")
-        .arg(dir.path().join("dev"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot start {}", weft.display()))?;
-    let urls = (0..n)
-        .map(|i| format!("ws://127.0.0.1:{}", base + i))
-        .collect();
-    let metrics = (0..n).map(|i| base + 1000 + i).collect();
-    Ok((
-        Node {
-            child,
-            dir,
-            metrics,
-        },
-        urls,
-    ))
-}
-
-async fn connect(url: &str) -> Result<Client> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match Client::connect(url).await {
-            Ok(c) if c.chain_info().await.is_ok() => return Ok(c),
-            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            Ok(_) => bail!("{url} does not answer weft_chainInfo"),
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 #[tokio::main]

@@ -12,7 +12,9 @@ mod common;
 
 use common::{CHAIN, TestNode, signer};
 use serde_json::json;
-use weft_client::did::{DidResolution, DidVerifyError, ResolveOptions, verify_resolution};
+use weft_client::did::{
+    DidResolution, DidVerifier, DidVerifyError, ResolveOptions, verify_resolution,
+};
 use weft_client::json::{AnchorJson, Status};
 use weft_client::{LightClientError, VerifyError};
 use weft_types::did::{
@@ -276,6 +278,18 @@ async fn dids_resolve_with_proofs_over_json_rpc_and_the_http_driver() {
     let (_, timed) = verify(at_time.clone(), &later);
     assert_eq!(timed.unwrap(), answer.result);
 
+    // A verifier that remembers checked anchors gives the same answers, and a changed anchor is
+    // a new anchor to it: its signatures are checked again.
+    let verifier = DidVerifier::new(CHAIN, committee.clone());
+    for _ in 0..2 {
+        assert_eq!(
+            verifier
+                .verify(&anchored, &did, &ResolveOptions::default())
+                .unwrap(),
+            answer.result
+        );
+    }
+
     // Tampered: a value, a proof, the anchor, the committee, the served document.
     let check = |answer: &DidResolution, committee: &Committee| {
         verify_resolution(answer, &did, &ResolveOptions::default(), CHAIN, committee).unwrap_err()
@@ -310,6 +324,13 @@ async fn dids_resolve_with_proofs_over_json_rpc_and_the_http_driver() {
         .unwrap()
         .state_root = weft_types::Hash32([7; 32]);
     let err = check(&root, &committee);
+    assert!(
+        matches!(err, DidVerifyError::Anchor(LightClientError::Signatures(_))),
+        "{err}"
+    );
+    let err = verifier
+        .verify(&root, &did, &ResolveOptions::default())
+        .unwrap_err();
     assert!(
         matches!(err, DidVerifyError::Anchor(LightClientError::Signatures(_))),
         "{err}"

@@ -284,10 +284,29 @@ impl Client {
         chain: &str,
         committee: &weft_types::Committee,
     ) -> std::result::Result<weft_did::ResolutionResult, crate::did::ResolveError> {
+        // A did:key is its own document: nothing to ask a node or to trust it for.
+        if did.starts_with("did:key:") {
+            return Ok(weft_did::resolve_did_key(did));
+        }
         let answer = self.resolve_did(did, options).await?;
         Ok(crate::did::verify_resolution(
             &answer, did, options, chain, committee,
         )?)
+    }
+
+    /// Resolves `did` and verifies the answer with `verifier`, which remembers the anchors it
+    /// has checked (the fast way to resolve many DIDs).
+    pub async fn resolve_did_with(
+        &self,
+        did: &str,
+        options: &crate::did::ResolveOptions,
+        verifier: &crate::did::DidVerifier,
+    ) -> std::result::Result<weft_did::ResolutionResult, crate::did::ResolveError> {
+        if did.starts_with("did:key:") {
+            return Ok(weft_did::resolve_did_key(did));
+        }
+        let answer = self.resolve_did(did, options).await?;
+        Ok(verifier.verify(&answer, did, options)?)
     }
 
     /// `tangle_latestAnchor`: the chain's latest anchor on the Tangle.

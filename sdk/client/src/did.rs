@@ -118,6 +118,72 @@ pub fn verify_resolution(
     chain: &str,
     committee: &Committee,
 ) -> Result<ResolutionResult, DidVerifyError> {
+    verify_with(answer, did, options, chain, committee, None)
+}
+
+/// Verifies resolutions against one committee, remembering the anchors whose signatures it has
+/// checked: many resolutions rest on the same anchor, and its signatures are most of the cost.
+#[derive(Debug)]
+pub struct DidVerifier {
+    chain: String,
+    committee: Committee,
+    anchors: std::sync::Mutex<std::collections::VecDeque<weft_types::StatementId>>,
+}
+
+/// How many verified anchors a [`DidVerifier`] remembers.
+const REMEMBERED_ANCHORS: usize = 64;
+
+impl DidVerifier {
+    /// A verifier for `chain` governed by `committee` (from the chain's genesis file).
+    pub fn new(chain: impl Into<String>, committee: Committee) -> Self {
+        Self {
+            chain: chain.into(),
+            committee,
+            anchors: Default::default(),
+        }
+    }
+
+    /// [`verify_resolution`], skipping the signature check of an anchor verified before.
+    pub fn verify(
+        &self,
+        answer: &DidResolution,
+        did: &str,
+        options: &ResolveOptions,
+    ) -> Result<ResolutionResult, DidVerifyError> {
+        verify_with(
+            answer,
+            did,
+            options,
+            &self.chain,
+            &self.committee,
+            Some(self),
+        )
+    }
+
+    fn knows(&self, id: &weft_types::StatementId) -> bool {
+        self.anchors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id)
+    }
+
+    fn remember(&self, id: weft_types::StatementId) {
+        let mut anchors = self.anchors.lock().unwrap_or_else(|e| e.into_inner());
+        if anchors.len() == REMEMBERED_ANCHORS {
+            anchors.pop_front();
+        }
+        anchors.push_back(id);
+    }
+}
+
+fn verify_with(
+    answer: &DidResolution,
+    did: &str,
+    options: &ResolveOptions,
+    chain: &str,
+    committee: &Committee,
+    cache: Option<&DidVerifier>,
+) -> Result<ResolutionResult, DidVerifyError> {
     let parsed: Did = did
         .parse()
         .map_err(|e: model::DidParseError| DidVerifyError::Did(e.to_string()))?;
@@ -140,7 +206,18 @@ pub fn verify_resolution(
         .anchor
         .as_ref()
         .ok_or(LightClientError::NoAnchor(proof.height))?;
-    let anchor = verify_anchor(anchor_json, chain, committee)?;
+    // An anchor's id commits to all of its fields, so one already verified needs no second
+    // signature check; its chain and epoch were checked then too.
+    let anchor = match anchor_json.signed() {
+        Ok(signed) if cache.is_some_and(|c| c.knows(&signed.statement.id())) => signed.statement,
+        _ => {
+            let anchor = verify_anchor(anchor_json, chain, committee)?;
+            if let Some(c) = cache {
+                c.remember(anchor.id());
+            }
+            anchor
+        }
+    };
     if anchor.height != proof.height {
         return Err(LightClientError::WrongHeight {
             answer: proof.height,
