@@ -135,13 +135,17 @@ pub fn resolve(node: &dyn NodeApi, did: &str, options: &ResolveOptions) -> DidRe
         None => None,
     };
     // The latest anchored height, so the answer carries the committee's signatures over its root.
-    let anchor = node
-        .tangle()
-        .ok()
-        .and_then(|t| t.latest_anchor(node.chain_id()).ok().flatten());
-    let height = anchor
-        .as_ref()
-        .map_or_else(|| node.head().height, |a| a.anchor.statement.height);
+    // An anchor can reach this node's Tangle before the block it anchors is committed here; then
+    // the anchor of this node's head is used, or none.
+    let head = node.head().height;
+    let anchor = node.tangle().ok().and_then(|t| {
+        t.latest_anchor(node.chain_id())
+            .ok()
+            .flatten()
+            .filter(|a| a.anchor.statement.height <= head)
+            .or_else(|| t.anchor_at_height(head).ok().flatten())
+    });
+    let height = anchor.as_ref().map_or(head, |a| a.anchor.statement.height);
     let mut reader = Reader {
         node,
         contract: ContractId::system("identity"),

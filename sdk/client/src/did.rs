@@ -71,6 +71,9 @@ pub enum DidVerifyError {
     /// The answer carries no proof.
     #[error("step 0 (proof): the answer carries no proof; ask a Weft node's did_resolve")]
     NoProof,
+    /// The node could not resolve (and so proves nothing).
+    #[error("step 0 (proof): the node answered without a proof: {0}")]
+    Unproven(String),
     /// The proof is not for the identity contract.
     #[error(
         "step 0 (proof): the proof is for contract {got}, not the identity contract {expected}"
@@ -193,7 +196,17 @@ fn verify_with(
             parsed.chain
         )));
     }
-    let proof = answer.proof.as_ref().ok_or(DidVerifyError::NoProof)?;
+    let proof = match (&answer.proof, &answer.result.did_resolution_metadata.error) {
+        (Some(proof), _) => proof,
+        (None, Some(problem)) => {
+            return Err(DidVerifyError::Unproven(format!(
+                "{}: {}",
+                problem.title,
+                problem.detail.as_deref().unwrap_or(&problem.kind)
+            )));
+        }
+        (None, None) => return Err(DidVerifyError::NoProof),
+    };
     let identity = ContractId::system("identity");
     if proof.contract != identity {
         return Err(DidVerifyError::WrongContract {
