@@ -156,8 +156,7 @@ async fn main() -> Result<()> {
         .map(|i| Keypair::from_seed(seed(i)))
         .collect();
     let mut signers = Vec::with_capacity(keys.len());
-    for i in 0..args.dids {
-        let key = &keys[i];
+    for (i, key) in keys.iter().enumerate() {
         let next = client
             .account(&key.public_key().address())
             .await?

@@ -156,6 +156,7 @@ pub async fn run(args: &DevArgs) -> Result<()> {
         validators: members,
         anchoring: Default::default(),
         tangle: Default::default(),
+        system_contracts: weft_node::genesis::system_contract_hashes(),
     };
     if genesis_path.exists() {
         let existing = Genesis::load(&genesis_path)?;

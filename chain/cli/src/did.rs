@@ -163,19 +163,24 @@ async fn resolve(client: &Client, did: &str, options: &ResolveOptions) -> Result
     Ok(answer)
 }
 
-/// The DID's current version number.
+/// The DID's current version number, read at the node's head (resolution reads the anchored
+/// height, which may trail it by a block or two).
 async fn current_version(client: &Client, did: &str) -> Result<u32> {
-    let answer = resolve(client, did, &ResolveOptions::default()).await?;
-    if answer.result.is_deactivated() {
+    let parsed = parse_did(did)?;
+    let result = client
+        .call_borsh(
+            &identity(),
+            "resolve",
+            &borsh::to_vec(&(parsed.id, None::<u32>))?,
+        )
+        .await?;
+    let found: Option<(model::DidRecord, model::DidVersion)> =
+        borsh::from_slice(&result.return_data)?;
+    let (record, _) = found.ok_or_else(|| anyhow!("{did} does not exist"))?;
+    if record.deactivated {
         bail!("{did} is deactivated; deactivation is final");
     }
-    answer
-        .result
-        .did_document_metadata
-        .version_id
-        .as_deref()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow!("the node's answer has no versionId"))
+    Ok(record.version)
 }
 
 /// Sends `method(args)` to the identity contract and waits; fails on a failed receipt.
@@ -436,11 +441,31 @@ pub async fn run(cli: &Global, command: &DidCommand) -> Result<()> {
         } => {
             let client = connect(cli).await?;
             let (parsed, controller) = (parse_did(did)?, parse_did(controller)?);
+            // Show what is approved; the approval names this content's hash, so it cannot
+            // apply to anything else.
+            let result = client
+                .call_borsh(
+                    &identity(),
+                    "proposal",
+                    &borsh::to_vec(&(parsed.id, *proposal))?,
+                )
+                .await?;
+            let open: Option<model::Proposal> = borsh::from_slice(&result.return_data)?;
+            let open = open.ok_or_else(|| anyhow!("{did} has no open proposal {proposal}"))?;
+            eprintln!(
+                "proposal {proposal} (for version {}), approved so far by {} controller(s):",
+                open.version,
+                open.approvals.len()
+            );
+            for op in &open.ops {
+                eprintln!("  {op:?}");
+            }
+            let content = model::proposal_hash(open.version, &open.ops);
             let receipt = send(
                 cli,
                 &client,
                 "approve",
-                borsh::to_vec(&(parsed.id, controller.id, *proposal))?,
+                borsh::to_vec(&(parsed.id, controller.id, *proposal, content))?,
             )
             .await?;
             let applied: bool = borsh::from_slice(&receipt.return_data)?;

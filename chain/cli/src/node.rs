@@ -225,6 +225,7 @@ pub fn genesis(args: &GenesisArgs) -> Result<()> {
             .collect::<Result<_>>()?,
         anchoring: Default::default(),
         tangle: Default::default(),
+        system_contracts: weft_node::genesis::system_contract_hashes(),
     };
     genesis
         .check()

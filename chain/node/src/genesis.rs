@@ -94,6 +94,19 @@ pub struct Genesis {
     /// The Tangle network.
     #[serde(default)]
     pub tangle: TangleGenesis,
+    /// `[system_contracts]`: the code hash of each system contract installed at block 1, by
+    /// name. A node whose binary carries other code refuses to start rather than compute another
+    /// block 1 (ADR 0007). Absent in older files: the binary's code is installed unchecked.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub system_contracts: std::collections::BTreeMap<String, String>,
+}
+
+/// The `[system_contracts]` table of this binary's system contracts.
+pub fn system_contract_hashes() -> std::collections::BTreeMap<String, String> {
+    weft_system::ALL
+        .iter()
+        .map(|c| (c.name.to_string(), c.code_hash().to_hex()))
+        .collect()
 }
 
 /// Why a genesis file is not usable.
@@ -157,6 +170,24 @@ impl Genesis {
                 "tangle.pow_difficulty is {}; more than 32 bits cannot be met in reasonable time",
                 self.tangle.pow_difficulty
             ));
+        }
+        for (name, hash) in &self.system_contracts {
+            let Some(contract) = weft_system::by_name(name) else {
+                return Err(format!(
+                    "system_contracts.{name}: this binary has no system contract of that name (it has {})",
+                    weft_system::ALL
+                        .iter()
+                        .map(|c| c.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            };
+            if *hash != contract.code_hash().to_hex() {
+                return Err(format!(
+                    "system_contracts.{name} is {hash}, but this binary installs code {} at genesis: it was built from another Weft version than the one that created this chain; run the version the chain was created with",
+                    contract.code_hash()
+                ));
+            }
         }
         self.validator_set().map(|_| ())
     }
@@ -281,6 +312,7 @@ mod tests {
             validators: (1..=4).map(member).collect(),
             anchoring: Default::default(),
             tangle: Default::default(),
+            system_contracts: system_contract_hashes(),
         };
         let again: Genesis = toml::from_str(&genesis.to_toml()).unwrap();
         assert_eq!(again, genesis);
@@ -297,6 +329,16 @@ mod tests {
         let mut bad_addr = genesis.clone();
         bad_addr.validators[2].address = "10.0.0.1:30300".into();
         assert!(bad_addr.check().unwrap_err().contains("not a multiaddr"));
+        let mut other_code = genesis.clone();
+        other_code
+            .system_contracts
+            .insert("identity".into(), format!("0x{}", "00".repeat(32)));
+        assert!(
+            other_code
+                .check()
+                .unwrap_err()
+                .contains("another Weft version")
+        );
         let mut zero = genesis;
         zero.validators[3].power = 0;
         assert!(zero.check().unwrap_err().contains("power"));

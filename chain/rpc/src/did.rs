@@ -38,6 +38,9 @@ pub fn register(m: &mut jsonrpsee::RpcModule<Ctx>) {
     .expect("method names are unique");
 }
 
+/// How many heights below the head to look for an anchor when the latest one is ahead of it.
+const ANCHOR_SEARCH: u64 = 256;
+
 /// The HTTP path prefix of the Universal Resolver driver interface.
 pub const RESOLVER_PATH: &str = "/1.0/identifiers/";
 
@@ -125,8 +128,8 @@ pub fn resolve(node: &dyn NodeApi, did: &str, options: &ResolveOptions) -> DidRe
         None => None,
     };
     let wanted = match options.version_id.as_deref().map(str::parse::<u32>) {
-        Some(Ok(n)) if n >= 1 => Some(n),
-        Some(_) => {
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
             return failed(
                 ErrorKind::InvalidOptions,
                 "versionId is a version number: a decimal string from 1",
@@ -143,7 +146,12 @@ pub fn resolve(node: &dyn NodeApi, did: &str, options: &ResolveOptions) -> DidRe
             .ok()
             .flatten()
             .filter(|a| a.anchor.statement.height <= head)
-            .or_else(|| t.anchor_at_height(head).ok().flatten())
+            .or_else(|| {
+                // The newest anchor at or below the head (anchoring may skip heights).
+                (head.saturating_sub(ANCHOR_SEARCH)..=head)
+                    .rev()
+                    .find_map(|h| t.anchor_at_height(h).ok().flatten())
+            })
     });
     let height = anchor.as_ref().map_or(head, |a| a.anchor.statement.height);
     let mut reader = Reader {
@@ -186,7 +194,7 @@ fn read(
     let record: DidRecord =
         borsh::from_slice(&bytes).map_err(|e| format!("the DID's record does not decode: {e}"))?;
     let number = match (wanted, bound) {
-        (Some(n), _) if n > record.version => {
+        (Some(n), _) if n == 0 || n > record.version => {
             return Ok(ResolutionResult::error(
                 ErrorKind::NotFound,
                 format!(
@@ -417,7 +425,17 @@ fn http_resolve(node: &dyn NodeApi, request: &HttpRequest) -> HttpResponse {
     let answer = resolve(node, &did, &options);
     let status = match answer.result.error_kind() {
         Some(kind) => kind.http_status(),
-        None if answer.result.is_deactivated() => 410,
+        // Gone: the DID's current state is deactivated. An older version asked for by
+        // versionId or versionTime is still served (200, with `deactivated: true`).
+        None if answer.result.is_deactivated()
+            && answer
+                .result
+                .did_document_metadata
+                .next_version_id
+                .is_none() =>
+        {
+            410
+        }
         None => 200,
     };
     match (&answer.result.did_document, wants_document, status) {

@@ -290,6 +290,15 @@ async fn dids_resolve_with_proofs_over_json_rpc_and_the_http_driver() {
         );
     }
 
+    // Old state: once a later height is known (from another node, say), an answer anchored far
+    // below it is refused.
+    let fresh = DidVerifier::new(CHAIN, committee.clone());
+    fresh.require_height(anchored.proof.as_ref().unwrap().height + 100);
+    let err = fresh
+        .verify(&anchored, &did, &ResolveOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, DidVerifyError::Stale { .. }), "{err}");
+
     // Tampered: a value, a proof, the anchor, the committee, the served document.
     let check = |answer: &DidResolution, committee: &Committee| {
         verify_resolution(answer, &did, &ResolveOptions::default(), CHAIN, committee).unwrap_err()

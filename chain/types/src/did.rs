@@ -728,8 +728,22 @@ pub fn propose_message(
     )
 }
 
-/// What a capabilityInvocation key of `controller` signs to approve proposal `proposal` of `did`.
-pub fn approve_message(chain: &str, did: &DidId, controller: &DidId, proposal: u32) -> Hash32 {
+/// The hash of a proposal's content: the version it was made for and its operations. An
+/// approval names it, so a controller approves exactly what it read.
+pub fn proposal_hash(version: u32, ops: &[Op]) -> Hash32 {
+    let ops = borsh::to_vec(ops).expect("borsh encoding into a Vec cannot fail");
+    domain_hash("weft/did/proposal/v1", &[&version.to_le_bytes(), &ops])
+}
+
+/// What a capabilityInvocation key of `controller` signs to approve proposal `proposal` of `did`,
+/// whose content hashes to `content` ([`proposal_hash`]).
+pub fn approve_message(
+    chain: &str,
+    did: &DidId,
+    controller: &DidId,
+    proposal: u32,
+    content: &Hash32,
+) -> Hash32 {
     domain_hash(
         "weft/did/approve/v1",
         &[
@@ -737,6 +751,7 @@ pub fn approve_message(chain: &str, did: &DidId, controller: &DidId, proposal: u
             &did.0,
             &controller.0,
             &proposal.to_le_bytes(),
+            &content.0,
         ],
     )
 }

@@ -16,6 +16,7 @@
 
 use weft_sdk::abort;
 use weft_sdk::prelude::*;
+use weft_types::Hash32;
 use weft_types::did::{
     self, Did, DidId, DidRecord, DidVersion, Document, Op, Proposal, storage as names,
 };
@@ -295,12 +296,13 @@ fn propose_as(id: &DidId, controller: DidId, version: u32, ops: Vec<Op>) -> Resu
     Ok((number, false))
 }
 
-/// A controller of `did` approves proposal `proposal`; the sender must hold a
-/// capabilityInvocation key of `controller`. Returns whether the change applied.
+/// A controller of `did` approves proposal `proposal`, whose content hashes to `content`
+/// ([`did::proposal_hash`] of its version and operations: what the approver saw); the sender must
+/// hold a capabilityInvocation key of `controller`. Returns whether the change applied.
 #[call]
-pub fn approve(did: DidId, controller: DidId, proposal: u32) -> Result<bool> {
+pub fn approve(did: DidId, controller: DidId, proposal: u32, content: Hash32) -> Result<bool> {
     authenticate_controller(&controller, &caller().0)?;
-    approve_as(&did, controller, proposal)
+    approve_as(&did, controller, proposal, content)
 }
 
 /// [`approve`] relayed: `signer`, a capabilityInvocation key of `controller`, signed
@@ -310,19 +312,20 @@ pub fn approve_signed(
     did: DidId,
     controller: DidId,
     proposal: u32,
+    content: Hash32,
     signer: [u8; 32],
     signature: [u8; 64],
 ) -> Result<bool> {
     verify(
         &signer,
         &signature,
-        &did::approve_message(&chain(), &did, &controller, proposal),
+        &did::approve_message(&chain(), &did, &controller, proposal, &content),
     )?;
     authenticate_controller(&controller, &signer)?;
-    approve_as(&did, controller, proposal)
+    approve_as(&did, controller, proposal, content)
 }
 
-fn approve_as(id: &DidId, controller: DidId, number: u32) -> Result<bool> {
+fn approve_as(id: &DidId, controller: DidId, number: u32, content: Hash32) -> Result<bool> {
     let (record, current) = load_active(id)?;
     let key = names::numbered(id, number);
     let mut proposal = PROPOSALS.get(&key).ok_or_else(|| {
@@ -338,6 +341,11 @@ fn approve_as(id: &DidId, controller: DidId, number: u32) -> Result<bool> {
         did_text(id),
         record.version
     );
+    require!(
+        did::proposal_hash(proposal.version, &proposal.ops) == content,
+        "proposal {number} of {} is not the content this approval was made for (its hash differs); read the proposal and approve what it says",
+        did_text(id)
+    );
     controller_weight(id, &current.document, &controller)?;
     require!(
         !proposal.approvals.contains(&controller),
@@ -345,9 +353,11 @@ fn approve_as(id: &DidId, controller: DidId, number: u32) -> Result<bool> {
         did_text(&controller)
     );
     proposal.approvals.push(controller);
+    // Only controllers still active count: a deactivated controller's earlier approval lapses.
     let weight: u64 = proposal
         .approvals
         .iter()
+        .filter(|c| RECORDS.get(&c.0).is_some_and(|r| !r.deactivated))
         .filter_map(|c| current.document.controller_weight(c))
         .map(u64::from)
         .sum();

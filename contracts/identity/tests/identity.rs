@@ -404,31 +404,44 @@ fn controllers_reach_an_update_exactly_at_the_threshold() {
     assert!(receipt.is_success(), "{receipt:?}");
     assert_eq!(receipt.value::<(u32, bool)>(), (0, false));
     assert_eq!(s.current(org).0.version, 1);
+    let content = did::proposal_hash(1, &ops);
+    // An approval of other content (what a lying proposer described): refused.
+    s.refused(
+        account(&keys[1]),
+        "approve",
+        &(
+            org,
+            controllers[1],
+            0u32,
+            did::proposal_hash(1, &[Op::Deactivate]),
+        ),
+        "is not the content this approval was made for",
+    );
     // A again: refused.
     s.refused(
         account(&keys[0]),
         "approve",
-        &(org, controllers[0], 0u32),
+        &(org, controllers[0], 0u32, content),
         "has already approved proposal 0",
     );
     // Someone holding no controller key, and a key of B acting as A: refused.
     s.refused(
         account(&keys[3]),
         "approve",
-        &(org, controllers[0], 0u32),
+        &(org, controllers[0], 0u32, content),
         "is not a capabilityInvocation key",
     );
     s.refused(
         account(&keys[1]),
         "approve",
-        &(org, controllers[0], 0u32),
+        &(org, controllers[0], 0u32, content),
         "is not a capabilityInvocation key",
     );
     // B (weight 1) approves, relayed: 1 + 1 = 2 meets the threshold; the change applies.
     let relayer = s.chain.account("relayer");
     let signature = sign(
         &keys[1],
-        did::approve_message(CHAIN, &org, &controllers[1], 0),
+        did::approve_message(CHAIN, &org, &controllers[1], 0, &content),
     );
     let receipt = s.chain.call(
         relayer,
@@ -438,6 +451,7 @@ fn controllers_reach_an_update_exactly_at_the_threshold() {
             org,
             controllers[1],
             0u32,
+            content,
             keys[1].verifying_key().to_bytes(),
             signature,
         ),
@@ -460,6 +474,7 @@ fn controllers_reach_an_update_exactly_at_the_threshold() {
             org,
             controllers[1],
             0u32,
+            content,
             keys[1].verifying_key().to_bytes(),
             signature,
         ),
@@ -500,7 +515,12 @@ fn controllers_reach_an_update_exactly_at_the_threshold() {
     s.refused(
         account(&keys[1]),
         "approve",
-        &(org, controllers[1], 2u32),
+        &(
+            org,
+            controllers[1],
+            2u32,
+            did::proposal_hash(3, &[Op::Deactivate]),
+        ),
         "proposal 2 was made for version 3 and lapsed",
     );
     // The DID's own authentication-only key is no update key; a non-controller cannot propose.
@@ -553,6 +573,52 @@ fn controllers_reach_an_update_exactly_at_the_threshold() {
         ),
         "cannot be its own controller",
     );
+}
+
+#[test]
+fn a_deactivated_controllers_approval_no_longer_counts() {
+    let mut s = setup();
+    let keys: Vec<SigningKey> = (1..=3).map(signing_key).collect();
+    let controllers: Vec<DidId> = keys[..2]
+        .iter()
+        .map(|k| s.create(account(k), &document(k)))
+        .collect();
+    let org_doc = Document {
+        methods: vec![method("sign", &keys[2], AUTHENTICATION)],
+        controllers: controllers
+            .iter()
+            .map(|c| Controller { did: *c, weight: 1 })
+            .collect(),
+        threshold: 2,
+        ..Document::default()
+    };
+    let org = s.create(account(&keys[2]), &org_doc);
+    let ops = vec![Op::SetAlsoKnownAs(vec!["https://evil.example".into()])];
+    // A (compromised) proposes; A's owner then deactivates A.
+    let receipt = s.chain.call(
+        account(&keys[0]),
+        s.identity,
+        "propose",
+        &(org, controllers[0], 1u32, ops.clone()),
+    );
+    assert_eq!(receipt.value::<(u32, bool)>(), (0, false));
+    let receipt = s.chain.call(
+        account(&keys[0]),
+        s.identity,
+        "update",
+        &(controllers[0], 1u32, vec![Op::Deactivate]),
+    );
+    assert!(receipt.is_success(), "{receipt:?}");
+    // B's approval alone (weight 1 of 2) does not apply the change.
+    let receipt = s.chain.call(
+        account(&keys[1]),
+        s.identity,
+        "approve",
+        &(org, controllers[1], 0u32, did::proposal_hash(1, &ops)),
+    );
+    assert!(receipt.is_success(), "{receipt:?}");
+    assert!(!receipt.value::<bool>());
+    assert_eq!(s.current(org).0.version, 1);
 }
 
 #[test]

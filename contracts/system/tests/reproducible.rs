@@ -3,8 +3,10 @@
 //! If this fails after a change to a system contract (or to the SDK, or `weft-types`), rebuild
 //! the committed bytes with
 //! `WEFT_UPDATE_SYSTEM_CONTRACTS=1 cargo test -p weft-system --test reproducible` and commit them:
-//! a chain created afterwards installs the new code (existing chains keep theirs until a committee
-//! quorum upgrades it).
+//! a chain created afterwards installs the new code. A node of an existing chain must keep
+//! installing that chain's genesis code when it replays block 1: its genesis file names the code
+//! hash, and a binary carrying other code refuses to start (ADR 0007); the running chain's code
+//! changes only by a committee quorum's upgrade.
 
 use std::path::Path;
 

@@ -87,6 +87,16 @@ pub enum DidVerifyError {
     /// The committee or the anchor failed.
     #[error("{0}")]
     Anchor(#[from] LightClientError),
+    /// The answer rests on a height far below one already seen: old state.
+    #[error(
+        "step 3 (freshness): the answer rests on height {height}, but height {seen} was seen before; the node serves old state"
+    )]
+    Stale {
+        /// The answer's anchored height.
+        height: u64,
+        /// The highest height seen.
+        seen: u64,
+    },
     /// An entry the resolution needs is missing from the proof.
     #[error("step 4 (proof): the proof has no entry for {0}")]
     MissingEntry(String),
@@ -125,13 +135,26 @@ pub fn verify_resolution(
 }
 
 /// Verifies resolutions against one committee, remembering the anchors whose signatures it has
-/// checked: many resolutions rest on the same anchor, and its signatures are most of the cost.
+/// checked (many resolutions rest on the same anchor, and its signatures are most of the cost)
+/// and the highest anchored height it has seen.
+///
+/// **Freshness.** Any anchor the committee ever signed verifies, so a node could answer with the
+/// state of long ago (before a key was rotated or the DID deactivated). A verifier refuses an
+/// answer anchored more than `max_lag` heights below the highest it has seen, and below a floor
+/// the caller sets from a source it trusts ([`DidVerifier::require_height`], for example the
+/// latest anchor read from another node or the Tangle).
 #[derive(Debug)]
 pub struct DidVerifier {
     chain: String,
     committee: Committee,
     anchors: std::sync::Mutex<std::collections::VecDeque<weft_types::StatementId>>,
+    highest: std::sync::atomic::AtomicU64,
+    max_lag: u64,
 }
+
+/// Heights an answer may trail the highest one a [`DidVerifier`] has seen (nodes of one committee
+/// anchor within a block or two of each other).
+pub const DEFAULT_MAX_LAG: u64 = 16;
 
 /// How many verified anchors a [`DidVerifier`] remembers.
 const REMEMBERED_ANCHORS: usize = 64;
@@ -143,7 +166,26 @@ impl DidVerifier {
             chain: chain.into(),
             committee,
             anchors: Default::default(),
+            highest: Default::default(),
+            max_lag: DEFAULT_MAX_LAG,
         }
+    }
+
+    /// Allows answers to trail the highest height seen by `max_lag` heights.
+    pub fn with_max_lag(mut self, max_lag: u64) -> Self {
+        self.max_lag = max_lag;
+        self
+    }
+
+    /// Refuses answers anchored more than `max_lag` below `height` from now on.
+    pub fn require_height(&self, height: u64) {
+        self.highest
+            .fetch_max(height, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The highest anchored height seen.
+    pub fn highest(&self) -> u64 {
+        self.highest.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// [`verify_resolution`], skipping the signature check of an anchor verified before.
@@ -244,6 +286,17 @@ fn verify_with(
             got: proof.state_root,
         }
         .into());
+    }
+    if let Some(c) = cache {
+        let seen = c
+            .highest
+            .fetch_max(anchor.height, std::sync::atomic::Ordering::Relaxed);
+        if anchor.height.saturating_add(c.max_lag) < seen {
+            return Err(DidVerifyError::Stale {
+                height: anchor.height,
+                seen,
+            });
+        }
     }
     let root = anchor.state_root;
     let id = parsed.id;

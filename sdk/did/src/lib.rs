@@ -26,8 +26,8 @@ use weft_types::did::{
 pub const DID_CONTEXT: &str = "https://www.w3.org/ns/did/v1";
 /// The Multikey context.
 pub const MULTIKEY_CONTEXT: &str = "https://w3id.org/security/multikey/v1";
-/// The JsonWebKey context.
-pub const JWK_CONTEXT: &str = "https://w3id.org/security/suites/jws-2020/v1";
+/// The Controlled Identifiers context, which defines the `JsonWebKey` type.
+pub const JWK_CONTEXT: &str = "https://www.w3.org/ns/cid/v1";
 /// Media type of a DID Resolution result.
 pub const RESOLUTION_MEDIA_TYPE: &str = "application/did-resolution";
 /// Media type of a DID Document in JSON-LD.
@@ -483,8 +483,28 @@ pub struct ResolvedState {
 /// The DID Resolution result of `did` from the contract's records.
 pub fn resolution(did: &Did, state: &ResolvedState) -> ResolutionResult {
     let deactivated = state.record.deactivated;
+    // The version that deactivated the DID shows no keys or services: nothing in it may be used
+    // any more. Earlier versions resolve as they were (with `deactivated: true` in metadata), so
+    // old signatures can still be checked against the keys of their time.
+    let document = if state.version.deactivated {
+        DidDocument {
+            context: vec![DID_CONTEXT.into()],
+            id: did.to_string(),
+            controller: None,
+            also_known_as: Vec::new(),
+            verification_method: Vec::new(),
+            authentication: Vec::new(),
+            assertion_method: Vec::new(),
+            key_agreement: Vec::new(),
+            capability_invocation: Vec::new(),
+            capability_delegation: Vec::new(),
+            service: Vec::new(),
+        }
+    } else {
+        render(did, &state.version.document)
+    };
     ResolutionResult {
-        did_document: Some(render(did, &state.version.document)),
+        did_document: Some(document),
         did_resolution_metadata: ResolutionMetadata {
             content_type: Some(DOCUMENT_MEDIA_TYPE.into()),
             error: None,
