@@ -220,11 +220,6 @@ fn read(
         (None, None) => record.version,
     };
     let version = reader.version(&did.id, number)?;
-    let first = if number == 1 {
-        version.clone()
-    } else {
-        reader.version(&did.id, 1)?
-    };
     let next = if number < record.version {
         Some(reader.version(&did.id, number + 1)?)
     } else {
@@ -236,7 +231,6 @@ fn read(
             record,
             number,
             version,
-            first,
             next,
         },
     ))

@@ -331,6 +331,10 @@ pub struct DidRecord {
     pub deactivated: bool,
     /// The next proposal number.
     pub next_proposal: u32,
+    /// Height of the block that created it.
+    pub created_height: u64,
+    /// Time of that block (ms since the Unix epoch): the `created` of every version.
+    pub created_ms: u64,
 }
 
 /// One version of a DID Document.

@@ -91,6 +91,8 @@ fn create_for(creator: Address, document: Document) -> Result<DidId> {
             version: 1,
             deactivated: false,
             next_proposal: 0,
+            created_height: block_height(),
+            created_ms: block_time_ms(),
         },
     );
     VERSIONS.set(

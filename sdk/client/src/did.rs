@@ -3,7 +3,8 @@
 //! A node answers `did_resolve` with the W3C DID Resolution result and a [`DidProof`]: the height
 //! and state root the result was read at, the committee's anchor of that height, and JMT proofs of
 //! the identity contract's storage entries it rests on (the DID's record, the version returned,
-//! version 1 for `created`, and the next version when the returned one is not the latest).
+//! and the next version when the returned one is not the latest; for `versionTime`, every version
+//! the bisection probed).
 //! [`verify_resolution`] repeats the resolution from the proven entries alone: committee → anchor
 //! → state root → proofs → records → document, and says which step failed.
 
@@ -337,11 +338,6 @@ fn verify_with(
                 Err(not_found) => not_found,
                 Ok(number) => {
                     let version = decode_version(number)?;
-                    let first = if number == 1 {
-                        version.clone()
-                    } else {
-                        decode_version(1)?
-                    };
                     let next = if number < record.version {
                         Some(decode_version(number + 1)?)
                     } else {
@@ -353,7 +349,6 @@ fn verify_with(
                             record,
                             number,
                             version,
-                            first,
                             next,
                         },
                     )

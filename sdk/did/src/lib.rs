@@ -464,8 +464,8 @@ impl ResolutionResult {
     }
 }
 
-/// What the identity contract holds about one resolution: the DID's record, the version
-/// returned (with its number), version 1 (for `created`) and the next version, if any.
+/// What the identity contract holds about one resolution: the DID's record (with its creation
+/// time), the version returned (with its number) and the next version, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedState {
     /// The DID's record.
@@ -474,8 +474,6 @@ pub struct ResolvedState {
     pub number: u32,
     /// That version.
     pub version: DidVersion,
-    /// Version 1.
-    pub first: DidVersion,
     /// The version after the returned one, when it is not the latest.
     pub next: Option<DidVersion>,
 }
@@ -510,7 +508,7 @@ pub fn resolution(did: &Did, state: &ResolvedState) -> ResolutionResult {
             error: None,
         },
         did_document_metadata: DocumentMetadata {
-            created: Some(format_time(state.first.time_ms)),
+            created: Some(format_time(state.record.created_ms)),
             updated: (state.number > 1).then(|| format_time(state.version.time_ms)),
             deactivated: deactivated.then_some(true),
             version_id: Some(state.number.to_string()),
@@ -732,6 +730,8 @@ mod tests {
             version: 3,
             deactivated: true,
             next_proposal: 0,
+            created_height: 1,
+            created_ms: 1_767_225_600_000,
         };
         let old = resolution(
             &did,
@@ -739,7 +739,6 @@ mod tests {
                 record: record.clone(),
                 number: 2,
                 version: version(1_767_225_660_000, false),
-                first: version(1_767_225_600_000, false),
                 next: Some(version(1_767_225_720_500, true)),
             },
         );
