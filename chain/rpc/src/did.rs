@@ -29,9 +29,11 @@ struct ResolveParams {
     options: ResolveOptions,
 }
 
-/// Registers `did_resolve`.
+/// Registers `did_resolve`. It runs on the connection's task, not a blocking thread: a
+/// resolution is a few reads of RocksDB's caches (about 100 µs), less than the hand-off to a
+/// blocking thread and back costs under load.
 pub fn register(m: &mut jsonrpsee::RpcModule<Ctx>) {
-    m.register_blocking_method("did_resolve", |params, node, _| {
+    m.register_method("did_resolve", |params, node, _| {
         crate::params::parse::<ResolveParams>(&params, "did_resolve")
             .map(|p| resolve(&**node, &p.did, &p.options))
     })
