@@ -199,20 +199,24 @@ impl Node {
         &self.0.config
     }
 
-    /// The system contracts and the code each runs now.
+    /// The system contracts and the code each runs now: before block 1, the genesis code; after
+    /// it, what state holds (a chain created before a system contract existed lacks it).
     pub fn system_contracts(&self) -> Vec<weft_api::SystemContractInfo> {
+        let started = self.head().height > 0;
         weft_system::ALL
             .iter()
-            .map(|c| weft_api::SystemContractInfo {
-                name: c.name.to_string(),
-                id: c.id(),
-                code_hash: self
-                    .0
-                    .executor
-                    .code_hash(&c.id())
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| c.code_hash()),
+            .filter_map(|c| {
+                let installed = self.0.executor.code_hash(&c.id()).ok().flatten();
+                let code_hash = match installed {
+                    Some(hash) => hash,
+                    None if started => return None,
+                    None => c.code_hash(),
+                };
+                Some(weft_api::SystemContractInfo {
+                    name: c.name.to_string(),
+                    id: c.id(),
+                    code_hash,
+                })
             })
             .collect()
     }
@@ -463,10 +467,11 @@ impl Node {
                     Ok(None) => match lock(&self.0.pending_contracts).get(contract).cloned() {
                         Some(abi) => abi,
                         // Before block 1, the system contracts are not installed yet.
-                        None => weft_system::by_id(contract)
+                        None if self.head().height == 0 => weft_system::by_id(contract)
                             .and_then(|c| self.0.query_vm.validate(c.code).ok())
                             .map(Arc::new)
                             .ok_or(SubmitError::UnknownContract(*contract))?,
+                        None => return Err(SubmitError::UnknownContract(*contract)),
                     },
                     Err(e) => return Err(SubmitError::Internal(e)),
                 };

@@ -6,10 +6,45 @@
 //! and the next version when the returned one is not the latest; for `versionTime`, every version
 //! the bisection probed).
 //! [`verify_resolution`] repeats the resolution from the proven entries alone: committee → anchor
-//! → state root → proofs → records → document, and says which step failed.
+//! → state root → proofs → records → document, and says which step failed. A [`DidVerifier`]
+//! does the same for many resolutions, remembering the anchors it checked and refusing old state.
+//!
+//! Documents are checked with the identity contract's own rules before they are sent, and a
+//! `did:key` resolves without any node:
+//!
+//! ```
+//! use weft_types::did::{
+//!     AUTHENTICATION, CAPABILITY_INVOCATION, Document, KeyFormat, KeyType, VerificationMethod,
+//! };
+//!
+//! let document = Document {
+//!     methods: vec![VerificationMethod {
+//!         fragment: "key-1".into(),
+//!         key_type: KeyType::Ed25519,
+//!         format: KeyFormat::Multikey,
+//!         public_key: [7; 32],
+//!         relationships: AUTHENTICATION | CAPABILITY_INVOCATION,
+//!     }],
+//!     ..Document::default()
+//! };
+//! document.check()?;
+//! // Without a capabilityInvocation key or a controller, nobody could ever update it:
+//! let mut locked = document.clone();
+//! locked.methods[0].relationships = AUTHENTICATION;
+//! assert!(locked.check().unwrap_err().to_string().contains("nobody could update it"));
+//!
+//! let did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
+//! let result = weft_client::did::resolve_did_key(did);
+//! let doc = result.did_document.expect("a did:key always resolves");
+//! assert_eq!(doc.verification_method[0].id, format!("{did}#{}", &did[8..]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Resolving a `did:weft` with verification needs a node: see [`crate::Client::resolve_did_verified`].
 
 use serde::{Deserialize, Serialize};
-use weft_did::{ResolutionResult, ResolvedState};
+use weft_did::ResolvedState;
+pub use weft_did::{DidDocument, ResolutionResult, resolve_did_key};
 use weft_types::did::{self as model, Did, DidRecord, DidVersion};
 use weft_types::{Committee, ContractId, Hash32};
 
