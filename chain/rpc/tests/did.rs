@@ -143,11 +143,7 @@ async fn dids_resolve_with_proofs_over_json_rpc_and_the_http_driver() {
     // Alice creates a DID, then adds a service; Bob creates one and deactivates it.
     let mut alice = signer(&http, 1).await;
     let alice_key = Keypair::from_seed([1; 32]);
-    let create = alice.call(
-        identity,
-        "create",
-        borsh::to_vec(&(document(&alice_key),)).unwrap(),
-    );
+    let create = weft_client::did::tx::create(&mut alice, &document(&alice_key));
     let receipt = http.send_and_wait(&create).await.unwrap();
     assert_eq!(receipt.status, Status::Success, "{receipt:?}");
     let id = DidId::derive(&alice_key.public_key().address(), 0);
@@ -388,7 +384,32 @@ async fn dids_resolve_with_proofs_over_json_rpc_and_the_http_driver() {
     );
     let (status, _, body) = get(addr, &path(&bob_did), None).await;
     assert_eq!(status, 410);
+    // The deactivated DID: no keys, no services; its metadata says so.
+    assert_eq!(
+        body["didDocument"],
+        json!({"@context": ["https://www.w3.org/ns/did/v1"], "id": bob_did})
+    );
+    let meta = &body["didDocumentMetadata"];
+    assert_eq!(
+        (meta["deactivated"].clone(), meta["versionId"].clone()),
+        (json!(true), json!("2"))
+    );
+    assert!(meta["created"].is_string() && meta["updated"].is_string());
+    assert_eq!(
+        body["didResolutionMetadata"],
+        json!({"contentType": "application/did+ld+json"})
+    );
+    // Its first version is still served, for checking signatures of its time.
+    let (status, _, body) = get(addr, &format!("{}?versionId=1", path(&bob_did)), None).await;
+    assert_eq!(status, 200);
     assert_eq!(body["didDocumentMetadata"]["deactivated"], json!(true));
+    assert_eq!(
+        body["didDocument"]["verificationMethod"][0]["publicKeyMultibase"],
+        json!(weft_did::multikey(
+            KeyType::Ed25519,
+            &bob_key.public_key().0
+        ))
+    );
     let (status, _, body) = get(addr, &path("did:weft:weft-test:1234"), None).await;
     assert_eq!(status, 400);
     assert_eq!(

@@ -451,3 +451,65 @@ pub enum ResolveError {
     #[error(transparent)]
     Verify(#[from] DidVerifyError),
 }
+
+/// Transactions of the identity contract, built and signed by a [`crate::Signer`] (the sender's
+/// key signs; for a direct update it must be a capabilityInvocation key of the DID, for a proposal
+/// or an approval one of the controller's). Send them with `Client::send_and_wait`; the receipt's
+/// return data is the borsh result (the new DID's id, the new version, …).
+pub mod tx {
+    use crate::Signer;
+    use weft_types::did::{DidId, Document, Op, proposal_hash};
+    use weft_types::{ContractId, SignedTransaction};
+
+    fn identity() -> ContractId {
+        ContractId::system("identity")
+    }
+
+    fn encode<T: borsh::BorshSerialize>(args: &T) -> Vec<u8> {
+        borsh::to_vec(args).expect("borsh encoding into a Vec cannot fail")
+    }
+
+    /// `create(document)`: a DID created by the sender; its id is
+    /// `DidId::derive(sender, created_by(sender))`.
+    pub fn create(signer: &mut Signer, document: &Document) -> SignedTransaction {
+        signer.call(identity(), "create", encode(&(document,)))
+    }
+
+    /// `update(did, version, ops)`: `version` is the DID's current version.
+    pub fn update(signer: &mut Signer, did: &DidId, version: u32, ops: &[Op]) -> SignedTransaction {
+        signer.call(identity(), "update", encode(&(did, version, ops)))
+    }
+
+    /// `propose(did, controller, version, ops)`, as a controller of `did`.
+    pub fn propose(
+        signer: &mut Signer,
+        did: &DidId,
+        controller: &DidId,
+        version: u32,
+        ops: &[Op],
+    ) -> SignedTransaction {
+        signer.call(
+            identity(),
+            "propose",
+            encode(&(did, controller, version, ops)),
+        )
+    }
+
+    /// `approve(did, controller, proposal, content)`: approves proposal `proposal`, which was made
+    /// for `version` with `ops` (what the approver read; the contract refuses other content).
+    pub fn approve(
+        signer: &mut Signer,
+        did: &DidId,
+        controller: &DidId,
+        proposal: u32,
+        version: u32,
+        ops: &[Op],
+    ) -> SignedTransaction {
+        let content = proposal_hash(version, ops);
+        signer.call(
+            identity(),
+            "approve",
+            encode(&(did, controller, proposal, content)),
+        )
+    }
+}
