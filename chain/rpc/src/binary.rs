@@ -7,68 +7,29 @@
 
 use crate::chain::submit_error;
 use crate::params::Ctx;
-use jsonrpsee::core::BoxError;
+use crate::route::{BoxFuture, Route, RouteLayer};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use weft_client::binary::{MAX_BATCH, PATH, TxOutcome};
 
-/// The layer that serves [`PATH`] and passes everything else on.
+/// The route of [`PATH`].
 #[derive(Clone)]
-pub struct BinaryLayer {
-    node: Ctx,
+pub struct BinaryRoute {
     max_bytes: usize,
 }
 
-impl BinaryLayer {
-    /// Serves `node`, taking request bodies up to `max_bytes`.
-    pub fn new(node: Ctx, max_bytes: usize) -> Self {
-        Self { node, max_bytes }
-    }
+/// The layer that serves [`PATH`] for `node`, taking request bodies up to `max_bytes`, and passes
+/// everything else on.
+pub fn layer(node: Ctx, max_bytes: usize) -> RouteLayer<BinaryRoute> {
+    RouteLayer::new(node, BinaryRoute { max_bytes })
 }
 
-impl<S> tower::Layer<S> for BinaryLayer {
-    type Service = Binary<S>;
-
-    fn layer(&self, inner: S) -> Binary<S> {
-        Binary {
-            inner,
-            node: self.node.clone(),
-            max_bytes: self.max_bytes,
-        }
-    }
-}
-
-/// See [`BinaryLayer`].
-#[derive(Clone)]
-pub struct Binary<S> {
-    inner: S,
-    node: Ctx,
-    max_bytes: usize,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S> tower::Service<HttpRequest> for Binary<S>
-where
-    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = BoxFuture<Result<HttpResponse, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
+impl Route for BinaryRoute {
+    fn matches(&self, path: &str) -> bool {
+        path == PATH
     }
 
-    fn call(&mut self, request: HttpRequest) -> Self::Future {
-        if request.uri().path() != PATH {
-            return Box::pin(self.inner.call(request));
-        }
-        let (node, max) = (self.node.clone(), self.max_bytes);
-        Box::pin(async move { Ok(ingest(node, request, max).await) })
+    fn handle(&self, node: Ctx, request: HttpRequest) -> BoxFuture<HttpResponse> {
+        Box::pin(ingest(node, request, self.max_bytes))
     }
 }
 

@@ -8,11 +8,8 @@
 //! `METHOD_NOT_SUPPORTED`.
 
 use crate::params::Ctx;
-use jsonrpsee::core::BoxError;
+use crate::route::{BoxFuture, Route, RouteLayer};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use weft_api::NodeApi;
 use weft_client::did::{DidProof, DidResolution, ResolveOptions};
 use weft_client::json::StateResult;
@@ -238,69 +235,31 @@ fn read(
     ))
 }
 
-/// The layer that serves [`RESOLVER_PATH`] and passes everything else on.
+/// The route of [`RESOLVER_PATH`].
 #[derive(Clone)]
-pub struct ResolverLayer {
-    node: Ctx,
+pub struct ResolverRoute;
+
+/// The layer that serves [`RESOLVER_PATH`] for `node` and passes everything else on.
+pub fn layer(node: Ctx) -> RouteLayer<ResolverRoute> {
+    RouteLayer::new(node, ResolverRoute)
 }
 
-impl ResolverLayer {
-    /// Serves `node`.
-    pub fn new(node: Ctx) -> Self {
-        Self { node }
-    }
-}
-
-impl<S> tower::Layer<S> for ResolverLayer {
-    type Service = Resolver<S>;
-
-    fn layer(&self, inner: S) -> Resolver<S> {
-        Resolver {
-            inner,
-            node: self.node.clone(),
-        }
-    }
-}
-
-/// See [`ResolverLayer`].
-#[derive(Clone)]
-pub struct Resolver<S> {
-    inner: S,
-    node: Ctx,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S> tower::Service<HttpRequest> for Resolver<S>
-where
-    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = BoxFuture<Result<HttpResponse, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
+impl Route for ResolverRoute {
+    fn matches(&self, path: &str) -> bool {
+        path.starts_with(RESOLVER_PATH)
     }
 
-    fn call(&mut self, request: HttpRequest) -> Self::Future {
-        if !request.uri().path().starts_with(RESOLVER_PATH) {
-            return Box::pin(self.inner.call(request));
-        }
-        let node = self.node.clone();
+    fn handle(&self, node: Ctx, request: HttpRequest) -> BoxFuture<HttpResponse> {
         Box::pin(async move {
-            Ok(
-                tokio::task::spawn_blocking(move || http_resolve(&*node, &request))
-                    .await
-                    .unwrap_or_else(|e| {
-                        json_response(
-                            500,
-                            weft_did::RESOLUTION_MEDIA_TYPE,
-                            &failed(ErrorKind::InternalError, e.to_string()),
-                        )
-                    }),
-            )
+            tokio::task::spawn_blocking(move || http_resolve(&*node, &request))
+                .await
+                .unwrap_or_else(|e| {
+                    json_response(
+                        500,
+                        weft_did::RESOLUTION_MEDIA_TYPE,
+                        &failed(ErrorKind::InternalError, e.to_string()),
+                    )
+                })
         })
     }
 }

@@ -7,7 +7,8 @@
 //! - [`binary`]: the binary ingest path (`POST /binary/v1/transactions`, borsh batches), an HTTP
 //!   layer in front of JSON-RPC on the same port.
 //! - [`did`]: `did_resolve` and the Universal Resolver driver interface
-//!   (`GET /1.0/identifiers/{did}`), another HTTP layer on the same port.
+//!   (`GET /1.0/identifiers/{did}`), another HTTP route on the same port.
+//! - [`route`]: how such HTTP routes sit in front of JSON-RPC.
 //!
 //! Start reading at [`module`] and [`serve`]. The server reaches the node only through
 //! `weft_api::NodeApi`, so this crate knows nothing of the executor, the mempool, consensus, the
@@ -17,6 +18,7 @@ pub mod binary;
 pub mod chain;
 pub mod did;
 pub mod params;
+pub mod route;
 pub mod tangle;
 
 pub use params::{Ctx, METHODS, MethodDoc, codes, openrpc};
@@ -53,13 +55,13 @@ pub async fn serve(
         .max_response_body_size(limits.max_request_bytes.max(16 * 1024 * 1024))
         .max_connections(limits.max_connections)
         .build();
-    let binary = binary::BinaryLayer::new(node.clone(), limits.max_request_bytes as usize);
+    let binary = binary::layer(node.clone(), limits.max_request_bytes as usize);
     let server = Server::builder()
         .set_config(config)
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .layer(binary)
-                .layer(did::ResolverLayer::new(node.clone())),
+                .layer(did::layer(node.clone())),
         )
         .build(listen)
         .await?;
