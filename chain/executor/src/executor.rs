@@ -575,15 +575,14 @@ impl Executor {
                 "system contract {contract} has no code record"
             )));
         };
-        if let Err(e) = self.vm.validate(code) {
-            return Ok(Err(format!("the new code is not a valid contract: {e}")));
-        }
         let to = CodeHash::of(code);
         if to == from {
             return Ok(Err(format!(
                 "the new code is the code system contract {contract} already runs ({to})"
             )));
         }
+        // The quorum first: it needs only the code's hash, so unauthorized upgrades cost no
+        // parsing of their code.
         let statement =
             upgrade_statement(&self.chain_id, contract, &from, &to, governance.upgrades);
         if let Err(e) = governance.committee.verify(&statement, approvals) {
@@ -591,6 +590,9 @@ impl Executor {
                 "the approvals do not authorize this upgrade: {e}. They must sign upgrade_statement(chain `{}`, contract {contract}, current code {from}, new code {to}, upgrade number {}) as members of the governing committee",
                 self.chain_id, governance.upgrades
             )));
+        }
+        if let Err(e) = self.vm.validate(code) {
+            return Ok(Err(format!("the new code is not a valid contract: {e}")));
         }
         governance.upgrades += 1;
         view.apply([

@@ -357,6 +357,33 @@ fn a_single_node_chain_is_governed_by_the_producer_of_block_one() {
         b2.receipts[1].status,
         ReceiptStatus::Success { .. }
     ));
+    // A quorum for code that is not a valid contract: refused, nothing changes.
+    let garbage = b"not a wasm module".to_vec();
+    let statement = upgrade_statement(
+        &ChainId(CHAIN.into()),
+        &identity_id,
+        &CodeHash::of(&new_code),
+        &CodeHash::of(&garbage),
+        1,
+    );
+    let bad = tx(
+        &sender,
+        2,
+        Action::Upgrade {
+            contract: identity_id,
+            code: garbage,
+            approvals: QuorumCertificate {
+                signers: vec![1],
+                signatures: vec![producer.sign_hash(&weft_types::Hash32(statement.0))],
+            },
+        },
+    );
+    let b3 = ex.execute(3, 3_000, PublicKey([1; 32]), vec![bad]).unwrap();
+    assert!(
+        failure(&b3, 0).contains("not a valid contract"),
+        "{}",
+        failure(&b3, 0)
+    );
     assert_eq!(
         ex.code_hash(&identity_id).unwrap(),
         Some(CodeHash::of(&new_code))
