@@ -7,6 +7,64 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft_client::Client;
 
+/// Which nodes a benchmark runs against: a committee it starts, or running nodes.
+#[derive(clap::Args)]
+pub struct Target {
+    /// The nodes' URLs, comma-separated (ignored with --spawn).
+    #[arg(long, default_value = "ws://127.0.0.1:8545")]
+    pub rpc: String,
+    /// Start a fresh `weft dev` committee for the run (the `weft` binary next to this one).
+    #[arg(long)]
+    pub spawn: bool,
+    /// Committee size with --spawn.
+    #[arg(long, default_value_t = 4)]
+    pub nodes: u16,
+}
+
+impl Target {
+    /// The committee started for the run (with --spawn; it stops when dropped) and the nodes'
+    /// URLs.
+    pub fn start(&self) -> Result<(Option<Node>, Vec<String>)> {
+        if self.spawn {
+            let (node, urls) = spawn_nodes(self.nodes)?;
+            return Ok((Some(node), urls));
+        }
+        Ok((
+            None,
+            self.rpc.split(',').map(|u| u.trim().to_string()).collect(),
+        ))
+    }
+}
+
+/// The ed25519 floor of this machine, measured at the start of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Floor {
+    /// Verifications per second on one core.
+    pub one: f64,
+    /// Verifications per second on every core.
+    pub all: f64,
+    /// The cores.
+    pub cores: usize,
+}
+
+impl Floor {
+    /// Measures for one second on one core, then one second on every core.
+    pub fn measure() -> Self {
+        eprintln!("measuring ed25519 verification on this machine…");
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            one: ed25519_floor(1, Duration::from_secs(1)),
+            all: ed25519_floor(cores, Duration::from_secs(1)),
+            cores,
+        }
+    }
+
+    /// Prints the floor lines for a committee of `nodes`.
+    pub fn print(&self, nodes: usize) {
+        print_floor(self.one, self.all, self.cores, nodes);
+    }
+}
+
 /// ed25519 verifications per second on `threads` threads for about `window`.
 pub fn ed25519_floor(threads: usize, window: Duration) -> f64 {
     let key = SigningKey::from_bytes(&[3; 32]);

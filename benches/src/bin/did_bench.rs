@@ -23,28 +23,20 @@ use clap::Parser;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use weft_benches::devnet::{connect, ed25519_floor, print_floor, spawn_nodes};
+use weft_benches::devnet::{Floor, Target, connect};
 use weft_client::binary::{BinarySender, TxOutcome};
 use weft_client::did::{DidResolution, DidVerifier, ResolveOptions, verify_resolution};
 use weft_client::{Client, Signer};
 use weft_types::did::{
-    AUTHENTICATION, CAPABILITY_INVOCATION, Did, DidId, Document, KeyFormat, KeyType, Op,
-    VerificationMethod,
+    AUTHENTICATION, CAPABILITY_INVOCATION, Did, DidId, Document, Op, VerificationMethod,
 };
 use weft_types::{Committee, CommitteeMember, ContractId, Keypair, SignedTransaction};
 
 #[derive(Parser)]
 #[command(about = "DID updates and verified DID resolutions per second on a Weft committee")]
 struct Args {
-    /// The nodes' URLs, comma-separated (ignored with --spawn).
-    #[arg(long, default_value = "ws://127.0.0.1:8545")]
-    rpc: String,
-    /// Start a fresh `weft dev` committee for the run (the `weft` binary next to this one).
-    #[arg(long)]
-    spawn: bool,
-    /// Committee size with --spawn.
-    #[arg(long, default_value_t = 4)]
-    nodes: u16,
+    #[command(flatten)]
+    target: Target,
     /// DIDs to create (one key each).
     #[arg(long, default_value_t = 1_000)]
     dids: usize,
@@ -67,13 +59,11 @@ fn seed(i: usize) -> [u8; 32] {
 
 fn document(key: &Keypair) -> Document {
     Document {
-        methods: vec![VerificationMethod {
-            fragment: "key-1".into(),
-            key_type: KeyType::Ed25519,
-            format: KeyFormat::Multikey,
-            public_key: key.public_key().0,
-            relationships: AUTHENTICATION | CAPABILITY_INVOCATION,
-        }],
+        methods: vec![VerificationMethod::ed25519(
+            "key-1",
+            key.public_key().0,
+            AUTHENTICATION | CAPABILITY_INVOCATION,
+        )],
         ..Document::default()
     }
 }
@@ -110,22 +100,9 @@ async fn committed(client: &Client, count: u64, since: Instant) -> Result<Durati
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let (_node, urls) = if args.spawn {
-        let (node, urls) = spawn_nodes(args.nodes)?;
-        (Some(node), urls)
-    } else {
-        (
-            None,
-            args.rpc
-                .split(',')
-                .map(|u| u.trim().to_string())
-                .collect::<Vec<_>>(),
-        )
-    };
-    eprintln!("measuring ed25519 verification on this machine…");
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let one = ed25519_floor(1, Duration::from_secs(1));
-    let all = ed25519_floor(cores, Duration::from_secs(1));
+    let (_node, urls) = args.target.start()?;
+    let floor = Floor::measure();
+    let cores = floor.cores;
     let client = connect(&urls[0]).await?;
     let info = client.chain_info().await?;
     let chain = info.chain_id.clone();
@@ -298,7 +275,7 @@ async fn main() -> Result<()> {
     let verified: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
     let cached_rate = verified as f64 / started.elapsed().as_secs_f64();
 
-    print_floor(one, all, cores, urls.len());
+    floor.print(urls.len());
     println!(
         "DID updates: {} through {} member(s) in {:.2} s: {update_rate:.0} updates/s",
         updates.len(),

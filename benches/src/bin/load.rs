@@ -30,7 +30,7 @@ use futures::StreamExt;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weft_benches::devnet::{Node, connect, ed25519_floor, percentile, print_floor, spawn_nodes};
+use weft_benches::devnet::{Floor, Node, Target, connect, percentile};
 use weft_client::json::{Status, WaitUntil};
 use weft_client::{Client, Signer};
 use weft_types::{Keypair, SignedTransaction};
@@ -38,15 +38,8 @@ use weft_types::{Keypair, SignedTransaction};
 #[derive(Parser)]
 #[command(about = "End-to-end load on a Weft node over JSON-RPC")]
 struct Args {
-    /// The nodes' WebSocket URLs, comma-separated (ignored with --spawn).
-    #[arg(long, default_value = "ws://127.0.0.1:8545")]
-    rpc: String,
-    /// Start a fresh `weft dev` committee for the run (the `weft` binary next to this one).
-    #[arg(long)]
-    spawn: bool,
-    /// Committee size with --spawn.
-    #[arg(long, default_value_t = 4)]
-    nodes: u16,
+    #[command(flatten)]
+    target: Target,
     /// Transactions to send.
     #[arg(long, default_value_t = 100_000)]
     txs: usize,
@@ -80,21 +73,9 @@ async fn main() -> Result<()> {
     if args.rate > 0 {
         args.txs = args.rate * args.duration as usize;
     }
-    let (node, urls) = if args.spawn {
-        let (node, urls) = spawn_nodes(args.nodes)?;
-        (Some(node), urls)
-    } else {
-        (
-            None,
-            args.rpc.split(',').map(|u| u.trim().to_string()).collect(),
-        )
-    };
+    let (node, urls) = args.target.start()?;
     let url = urls[0].clone();
-
-    eprintln!("measuring ed25519 verification on this machine…");
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let one = ed25519_floor(1, Duration::from_secs(1));
-    let all = ed25519_floor(cores, Duration::from_secs(1));
+    let floor = Floor::measure();
 
     let client = connect(&url).await?;
     let info = client.chain_info().await?;
@@ -148,7 +129,7 @@ async fn main() -> Result<()> {
     }
 
     if args.rate > 0 {
-        return run_offered(&args, &urls, txs, &client, node, (one, all, cores)).await;
+        return run_offered(&args, &urls, txs, &client, node, floor).await;
     }
     // Connections per node; sender s talks to node s % nodes.
     let nodes = urls.len();
@@ -213,7 +194,7 @@ async fn main() -> Result<()> {
     latencies.sort();
     let committed = latencies.len();
     let blocks = end.height - start_height;
-    print_floor(one, all, cores, nodes);
+    floor.print(nodes);
     println!(
         "committed {committed} of {} counter.increment calls from {} senders over {} WebSocket connections to {nodes} node(s) ({} in flight) in {:.2} s",
         results.len(),
@@ -266,7 +247,7 @@ async fn run_offered(
     txs: Vec<SignedTransaction>,
     client: &Client,
     node: Option<Node>,
-    (one, all, cores): (f64, f64, usize),
+    floor: Floor,
 ) -> Result<()> {
     use std::collections::HashMap;
     let nodes = urls.len();
@@ -396,7 +377,7 @@ async fn run_offered(
     latencies.sort();
     steady.sort();
     let blocks = end.height - start_height;
-    print_floor(one, all, cores, nodes);
+    floor.print(nodes);
     println!(
         "offered {} tx/s for {:.1} s ({total} transactions from {} senders) over the binary path to {nodes} node(s)",
         args.rate,
@@ -438,7 +419,7 @@ async fn run_offered(
         println!(
             "CPU per committed transaction: {} (the ed25519 floor is {:.0} µs per verification on one core)",
             accounting.join(", "),
-            1e6 / one
+            1e6 / floor.one
         );
     }
     if let Some(node) = &node {

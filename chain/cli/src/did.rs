@@ -151,6 +151,19 @@ fn identity() -> ContractId {
     ContractId::system("identity")
 }
 
+/// Connects, and checks that the chain has the identity system contract.
+async fn connect_identity(cli: &Global) -> Result<Client> {
+    let client = connect(cli).await?;
+    let info = client.chain_info().await?;
+    if !info.system_contracts.iter().any(|c| c.id == identity()) {
+        bail!(
+            "chain `{}` has no identity system contract: it was created by a Weft version without one. Start a new chain (`weft dev --fresh` for a devnet)",
+            info.chain_id
+        );
+    }
+    Ok(client)
+}
+
 async fn resolve(client: &Client, did: &str, options: &ResolveOptions) -> Result<DidResolution> {
     let answer = client.resolve_did(did, options).await?;
     if let Some(problem) = &answer.result.did_resolution_metadata.error {
@@ -204,7 +217,7 @@ async fn send(
 }
 
 async fn change(cli: &Global, did: &str, ops: Vec<Op>, args: &ChangeArgs) -> Result<()> {
-    let client = connect(cli).await?;
+    let client = connect_identity(cli).await?;
     let parsed = parse_did(did)?;
     let version = current_version(&client, did).await?;
     match &args.controller {
@@ -281,19 +294,15 @@ fn relationships(names: &[String], key_type: KeyType) -> Result<u8> {
 pub async fn run(cli: &Global, command: &DidCommand) -> Result<()> {
     match command {
         DidCommand::Create { key_agreement } => {
-            let client = connect(cli).await?;
+            let client = connect_identity(cli).await?;
             let signer = signer(cli, &client).await?;
             let key = signer.key().public_key();
             let mut document = Document {
-                methods: vec![VerificationMethod {
-                    fragment: "key-1".into(),
-                    key_type: KeyType::Ed25519,
-                    format: KeyFormat::Multikey,
-                    public_key: key.0,
-                    relationships: model::AUTHENTICATION
-                        | model::ASSERTION_METHOD
-                        | CAPABILITY_INVOCATION,
-                }],
+                methods: vec![VerificationMethod::ed25519(
+                    "key-1",
+                    key.0,
+                    model::AUTHENTICATION | model::ASSERTION_METHOD | CAPABILITY_INVOCATION,
+                )],
                 ..Document::default()
             };
             if let Some(multikey) = key_agreement {
@@ -318,13 +327,13 @@ pub async fn run(cli: &Global, command: &DidCommand) -> Result<()> {
             Ok(())
         }
         DidCommand::Show { did } => {
-            let client = connect(cli).await?;
+            let client = connect_identity(cli).await?;
             let answer = resolve(&client, did, &ResolveOptions::default()).await?;
             print_json(&answer.result.did_document);
             Ok(())
         }
         DidCommand::Resolve(args) => {
-            let client = connect(cli).await?;
+            let client = connect_identity(cli).await?;
             let options = ResolveOptions {
                 version_id: args.version_id.clone(),
                 version_time: args.version_time.clone(),
@@ -439,7 +448,7 @@ pub async fn run(cli: &Global, command: &DidCommand) -> Result<()> {
             proposal,
             controller,
         } => {
-            let client = connect(cli).await?;
+            let client = connect_identity(cli).await?;
             let (parsed, controller) = (parse_did(did)?, parse_did(controller)?);
             // Show what is approved; the approval names this content's hash, so it cannot
             // apply to anything else.
@@ -481,7 +490,7 @@ pub async fn run(cli: &Global, command: &DidCommand) -> Result<()> {
             change(cli, did, vec![Op::Deactivate], args).await
         }
         DidCommand::History { did } => {
-            let client = connect(cli).await?;
+            let client = connect_identity(cli).await?;
             let latest = resolve(&client, did, &ResolveOptions::default()).await?;
             let count: u32 = latest
                 .result

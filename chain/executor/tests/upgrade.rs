@@ -96,13 +96,11 @@ fn failure(block: &ExecutedBlock, index: usize) -> String {
 
 fn create_did(key: &Keypair, nonce: u64) -> SignedTransaction {
     let document = Document {
-        methods: vec![did::VerificationMethod {
-            fragment: "key-1".into(),
-            key_type: did::KeyType::Ed25519,
-            format: did::KeyFormat::Multikey,
-            public_key: key.public_key().0,
-            relationships: AUTHENTICATION | CAPABILITY_INVOCATION,
-        }],
+        methods: vec![did::VerificationMethod::ed25519(
+            "key-1",
+            key.public_key().0,
+            AUTHENTICATION | CAPABILITY_INVOCATION,
+        )],
         ..Document::default()
     };
     tx(

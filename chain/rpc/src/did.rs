@@ -13,7 +13,7 @@ use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use weft_api::NodeApi;
 use weft_client::did::{DidProof, DidResolution, ResolveOptions};
 use weft_client::json::StateResult;
-use weft_did::{ErrorKind, ResolutionResult, ResolvedState};
+use weft_did::{ErrorKind, Query, ResolutionResult};
 use weft_types::ContractId;
 use weft_types::did::{self as model, Did, DidParseError, DidRecord, DidVersion};
 
@@ -105,12 +105,6 @@ pub fn resolve(node: &dyn NodeApi, did: &str, options: &ResolveOptions) -> DidRe
         }
         Err(e) => return failed(ErrorKind::InvalidDid, e.to_string()),
     };
-    if options.version_id.is_some() && options.version_time.is_some() {
-        return failed(
-            ErrorKind::InvalidOptions,
-            "give versionId or versionTime, not both",
-        );
-    }
     let chain = &node.chain_id().0;
     if &parsed.chain != chain {
         return failed(
@@ -121,20 +115,12 @@ pub fn resolve(node: &dyn NodeApi, did: &str, options: &ResolveOptions) -> DidRe
             ),
         );
     }
-    let bound = match options.version_time.as_deref().map(weft_did::parse_time) {
-        Some(Err(e)) => return failed(ErrorKind::InvalidOptions, format!("versionTime: {e}")),
-        Some(Ok(bound)) => Some(bound),
-        None => None,
-    };
-    let wanted = match options.version_id.as_deref().map(str::parse::<u32>) {
-        Some(Ok(n)) => Some(n),
-        Some(Err(_)) => {
-            return failed(
-                ErrorKind::InvalidOptions,
-                "versionId is a version number: a decimal string from 1",
-            );
-        }
-        None => None,
+    let query = match Query::parse(
+        options.version_id.as_deref(),
+        options.version_time.as_deref(),
+    ) {
+        Ok(query) => query,
+        Err(e) => return failed(ErrorKind::InvalidOptions, e),
     };
     // The latest anchored height, so the answer carries the committee's signatures over its root.
     // An anchor can reach this node's Tangle before the block it anchors is committed here; then
@@ -160,7 +146,7 @@ pub fn resolve(node: &dyn NodeApi, did: &str, options: &ResolveOptions) -> DidRe
         entries: Vec::new(),
         state_root: Default::default(),
     };
-    let outcome = read(&mut reader, &parsed, wanted, bound, did);
+    let outcome = read(&mut reader, &parsed, query);
     let result = match outcome {
         Ok(result) => result,
         Err(e) => return failed(ErrorKind::InternalError, e),
@@ -177,62 +163,15 @@ pub fn resolve(node: &dyn NodeApi, did: &str, options: &ResolveOptions) -> DidRe
     }
 }
 
-fn read(
-    reader: &mut Reader<'_>,
-    did: &Did,
-    wanted: Option<u32>,
-    bound: Option<u64>,
-    text: &str,
-) -> Result<ResolutionResult, String> {
-    let Some(bytes) = reader.read(model::storage::record_key(&did.id))? else {
-        return Ok(ResolutionResult::error(
-            ErrorKind::NotFound,
-            format!("{text} does not exist"),
-        ));
-    };
-    let record: DidRecord =
-        borsh::from_slice(&bytes).map_err(|e| format!("the DID's record does not decode: {e}"))?;
-    let number = match (wanted, bound) {
-        (Some(n), _) if n == 0 || n > record.version => {
-            return Ok(ResolutionResult::error(
-                ErrorKind::NotFound,
-                format!(
-                    "{text} has versions 1 to {}; there is no version {n}",
-                    record.version
-                ),
-            ));
-        }
-        (Some(n), _) => n,
-        (None, Some(bound)) => {
-            match weft_did::version_at(record.version, bound, |n| {
-                reader.version(&did.id, n).map(|v| v.time_ms)
-            })? {
-                Some(n) => n,
-                None => {
-                    return Ok(ResolutionResult::error(
-                        ErrorKind::NotFound,
-                        format!("{text} did not exist yet at that time"),
-                    ));
-                }
-            }
-        }
-        (None, None) => record.version,
-    };
-    let version = reader.version(&did.id, number)?;
-    let next = if number < record.version {
-        Some(reader.version(&did.id, number + 1)?)
-    } else {
-        None
-    };
-    Ok(weft_did::resolution(
-        did,
-        &ResolvedState {
-            record,
-            number,
-            version,
-            next,
-        },
-    ))
+fn read(reader: &mut Reader<'_>, did: &Did, query: Query) -> Result<ResolutionResult, String> {
+    let record = reader
+        .read(model::storage::record_key(&did.id))?
+        .map(|bytes| {
+            borsh::from_slice::<DidRecord>(&bytes)
+                .map_err(|e| format!("the DID's record does not decode: {e}"))
+        })
+        .transpose()?;
+    weft_did::resolve_records(did, record, query, |n| reader.version(&did.id, n))
 }
 
 /// The route of [`RESOLVER_PATH`].
@@ -275,20 +214,10 @@ fn json_response(status: u16, media_type: &str, body: &impl serde::Serialize) ->
 
 /// Decodes `%XX` escapes (a DID in a path may have its colons escaped).
 fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 fn http_resolve(node: &dyn NodeApi, request: &HttpRequest) -> HttpResponse {

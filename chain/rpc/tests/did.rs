@@ -18,8 +18,8 @@ use weft_client::did::{
 use weft_client::json::{AnchorJson, Status};
 use weft_client::{LightClientError, VerifyError};
 use weft_types::did::{
-    ASSERTION_METHOD, AUTHENTICATION, CAPABILITY_INVOCATION, Did, DidId, Document, KeyFormat,
-    KeyType, Op, Service, ServiceEndpoint, VerificationMethod,
+    ASSERTION_METHOD, AUTHENTICATION, CAPABILITY_INVOCATION, Did, DidId, Document, KeyType, Op,
+    Service, ServiceEndpoint, VerificationMethod,
 };
 use weft_types::{
     Anchor, ChainId, Committee, CommitteeMember, ContractId, Keypair, QuorumCertificate,
@@ -27,13 +27,11 @@ use weft_types::{
 
 fn document(key: &Keypair) -> Document {
     Document {
-        methods: vec![VerificationMethod {
-            fragment: "key-1".into(),
-            key_type: KeyType::Ed25519,
-            format: KeyFormat::Multikey,
-            public_key: key.public_key().0,
-            relationships: AUTHENTICATION | ASSERTION_METHOD | CAPABILITY_INVOCATION,
-        }],
+        methods: vec![VerificationMethod::ed25519(
+            "key-1",
+            key.public_key().0,
+            AUTHENTICATION | ASSERTION_METHOD | CAPABILITY_INVOCATION,
+        )],
         ..Document::default()
     }
 }

@@ -244,6 +244,18 @@ pub struct VerificationMethod {
 }
 
 impl VerificationMethod {
+    /// An Ed25519 key as a `Multikey`, referenced from `relationships` (a set of
+    /// [`AUTHENTICATION`], … bits).
+    pub fn ed25519(fragment: &str, public_key: [u8; 32], relationships: u8) -> Self {
+        Self {
+            fragment: fragment.into(),
+            key_type: KeyType::Ed25519,
+            format: KeyFormat::Multikey,
+            public_key,
+            relationships,
+        }
+    }
+
     /// Whether it is referenced from `relationship`.
     pub fn has(&self, relationship: u8) -> bool {
         self.relationships & relationship != 0

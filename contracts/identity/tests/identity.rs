@@ -12,8 +12,7 @@ use std::time::Duration;
 use weft_testkit::{Address, Chain, ContractId, build_contract};
 use weft_types::did::{
     self, AUTHENTICATION, CAPABILITY_INVOCATION, Controller, DidId, DidRecord, DidVersion,
-    Document, KEY_AGREEMENT, KeyFormat, KeyType, Op, Proposal, Service, ServiceEndpoint,
-    VerificationMethod,
+    Document, KEY_AGREEMENT, KeyType, Op, Proposal, Service, ServiceEndpoint, VerificationMethod,
 };
 
 const CHAIN: &str = "weft-test";
@@ -45,13 +44,7 @@ fn account(key: &SigningKey) -> Address {
 }
 
 fn method(fragment: &str, key: &SigningKey, relationships: u8) -> VerificationMethod {
-    VerificationMethod {
-        fragment: fragment.into(),
-        key_type: KeyType::Ed25519,
-        format: KeyFormat::Multikey,
-        public_key: key.verifying_key().to_bytes(),
-        relationships,
-    }
+    VerificationMethod::ed25519(fragment, key.verifying_key().to_bytes(), relationships)
 }
 
 fn document(key: &SigningKey) -> Document {

@@ -43,7 +43,6 @@
 //! Resolving a `did:weft` with verification needs a node: see [`crate::Client::resolve_did_verified`].
 
 use serde::{Deserialize, Serialize};
-use weft_did::ResolvedState;
 pub use weft_did::{DidDocument, ResolutionResult, resolve_did_key};
 use weft_types::did::{self as model, Did, DidRecord, DidVersion};
 use weft_types::{Committee, ContractId, Hash32};
@@ -361,36 +360,18 @@ fn verify_with(
             .ok_or_else(|| DidVerifyError::Records(format!("version {n} is proven absent")))?;
         borsh::from_slice(&bytes).map_err(|e| DidVerifyError::Records(format!("version {n}: {e}")))
     };
-    let proven = match entry("the DID's record".into(), model::storage::record_key(&id))? {
-        None => ResolutionResult::error(
-            weft_did::ErrorKind::NotFound,
-            format!("{did} does not exist"),
-        ),
-        Some(bytes) => {
-            let record: DidRecord = borsh::from_slice(&bytes)
-                .map_err(|e| DidVerifyError::Records(format!("the record: {e}")))?;
-            match select_version(&record, options, &decode_version)? {
-                Err(not_found) => not_found,
-                Ok(number) => {
-                    let version = decode_version(number)?;
-                    let next = if number < record.version {
-                        Some(decode_version(number + 1)?)
-                    } else {
-                        None
-                    };
-                    weft_did::resolution(
-                        &parsed,
-                        &ResolvedState {
-                            record,
-                            number,
-                            version,
-                            next,
-                        },
-                    )
-                }
-            }
-        }
-    };
+    let record = entry("the DID's record".into(), model::storage::record_key(&id))?
+        .map(|bytes| {
+            borsh::from_slice::<DidRecord>(&bytes)
+                .map_err(|e| DidVerifyError::Records(format!("the record: {e}")))
+        })
+        .transpose()?;
+    let query = weft_did::Query::parse(
+        options.version_id.as_deref(),
+        options.version_time.as_deref(),
+    )
+    .map_err(DidVerifyError::Records)?;
+    let proven = weft_did::resolve_records(&parsed, record, query, decode_version)?;
     if !same_outcome(&proven, &answer.result) {
         return Err(DidVerifyError::Mismatch {
             proven: Box::new(proven),
@@ -405,40 +386,6 @@ fn same_outcome(a: &ResolutionResult, b: &ResolutionResult) -> bool {
     a.did_document == b.did_document
         && a.did_document_metadata == b.did_document_metadata
         && a.error_kind() == b.error_kind()
-}
-
-/// The version `options` select from `record`: `Err` is the (proven) `notFound` result. For
-/// `versionTime`, the selected version's time must be at or before the time, and the next
-/// version's (if any) after it, both proven.
-fn select_version(
-    record: &DidRecord,
-    options: &ResolveOptions,
-    version: &dyn Fn(u32) -> Result<DidVersion, DidVerifyError>,
-) -> Result<Result<u32, ResolutionResult>, DidVerifyError> {
-    let not_found = |detail: String| {
-        Ok(Err(ResolutionResult::error(
-            weft_did::ErrorKind::NotFound,
-            detail,
-        )))
-    };
-    if let Some(id) = &options.version_id {
-        let n: u32 = id
-            .parse()
-            .map_err(|_| DidVerifyError::Records(format!("versionId `{id}` is not a number")))?;
-        if n == 0 || n > record.version {
-            return not_found(format!("versions are 1 to {}", record.version));
-        }
-        return Ok(Ok(n));
-    }
-    if let Some(text) = &options.version_time {
-        let bound = weft_did::parse_time(text).map_err(DidVerifyError::Records)?;
-        return match weft_did::version_at(record.version, bound, |n| version(n).map(|v| v.time_ms))?
-        {
-            None => not_found(format!("the DID did not exist at {text}")),
-            Some(n) => Ok(Ok(n)),
-        };
-    }
-    Ok(Ok(record.version))
 }
 
 /// Why a verified resolution failed: the request, or the verification (with its step).

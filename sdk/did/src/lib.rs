@@ -518,6 +518,83 @@ pub fn resolution(did: &Did, state: &ResolvedState) -> ResolutionResult {
     }
 }
 
+/// What a resolution asks for: the latest version, a version number (`versionId`), or the
+/// version in effect at a time (`versionTime`, as the last millisecond of its second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Query {
+    /// The latest version.
+    #[default]
+    Latest,
+    /// Version `n`.
+    Version(u32),
+    /// The version in effect at this block time (ms).
+    At(u64),
+}
+
+impl Query {
+    /// The query of the `versionId` and `versionTime` options; `Err` says what is wrong with them
+    /// (an `INVALID_OPTIONS` problem).
+    pub fn parse(version_id: Option<&str>, version_time: Option<&str>) -> Result<Self, String> {
+        match (version_id, version_time) {
+            (Some(_), Some(_)) => Err("give versionId or versionTime, not both".into()),
+            (Some(id), None) => id.parse().map(Self::Version).map_err(|_| {
+                format!("versionId `{id}` is not a version number (a decimal string from 1)")
+            }),
+            (None, Some(time)) => parse_time(time)
+                .map(Self::At)
+                .map_err(|e| format!("versionTime: {e}")),
+            (None, None) => Ok(Self::Latest),
+        }
+    }
+}
+
+/// Resolves `did` from the identity contract's records: its `record` (`None`: absent) and
+/// `version(n)`, which reads version `n`. The node that answers and the client that checks the
+/// answer both call this, so they read the same versions in the same order (the node proves
+/// each) and compute the same result.
+pub fn resolve_records<E>(
+    did: &Did,
+    record: Option<DidRecord>,
+    query: Query,
+    mut version: impl FnMut(u32) -> Result<DidVersion, E>,
+) -> Result<ResolutionResult, E> {
+    let not_found = |detail: String| Ok(ResolutionResult::error(ErrorKind::NotFound, detail));
+    let Some(record) = record else {
+        return not_found(format!("{did} does not exist"));
+    };
+    let number = match query {
+        Query::Latest => record.version,
+        Query::Version(n) if n == 0 || n > record.version => {
+            return not_found(format!(
+                "{did} has versions 1 to {}; there is no version {n}",
+                record.version
+            ));
+        }
+        Query::Version(n) => n,
+        Query::At(bound) => {
+            match version_at(record.version, bound, |n| version(n).map(|v| v.time_ms))? {
+                Some(n) => n,
+                None => return not_found(format!("{did} did not exist yet at that time")),
+            }
+        }
+    };
+    let returned = version(number)?;
+    let next = if number < record.version {
+        Some(version(number + 1)?)
+    } else {
+        None
+    };
+    Ok(resolution(
+        did,
+        &ResolvedState {
+            record,
+            number,
+            version: returned,
+            next,
+        },
+    ))
+}
+
 /// The version of a DID in effect at `bound` (ms, block time): the last one made at or before it,
 /// or `None` if version 1 is later. Versions' times never decrease, so this bisects; `time_of`
 /// reads a version's time. A node and a client that checks its proof probe the same versions in
