@@ -605,6 +605,13 @@ impl Document {
         self.methods.iter().find(|m| m.fragment == fragment)
     }
 
+    /// Whether `key` is an Ed25519 key of this document under `relationship`.
+    pub fn has_key(&self, key: &[u8; 32], relationship: u8) -> bool {
+        self.methods
+            .iter()
+            .any(|m| m.key_type == KeyType::Ed25519 && m.has(relationship) && &m.public_key == key)
+    }
+
     /// Whether `key` is one of its capabilityInvocation keys (Ed25519).
     pub fn can_invoke(&self, key: &[u8; 32]) -> bool {
         self.methods.iter().any(|m| {
@@ -788,7 +795,8 @@ pub mod storage {
     /// DIDs created so far, by creator.
     pub const COUNTERS: &str = "counters";
 
-    fn map_key(name: &str, key: &[u8]) -> Vec<u8> {
+    /// A map entry's key in a contract's storage: the name's length (one byte), the name, the key.
+    pub fn map_key(name: &str, key: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(1 + name.len() + key.len());
         out.push(name.len() as u8);
         out.extend_from_slice(name.as_bytes());

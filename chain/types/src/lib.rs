@@ -14,6 +14,8 @@ pub mod block;
 pub mod did;
 pub mod event;
 pub mod ids;
+pub mod status;
+pub mod trust;
 pub mod tx;
 
 pub use abi::{AbiError, ArgAbi, ContractAbi, MethodAbi, MethodKind};

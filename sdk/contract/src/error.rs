@@ -36,5 +36,19 @@ impl From<weft_types::did::DocumentError> for ContractError {
     }
 }
 
+/// A refused status list or change, with its message.
+impl From<weft_types::status::StatusError> for ContractError {
+    fn from(e: weft_types::status::StatusError) -> Self {
+        Self(e.0)
+    }
+}
+
+/// A refused accreditation, with its message.
+impl From<weft_types::trust::TrustError> for ContractError {
+    fn from(e: weft_types::trust::TrustError) -> Self {
+        Self(e.0)
+    }
+}
+
 /// Result of contract methods.
 pub type Result<T, E = ContractError> = std::result::Result<T, E>;

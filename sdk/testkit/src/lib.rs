@@ -219,6 +219,28 @@ impl Chain {
         let nonce = self.deploys.entry(sender).or_default();
         let contract = ContractId::derive(&sender, *nonce);
         *nonce += 1;
+        self.deploy_at(sender, contract, code, init_args)
+    }
+
+    /// Deploys `code` at the well-known id of system contract `name` ([`ContractId::system`]),
+    /// as a chain's genesis does, so contracts that call it there find it.
+    pub fn install_system(
+        &mut self,
+        name: &str,
+        code: &[u8],
+        init_args: &impl BorshSerialize,
+    ) -> Receipt {
+        let sender = self.account("genesis");
+        self.deploy_at(sender, ContractId::system(name), code, init_args)
+    }
+
+    fn deploy_at(
+        &mut self,
+        sender: Address,
+        contract: ContractId,
+        code: &[u8],
+        init_args: &impl BorshSerialize,
+    ) -> Receipt {
         let init_args = borsh::to_vec(init_args).expect("borsh encoding into a Vec cannot fail");
         let init_args = if init_args.is_empty() {
             Vec::new()
