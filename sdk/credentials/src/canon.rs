@@ -1,0 +1,105 @@
+//! Canonical forms: RFC 8785 JSON (eddsa-jcs-2022) and RDFC-1.0 N-Quads (eddsa-rdfc-2022).
+//!
+//! JSON-LD contexts are never fetched: the W3C contexts a credential may use are bundled, and a
+//! document naming any other context is refused, so verification needs no network and cannot be
+//! steered by whoever serves a context URL.
+
+use crate::Error;
+use oxjsonld::{JsonLdLoadDocumentOptions, JsonLdParser, JsonLdRemoteDocument};
+use oxrdf::Dataset;
+use oxrdf::dataset::{CanonicalizationAlgorithm, CanonicalizationHashAlgorithm};
+use serde_json::Value;
+
+/// The VC Data Model 2.0 context, always first.
+pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
+/// The Data Integrity context (its terms are also in the credentials v2 context).
+pub const DATA_INTEGRITY_V2: &str = "https://w3id.org/security/data-integrity/v2";
+/// The W3C examples context (`@vocab` for example terms).
+pub const EXAMPLES_V2: &str = "https://www.w3.org/ns/credentials/examples/v2";
+/// The Multikey context.
+pub const MULTIKEY_V1: &str = "https://w3id.org/security/multikey/v1";
+
+/// The largest document canonicalized (RDFC-1.0's worst case grows fast with blank nodes).
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+/// The most blank nodes an RDFC-1.0 input may have.
+pub const MAX_BLANK_NODES: usize = 64;
+
+/// The contexts this crate knows, by URL.
+pub fn bundled_context(url: &str) -> Option<&'static str> {
+    Some(match url {
+        CREDENTIALS_V2 => ssi_contexts::CREDENTIALS_V2,
+        DATA_INTEGRITY_V2 => ssi_contexts::W3ID_DATA_INTEGRITY_V2,
+        EXAMPLES_V2 => ssi_contexts::CREDENTIALS_EXAMPLES_V2,
+        MULTIKEY_V1 => ssi_contexts::W3ID_MULTIKEY_V1,
+        _ => return None,
+    })
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn load_context(
+    url: &str,
+    _: &JsonLdLoadDocumentOptions,
+) -> Result<JsonLdRemoteDocument, BoxError> {
+    let document = bundled_context(url).ok_or_else(|| {
+        format!(
+            "context {url} is not one this verifier knows ({CREDENTIALS_V2}, {DATA_INTEGRITY_V2}, {EXAMPLES_V2}, {MULTIKEY_V1}); contexts are never fetched"
+        )
+    })?;
+    Ok(JsonLdRemoteDocument {
+        document: document.as_bytes().to_vec(),
+        document_url: url.to_owned(),
+    })
+}
+
+/// `value` in the RFC 8785 JSON Canonicalization Scheme.
+pub fn jcs(value: &Value) -> Result<String, Error> {
+    serde_json_canonicalizer::to_string(value)
+        .map_err(|e| Error::Malformed(format!("cannot canonicalize the JSON (RFC 8785): {e}")))
+}
+
+/// The RDFC-1.0 canonical N-Quads of JSON-LD document `value`: its quads with canonical blank
+/// node labels (`_:c14n0`, …), one per line, sorted.
+pub fn rdfc(value: &Value) -> Result<String, Error> {
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| Error::Malformed(format!("cannot serialize the document: {e}")))?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(Error::Malformed(format!(
+            "the document has {} bytes; at most {MAX_DOCUMENT_BYTES} are canonicalized",
+            bytes.len()
+        )));
+    }
+    let mut dataset = Dataset::new();
+    for quad in JsonLdParser::new()
+        .for_slice(&bytes)
+        .with_load_document_callback(load_context)
+    {
+        let quad = quad
+            .map_err(|e| Error::Malformed(format!("the document is not valid JSON-LD: {e}")))?;
+        dataset.insert(&quad);
+    }
+    let mut blank = std::collections::HashSet::new();
+    for quad in dataset.iter() {
+        if let oxrdf::NamedOrBlankNodeRef::BlankNode(b) = quad.subject {
+            blank.insert(b.as_str().to_owned());
+        }
+        if let oxrdf::TermRef::BlankNode(b) = quad.object {
+            blank.insert(b.as_str().to_owned());
+        }
+        if let oxrdf::GraphNameRef::BlankNode(b) = quad.graph_name {
+            blank.insert(b.as_str().to_owned());
+        }
+    }
+    if blank.len() > MAX_BLANK_NODES {
+        return Err(Error::Malformed(format!(
+            "the document has {} blank nodes; at most {MAX_BLANK_NODES} are canonicalized",
+            blank.len()
+        )));
+    }
+    dataset.canonicalize(CanonicalizationAlgorithm::Rdfc10 {
+        hash_algorithm: CanonicalizationHashAlgorithm::Sha256,
+    });
+    let mut lines: Vec<String> = dataset.iter().map(|q| format!("{q} .\n")).collect();
+    lines.sort_unstable();
+    Ok(lines.concat())
+}
