@@ -9,6 +9,8 @@ use oxjsonld::{JsonLdLoadDocumentOptions, JsonLdParser, JsonLdRemoteDocument};
 use oxrdf::Dataset;
 use oxrdf::dataset::{CanonicalizationAlgorithm, CanonicalizationHashAlgorithm};
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 /// The VC Data Model 2.0 context, always first.
 pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
@@ -18,6 +20,11 @@ pub const DATA_INTEGRITY_V2: &str = "https://w3id.org/security/data-integrity/v2
 pub const EXAMPLES_V2: &str = "https://www.w3.org/ns/credentials/examples/v2";
 /// The Multikey context.
 pub const MULTIKEY_V1: &str = "https://w3id.org/security/multikey/v1";
+/// The VC Data Model 2.0 context that maps every term the other contexts leave undefined to
+/// `https://www.w3.org/ns/credentials/undefined-term#`.
+pub const UNDEFINED_TERMS_V2: &str = "https://www.w3.org/ns/credentials/undefined-terms/v2";
+const UNDEFINED_TERMS_V2_DOCUMENT: &str =
+    r#"{"@context":{"@vocab":"https://www.w3.org/ns/credentials/undefined-term#"}}"#;
 
 /// The largest document canonicalized (RDFC-1.0's worst case grows fast with blank nodes).
 pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
@@ -31,6 +38,7 @@ pub fn bundled_context(url: &str) -> Option<&'static str> {
         DATA_INTEGRITY_V2 => ssi_contexts::W3ID_DATA_INTEGRITY_V2,
         EXAMPLES_V2 => ssi_contexts::CREDENTIALS_EXAMPLES_V2,
         MULTIKEY_V1 => ssi_contexts::W3ID_MULTIKEY_V1,
+        UNDEFINED_TERMS_V2 => UNDEFINED_TERMS_V2_DOCUMENT,
         _ => return None,
     })
 }
@@ -43,12 +51,121 @@ fn load_context(
 ) -> Result<JsonLdRemoteDocument, BoxError> {
     let document = bundled_context(url).ok_or_else(|| {
         format!(
-            "context {url} is not one this verifier knows ({CREDENTIALS_V2}, {DATA_INTEGRITY_V2}, {EXAMPLES_V2}, {MULTIKEY_V1}); contexts are never fetched"
+            "context {url} is not one this verifier knows ({CREDENTIALS_V2}, {UNDEFINED_TERMS_V2}, {DATA_INTEGRITY_V2}, {EXAMPLES_V2}, {MULTIKEY_V1}); contexts are never fetched"
         )
     })?;
     Ok(JsonLdRemoteDocument {
         document: document.as_bytes().to_vec(),
         document_url: url.to_owned(),
+    })
+}
+
+/// Every term (key, or value of `type`) some bundled context defines, at any depth.
+fn defined_terms(url: &str) -> &'static HashSet<String> {
+    static TERMS: OnceLock<HashMap<&'static str, HashSet<String>>> = OnceLock::new();
+    static EMPTY: OnceLock<HashSet<String>> = OnceLock::new();
+    let all = TERMS.get_or_init(|| {
+        [CREDENTIALS_V2, DATA_INTEGRITY_V2, EXAMPLES_V2, MULTIKEY_V1, UNDEFINED_TERMS_V2]
+            .into_iter()
+            .map(|url| {
+                let mut terms = HashSet::new();
+                if let Some(Ok(context)) =
+                    bundled_context(url).map(serde_json::from_str::<Value>)
+                {
+                    collect_keys(&context, &mut terms);
+                }
+                (url, terms)
+            })
+            .collect()
+    });
+    all.get(url).unwrap_or_else(|| EMPTY.get_or_init(HashSet::new))
+}
+
+fn collect_keys(value: &Value, out: &mut HashSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if !k.starts_with('@') {
+                    out.insert(k.clone());
+                }
+                collect_keys(v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_keys(v, out)),
+        _ => {}
+    }
+}
+
+/// Whether a context (a URL or an inline object) gives every undefined term an IRI.
+fn has_vocab(context: &Value) -> bool {
+    match context {
+        Value::String(url) => url == UNDEFINED_TERMS_V2 || url == EXAMPLES_V2,
+        Value::Object(map) => map.contains_key("@vocab"),
+        Value::Array(items) => items.iter().any(has_vocab),
+        _ => false,
+    }
+}
+
+/// JSON-LD drops terms no context defines, so a signature over RDF would not cover them: like
+/// Data Integrity's "safe mode", refuse a document with any property or type that its contexts
+/// do not define (unless one gives undefined terms a vocabulary: `undefined-terms/v2`).
+fn check_terms(document: &Value) -> Result<(), Error> {
+    let context = document.get("@context").cloned().unwrap_or(Value::Null);
+    if has_vocab(&context) {
+        return Ok(());
+    }
+    let mut defined: HashSet<&str> = HashSet::new();
+    let contexts = match &context {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        one => vec![one.clone()],
+    };
+    let mut inline = HashSet::new();
+    for c in &contexts {
+        match c {
+            Value::String(url) => defined.extend(defined_terms(url).iter().map(String::as_str)),
+            other => collect_keys(other, &mut inline),
+        }
+    }
+    defined.extend(inline.iter().map(String::as_str));
+    let is_defined = |term: &str| term.contains(':') || defined.contains(term);
+    fn walk(value: &Value, is_defined: &dyn Fn(&str) -> bool) -> Result<(), String> {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if k == "@context" {
+                        if has_vocab(v) {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    if !k.starts_with('@') && !is_defined(k) {
+                        return Err(k.clone());
+                    }
+                    if k == "type" || k == "@type" {
+                        let types = match v {
+                            Value::Array(items) => items.iter().collect(),
+                            one => vec![one],
+                        };
+                        for t in types.into_iter().filter_map(Value::as_str) {
+                            if !is_defined(t) {
+                                return Err(t.to_string());
+                            }
+                        }
+                        continue;
+                    }
+                    walk(v, is_defined)?;
+                }
+                Ok(())
+            }
+            Value::Array(items) => items.iter().try_for_each(|v| walk(v, is_defined)),
+            _ => Ok(()),
+        }
+    }
+    walk(document, &is_defined).map_err(|term| {
+        Error::Invalid(format!(
+            "the term {term:?} is not defined by the document's @context, so JSON-LD would drop it and eddsa-rdfc-2022 would not sign it; define it, or add {UNDEFINED_TERMS_V2} to @context"
+        ))
     })
 }
 
@@ -69,6 +186,7 @@ pub fn rdfc(value: &Value) -> Result<String, Error> {
             bytes.len()
         )));
     }
+    check_terms(value)?;
     let mut dataset = Dataset::new();
     for quad in JsonLdParser::new()
         .for_slice(&bytes)

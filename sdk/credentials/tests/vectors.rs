@@ -167,3 +167,25 @@ fn sd_jwt_disclosure_digests_and_sd_hash_match_the_rfc() {
         assert!(!claims.contains_key(hidden), "{hidden} must stay hidden");
     }
 }
+
+#[test]
+fn rdfc_refuses_terms_json_ld_would_drop() {
+    let mut v = serde_json::json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential"],
+        "issuer": "did:weft:test:01",
+        "credentialSubject": {"id": "did:weft:test:02", "birthDate": "2001-02-03"}
+    });
+    let error = canon::rdfc(&v).unwrap_err().to_string();
+    assert!(error.contains("\"birthDate\" is not defined"), "{error}");
+    v["type"] = serde_json::json!(["VerifiableCredential", "AgeCredential"]);
+    v["credentialSubject"] = serde_json::json!({"id": "did:weft:test:02"});
+    let error = canon::rdfc(&v).unwrap_err().to_string();
+    assert!(error.contains("\"AgeCredential\""), "{error}");
+    // With undefined terms given a vocabulary, both are signed.
+    v["@context"] = serde_json::json!([canon::CREDENTIALS_V2, canon::UNDEFINED_TERMS_V2]);
+    v["credentialSubject"]["birthDate"] = "2001-02-03".into();
+    let nquads = canon::rdfc(&v).unwrap();
+    assert!(nquads.contains("<https://www.w3.org/ns/credentials/undefined-term#birthDate> \"2001-02-03\""), "{nquads}");
+    assert!(nquads.contains("<https://www.w3.org/ns/credentials/undefined-term#AgeCredential>"), "{nquads}");
+}
