@@ -13,8 +13,9 @@ use weft_api::{AdmitError, CommittedBlock, NodeApi, QueryError, SubmitError};
 use weft_client::codec;
 use weft_client::json::{
     AccountInfo, BlockHeaderJson, BlockJson, CallRequest, CallResult, ChainInfo, ContractInfo,
-    EventFilter, EventJson, EventNotification, ReceiptJson, SendOptions, SendResult, StateResult,
-    TransactionJson, TxLookup, TxState, WaitUntil, abi_json, hex_bytes, hex_id,
+    EventFilter, EventJson, EventNotification, MAX_STATE_READS, ReceiptJson, SendOptions,
+    SendResult, StateResult, StatesResult, TransactionJson, TxLookup, TxState, WaitUntil, abi_json,
+    hex_bytes, hex_id,
 };
 use weft_types::{Address, ContractId, TxHash};
 
@@ -70,6 +71,13 @@ struct StateParams {
     contract: ContractId,
     #[serde(with = "hex_bytes")]
     key: Vec<u8>,
+    height: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatesParams {
+    reads: Vec<weft_client::json::StateRead>,
     height: Option<u64>,
 }
 
@@ -435,6 +443,51 @@ fn get_state(node: &dyn NodeApi, params: &Params<'_>) -> Result<StateResult, Err
     })
 }
 
+fn get_states(node: &dyn NodeApi, params: &Params<'_>) -> Result<StatesResult, ErrorObjectOwned> {
+    let p: StatesParams = parse(params, "weft_getStates")?;
+    if p.reads.is_empty() || p.reads.len() > MAX_STATE_READS {
+        return Err(error(
+            codes::INVALID_PARAMS,
+            format!(
+                "weft_getStates takes 1 to {MAX_STATE_READS} reads, not {}",
+                p.reads.len()
+            ),
+        ));
+    }
+    let (height, anchor) = match p.height {
+        Some(h) => {
+            let anchor = match node.tangle() {
+                Ok(t) => t.anchor_at_height(h).map_err(internal)?,
+                Err(_) => None,
+            };
+            (h, anchor)
+        }
+        None => crate::did::anchored(node),
+    };
+    let mut entries = Vec::with_capacity(p.reads.len());
+    let mut state_root = Default::default();
+    for read in &p.reads {
+        let state = node
+            .storage(&read.contract, &read.key, Some(height))
+            .map_err(query_error)?;
+        state_root = state.state_root;
+        entries.push(StateResult {
+            anchor: None,
+            height: state.height,
+            state_root: state.state_root,
+            key: state.key,
+            value: state.proof.value.clone(),
+            proof: borsh::to_vec(&state.proof).map_err(internal)?,
+        });
+    }
+    Ok(StatesResult {
+        height,
+        state_root,
+        anchor: anchor.as_ref().map(crate::tangle::anchor_json),
+        entries,
+    })
+}
+
 async fn pipe<T, F>(
     pending: PendingSubscriptionSink,
     node: Arc<Ctx>,
@@ -509,6 +562,10 @@ pub fn register(m: &mut RpcModule<Ctx>) {
     .expect(REGISTERED);
     m.register_blocking_method("weft_call", |params, node, _| call(&**node, &params))
         .expect(REGISTERED);
+    m.register_blocking_method("weft_getStates", |params, node, _| {
+        get_states(&**node, &params)
+    })
+    .expect(REGISTERED);
     m.register_blocking_method("weft_getState", |params, node, _| {
         get_state(&**node, &params)
     })

@@ -122,23 +122,7 @@ pub fn resolve(node: &dyn NodeApi, did: &str, options: &ResolveOptions) -> DidRe
         Ok(query) => query,
         Err(e) => return failed(ErrorKind::InvalidOptions, e),
     };
-    // The latest anchored height, so the answer carries the committee's signatures over its root.
-    // An anchor can reach this node's Tangle before the block it anchors is committed here; then
-    // the anchor of this node's head is used, or none.
-    let head = node.head().height;
-    let anchor = node.tangle().ok().and_then(|t| {
-        t.latest_anchor(node.chain_id())
-            .ok()
-            .flatten()
-            .filter(|a| a.anchor.statement.height <= head)
-            .or_else(|| {
-                // The newest anchor at or below the head (anchoring may skip heights).
-                (head.saturating_sub(ANCHOR_SEARCH)..=head)
-                    .rev()
-                    .find_map(|h| t.anchor_at_height(h).ok().flatten())
-            })
-    });
-    let height = anchor.as_ref().map_or(head, |a| a.anchor.statement.height);
+    let (height, anchor) = anchored(node);
     let mut reader = Reader {
         node,
         contract: ContractId::system("identity"),
@@ -161,6 +145,28 @@ pub fn resolve(node: &dyn NodeApi, did: &str, options: &ResolveOptions) -> DidRe
             entries: reader.entries,
         }),
     }
+}
+
+/// The latest anchored height, with its anchor, so an answer carries the committee's signatures
+/// over its root (the head and no anchor on a chain without anchoring). An anchor can reach this
+/// node's Tangle before the block it anchors is committed here; then the newest anchor at or
+/// below the head is used.
+pub fn anchored(node: &dyn NodeApi) -> (u64, Option<weft_tangle::AnchorRecord>) {
+    let head = node.head().height;
+    let anchor = node.tangle().ok().and_then(|t| {
+        t.latest_anchor(node.chain_id())
+            .ok()
+            .flatten()
+            .filter(|a| a.anchor.statement.height <= head)
+            .or_else(|| {
+                // The newest anchor at or below the head (anchoring may skip heights).
+                (head.saturating_sub(ANCHOR_SEARCH)..=head)
+                    .rev()
+                    .find_map(|h| t.anchor_at_height(h).ok().flatten())
+            })
+    });
+    let height = anchor.as_ref().map_or(head, |a| a.anchor.statement.height);
+    (height, anchor)
 }
 
 fn read(reader: &mut Reader<'_>, did: &Did, query: Query) -> Result<ResolutionResult, String> {

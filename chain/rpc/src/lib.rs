@@ -8,6 +8,9 @@
 //!   layer in front of JSON-RPC on the same port.
 //! - [`did`]: `did_resolve` and the Universal Resolver driver interface
 //!   (`GET /1.0/identifiers/{did}`), another HTTP route on the same port.
+//! - [`credentials`]: the W3C VC API verifier endpoints (`POST /credentials/verify`,
+//!   `POST /presentations/verify`, `POST /challenges`), status lists (`GET /status/…`) and the
+//!   `status_*` and `trust_*` methods.
 //! - [`route`]: how such HTTP routes sit in front of JSON-RPC.
 //!
 //! Start reading at [`module`] and [`serve`]. The server reaches the node only through
@@ -16,6 +19,7 @@
 
 pub mod binary;
 pub mod chain;
+pub mod credentials;
 pub mod did;
 pub mod params;
 pub mod route;
@@ -41,6 +45,7 @@ pub fn module(node: Ctx) -> RpcModule<Ctx> {
     chain::register(&mut m);
     tangle::register(&mut m);
     did::register(&mut m);
+    credentials::register(&mut m);
     m
 }
 
@@ -61,7 +66,11 @@ pub async fn serve(
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .layer(binary)
-                .layer(did::layer(node.clone())),
+                .layer(did::layer(node.clone()))
+                .layer(credentials::layer(
+                    node.clone(),
+                    limits.max_request_bytes as usize,
+                )),
         )
         .build(listen)
         .await?;

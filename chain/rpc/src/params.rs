@@ -116,9 +116,34 @@ pub const METHODS: &[MethodDoc] = &[
         summary: "A contract storage value with its JMT proof against the state root at a height, and that height's anchor.",
     },
     MethodDoc {
+        name: "weft_getStates",
+        params: &["reads", "height?"],
+        summary: "Up to 256 contract storage values ({contract, key}) with their JMT proofs at one height (by default the latest anchored one), and that height's anchor.",
+    },
+    MethodDoc {
         name: "did_resolve",
         params: &["did", "options?"],
         summary: "W3C DID Resolution of a did:weft DID (options.versionId or options.versionTime), with the state proofs and the anchor it rests on; did:key is expanded locally.",
+    },
+    MethodDoc {
+        name: "status_getList",
+        params: &["issuer", "list"],
+        summary: "A status list of an issuer DID: purpose, entries, statusSize, messages, allocated indexes and version; null if none.",
+    },
+    MethodDoc {
+        name: "status_getEntry",
+        params: &["issuer", "list", "index"],
+        summary: "One entry's value (and message) of a status list.",
+    },
+    MethodDoc {
+        name: "trust_getAccreditations",
+        params: &["subject"],
+        summary: "Every accreditation of a DID, by every authority: types, mayAccredit, validity and revocation.",
+    },
+    MethodDoc {
+        name: "trust_getChain",
+        params: &["issuer", "type", "roots", "at?"],
+        summary: "The chain of accreditations from an issuer DID to one of the given roots for a credential type (at a time, by default now), or why there is none.",
     },
     MethodDoc {
         name: "tangle_getBlock",

@@ -823,6 +823,38 @@ pub struct StateResult {
     pub anchor: Option<AnchorJson>,
 }
 
+/// One read of `weft_getStates`: a contract and a key of its storage.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StateRead {
+    /// The contract.
+    #[serde(with = "hex_id")]
+    pub contract: ContractId,
+    /// The key in its storage.
+    #[serde(with = "hex_bytes")]
+    pub key: Vec<u8>,
+}
+
+/// The answer of `weft_getStates`: many values with their proofs at one height, and that
+/// height's anchor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatesResult {
+    /// The height read (by default the latest anchored one).
+    pub height: u64,
+    /// Its state root.
+    #[serde(with = "hex_id")]
+    pub state_root: Hash32,
+    /// The committee's anchor of that height, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorJson>,
+    /// One answer per read, in order.
+    pub entries: Vec<StateResult>,
+}
+
+/// The most reads one `weft_getStates` call may ask for.
+pub const MAX_STATE_READS: usize = 256;
+
 /// The filter of `weft_subscribeEvents`; every field set must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

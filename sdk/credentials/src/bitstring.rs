@@ -59,7 +59,10 @@ pub struct StatusEntry {
 }
 
 fn malformed(detail: String) -> Error {
-    Error::Malformed(format!("{}: {detail}", StatusErrorCode::MalformedValue.as_str()))
+    Error::Malformed(format!(
+        "{}: {detail}",
+        StatusErrorCode::MalformedValue.as_str()
+    ))
 }
 
 impl StatusEntry {
@@ -82,24 +85,29 @@ impl StatusEntry {
             .parse::<u64>()
             .ok()
             .filter(|_| index_text.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| malformed(format!("statusListIndex {index_text:?} is not a decimal integer")))?;
+            .ok_or_else(|| {
+                malformed(format!(
+                    "statusListIndex {index_text:?} is not a decimal integer"
+                ))
+            })?;
         let list_url = get("statusListCredential")
             .ok_or_else(|| malformed("the status entry has no statusListCredential URL".into()))?
             .to_string();
         let size = match value.get("statusSize") {
             None => 1,
-            Some(v) => v
-                .as_u64()
-                .filter(|s| (1..=8).contains(s))
-                .ok_or_else(|| malformed(format!("statusSize {v} must be an integer from 1 to 8")))?
-                as u8,
+            Some(v) => v.as_u64().filter(|s| (1..=8).contains(s)).ok_or_else(|| {
+                malformed(format!("statusSize {v} must be an integer from 1 to 8"))
+            })? as u8,
         };
         let mut messages = Vec::new();
         if let Some(list) = value.get("statusMessage") {
             for m in list.as_array().into_iter().flatten() {
                 let status = m.get("status").and_then(Value::as_str).unwrap_or_default();
-                let n = u64::from_str_radix(status.trim_start_matches("0x"), 16)
-                    .map_err(|_| malformed(format!("statusMessage status {status:?} is not hex like 0x1")))?;
+                let n = u64::from_str_radix(status.trim_start_matches("0x"), 16).map_err(|_| {
+                    malformed(format!(
+                        "statusMessage status {status:?} is not hex like 0x1"
+                    ))
+                })?;
                 let text = m.get("message").and_then(Value::as_str).unwrap_or_default();
                 messages.push((n, text.to_string()));
             }
@@ -149,10 +157,17 @@ impl StatusEntry {
         if self.index >= entries {
             return Err((
                 StatusErrorCode::Range,
-                format!("index {} is outside the list's {entries} entries", self.index),
+                format!(
+                    "index {} is outside the list's {entries} entries",
+                    self.index
+                ),
             ));
         }
-        Ok(read_bits(bits, self.index * u64::from(self.size), self.size))
+        Ok(read_bits(
+            bits,
+            self.index * u64::from(self.size),
+            self.size,
+        ))
     }
 }
 
@@ -160,7 +175,10 @@ impl StatusEntry {
 pub fn encode_list(bits: &[u8]) -> String {
     let mut gz = GzEncoder::new(Vec::new(), Compression::best());
     gz.write_all(bits).expect("writing to a Vec cannot fail");
-    format!("u{}", b64(&gz.finish().expect("writing to a Vec cannot fail")))
+    format!(
+        "u{}",
+        b64(&gz.finish().expect("writing to a Vec cannot fail"))
+    )
 }
 
 /// The most bytes a decoded list may have (2 Mi entries of 8 bits).
@@ -236,7 +254,9 @@ pub fn list_of(credential: &Value) -> Result<(String, Vec<u8>), Error> {
         .get("credentialSubject")
         .ok_or_else(|| malformed("the status list credential has no credentialSubject".into()))?;
     if subject.get("type").and_then(Value::as_str) != Some("BitstringStatusList") {
-        return Err(malformed("the list's credentialSubject type is not BitstringStatusList".into()));
+        return Err(malformed(
+            "the list's credentialSubject type is not BitstringStatusList".into(),
+        ));
     }
     let purpose = subject
         .get("statusPurpose")

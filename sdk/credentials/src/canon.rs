@@ -65,20 +65,25 @@ fn defined_terms(url: &str) -> &'static HashSet<String> {
     static TERMS: OnceLock<HashMap<&'static str, HashSet<String>>> = OnceLock::new();
     static EMPTY: OnceLock<HashSet<String>> = OnceLock::new();
     let all = TERMS.get_or_init(|| {
-        [CREDENTIALS_V2, DATA_INTEGRITY_V2, EXAMPLES_V2, MULTIKEY_V1, UNDEFINED_TERMS_V2]
-            .into_iter()
-            .map(|url| {
-                let mut terms = HashSet::new();
-                if let Some(Ok(context)) =
-                    bundled_context(url).map(serde_json::from_str::<Value>)
-                {
-                    collect_keys(&context, &mut terms);
-                }
-                (url, terms)
-            })
-            .collect()
+        [
+            CREDENTIALS_V2,
+            DATA_INTEGRITY_V2,
+            EXAMPLES_V2,
+            MULTIKEY_V1,
+            UNDEFINED_TERMS_V2,
+        ]
+        .into_iter()
+        .map(|url| {
+            let mut terms = HashSet::new();
+            if let Some(Ok(context)) = bundled_context(url).map(serde_json::from_str::<Value>) {
+                collect_keys(&context, &mut terms);
+            }
+            (url, terms)
+        })
+        .collect()
     });
-    all.get(url).unwrap_or_else(|| EMPTY.get_or_init(HashSet::new))
+    all.get(url)
+        .unwrap_or_else(|| EMPTY.get_or_init(HashSet::new))
 }
 
 fn collect_keys(value: &Value, out: &mut HashSet<String>) {
@@ -192,8 +197,8 @@ pub fn rdfc(value: &Value) -> Result<String, Error> {
         .for_slice(&bytes)
         .with_load_document_callback(load_context)
     {
-        let quad = quad
-            .map_err(|e| Error::Malformed(format!("the document is not valid JSON-LD: {e}")))?;
+        let quad =
+            quad.map_err(|e| Error::Malformed(format!("the document is not valid JSON-LD: {e}")))?;
         dataset.insert(&quad);
     }
     let mut blank = std::collections::HashSet::new();

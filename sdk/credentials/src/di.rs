@@ -156,9 +156,7 @@ fn string(proof: &Map<String, Value>, name: &str) -> Result<Option<String>, Erro
     match proof.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Error::Malformed(format!(
-            "proof.{name} must be a string"
-        ))),
+        Some(_) => Err(Error::Malformed(format!("proof.{name} must be a string"))),
     }
 }
 

@@ -42,7 +42,9 @@ pub fn issue(
 ) -> Result<Value, Error> {
     let checked = Credential::check(credential)?;
     if credential.get("proof").is_some() {
-        return Err(Error::Invalid("the credential to issue already has a proof".into()));
+        return Err(Error::Invalid(
+            "the credential to issue already has a proof".into(),
+        ));
     }
     if checked.issuer() != signer.did() {
         return Err(Error::Invalid(format!(

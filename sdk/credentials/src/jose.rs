@@ -78,7 +78,9 @@ impl Jws {
         let header_json: Value = serde_json::from_slice(&unb64(header, "the JWS header")?)
             .map_err(|e| Error::Malformed(format!("the JWS header is not JSON: {e}")))?;
         let Value::Object(header_map) = header_json else {
-            return Err(Error::Malformed("the JWS header is not a JSON object".into()));
+            return Err(Error::Malformed(
+                "the JWS header is not a JSON object".into(),
+            ));
         };
         let alg = header_map.get("alg").and_then(Value::as_str);
         if !matches!(alg, Some("EdDSA" | "Ed25519")) {
@@ -102,16 +104,19 @@ impl Jws {
         let payload_json: Value = serde_json::from_slice(&unb64(payload, "the JWS payload")?)
             .map_err(|e| Error::Malformed(format!("the JWS payload is not JSON: {e}")))?;
         let Value::Object(payload_map) = payload_json else {
-            return Err(Error::Malformed("the JWS payload is not a JSON object".into()));
+            return Err(Error::Malformed(
+                "the JWS payload is not a JSON object".into(),
+            ));
         };
-        let signature: [u8; 64] = unb64(signature, "the JWS signature")?
-            .try_into()
-            .map_err(|b: Vec<u8>| {
-                Error::Malformed(format!(
-                    "the JWS signature has {} bytes; Ed25519 has 64",
-                    b.len()
-                ))
-            })?;
+        let signature: [u8; 64] =
+            unb64(signature, "the JWS signature")?
+                .try_into()
+                .map_err(|b: Vec<u8>| {
+                    Error::Malformed(format!(
+                        "the JWS signature has {} bytes; Ed25519 has 64",
+                        b.len()
+                    ))
+                })?;
         Ok(Self {
             header: header_map,
             payload: payload_map,

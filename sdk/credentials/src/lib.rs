@@ -14,17 +14,20 @@
 //!
 //! This crate does no I/O. What a verifier must look up — DID documents, status entries and
 //! accreditations — comes through [`verify::Lookup`]: a node implements it over its own state,
-//! `weft-client` over values it proved against the committee's anchors. No private key ever
+//! `weft-client` over values it proved against the committee's anchors; [`chain::ChainLookup`]
+//! turns either's storage reads into documents, status values and accreditations. No private key ever
 //! leaves its [`Signer`].
 
 pub mod bitstring;
 pub mod canon;
+pub mod chain;
 pub mod di;
 pub mod issue;
 pub mod jose;
 pub mod model;
 pub mod present;
 pub mod sdjwt;
+pub mod vcapi;
 pub mod verify;
 
 pub use di::Cryptosuite;
@@ -32,7 +35,7 @@ pub use issue::{Format, issue};
 pub use model::Credential;
 pub use present::{PresentFormat, present};
 pub use verify::{
-    Check, ChallengeStore, Lookup, Options, Outcome, Reason, Report, verify_credential,
+    ChallengeStore, Check, Lookup, Options, Outcome, Reason, Report, verify_credential,
     verify_presentation,
 };
 

@@ -94,20 +94,26 @@ impl Credential {
             .and_then(id_of)
             .ok_or_else(|| Error::Invalid("the credential has no issuer (a URL or {id})".into()))?;
         if !issuer.contains(':') {
-            return Err(Error::Invalid(format!("the issuer {issuer:?} is not a URL")));
+            return Err(Error::Invalid(format!(
+                "the issuer {issuer:?} is not a URL"
+            )));
         }
         match credential.json.get("credentialSubject") {
             Some(Value::Object(_)) => {}
-            Some(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_object) => {}
+            Some(Value::Array(items))
+                if !items.is_empty() && items.iter().all(Value::is_object) => {}
             _ => {
                 return Err(Error::Invalid(
                     "credentialSubject must be an object or a non-empty list of objects".into(),
                 ));
             }
         }
-        if credential.json.contains_key("issuanceDate") || credential.json.contains_key("expirationDate") {
+        if credential.json.contains_key("issuanceDate")
+            || credential.json.contains_key("expirationDate")
+        {
             return Err(Error::Invalid(
-                "issuanceDate and expirationDate are VC 1.1; VC 2.0 uses validFrom and validUntil".into(),
+                "issuanceDate and expirationDate are VC 1.1; VC 2.0 uses validFrom and validUntil"
+                    .into(),
             ));
         }
         let from = credential.valid_from()?;

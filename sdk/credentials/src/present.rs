@@ -37,7 +37,8 @@ pub fn present(
 ) -> Result<Value, Error> {
     if challenge.is_empty() {
         return Err(Error::Invalid(
-            "a presentation needs the verifier's challenge; without one it could be replayed".into(),
+            "a presentation needs the verifier's challenge; without one it could be replayed"
+                .into(),
         ));
     }
     let presentation = json!({
@@ -89,7 +90,9 @@ pub fn present_sd_jwt(
             .and_then(|id| id.strip_prefix(&format!("data:{MEDIA_VC_SD_JWT},")))
             .map(str::to_string)
             .ok_or_else(|| {
-                Error::Invalid("the credential is not an SD-JWT (data:application/vc+sd-jwt,…)".into())
+                Error::Invalid(
+                    "the credential is not an SD-JWT (data:application/vc+sd-jwt,…)".into(),
+                )
             })?,
     };
     let presented = sdjwt::present(&compact, reveal, holder, challenge, domain, iat)?;

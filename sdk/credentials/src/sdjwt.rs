@@ -51,7 +51,9 @@ impl SdJwt {
         let last = parts.pop().unwrap_or_default();
         let jwt = parts.remove(0).to_string();
         if parts.iter().any(|d| d.is_empty()) {
-            return Err(Error::Malformed("an SD-JWT has an empty disclosure (~~)".into()));
+            return Err(Error::Malformed(
+                "an SD-JWT has an empty disclosure (~~)".into(),
+            ));
         }
         Ok(Self {
             jwt,
@@ -174,7 +176,9 @@ fn decode_disclosure(d: &str) -> Result<(Option<String>, Value), Error> {
             let value = items.pop().unwrap_or(Value::Null);
             let name = items.pop().unwrap_or(Value::Null);
             let Value::String(name) = name else {
-                return Err(Error::Malformed("a disclosure's claim name must be a string".into()));
+                return Err(Error::Malformed(
+                    "a disclosure's claim name must be a string".into(),
+                ));
             };
             if name == "_sd" || name == "..." {
                 return Err(Error::Malformed(format!(
@@ -183,7 +187,9 @@ fn decode_disclosure(d: &str) -> Result<(Option<String>, Value), Error> {
             }
             Ok((Some(name), value))
         }
-        Value::Array(mut items) if items.len() == 2 => Ok((None, items.pop().unwrap_or(Value::Null))),
+        Value::Array(mut items) if items.len() == 2 => {
+            Ok((None, items.pop().unwrap_or(Value::Null)))
+        }
         _ => Err(Error::Malformed(
             "a disclosure is a JSON array [salt, name, value] or [salt, value]".into(),
         )),
@@ -229,7 +235,10 @@ pub fn open(text: &str) -> Result<Opened, Error> {
 /// The issuer JWT's `payload` with `disclosures` in place of their digests and every other
 /// digest and `_sd_alg` removed; refuses a disclosure that no digest references or one
 /// referenced twice.
-pub fn disclose(mut payload: Map<String, Value>, disclosures: &[String]) -> Result<Map<String, Value>, Error> {
+pub fn disclose(
+    mut payload: Map<String, Value>,
+    disclosures: &[String],
+) -> Result<Map<String, Value>, Error> {
     match payload.remove("_sd_alg") {
         None => {}
         Some(Value::String(alg)) if alg == "sha-256" => {}
@@ -242,7 +251,9 @@ pub fn disclose(mut payload: Map<String, Value>, disclosures: &[String]) -> Resu
     let mut by_digest = HashMap::new();
     for d in disclosures {
         if by_digest.insert(digest(d), decode_disclosure(d)?).is_some() {
-            return Err(Error::Invalid("the same disclosure is presented twice".into()));
+            return Err(Error::Invalid(
+                "the same disclosure is presented twice".into(),
+            ));
         }
     }
     let mut seen = HashSet::new();
@@ -255,13 +266,19 @@ pub fn disclose(mut payload: Map<String, Value>, disclosures: &[String]) -> Resu
     }
     match claims {
         Value::Object(claims) => Ok(claims),
-        _ => Err(Error::Malformed("the SD-JWT payload is not an object".into())),
+        _ => Err(Error::Malformed(
+            "the SD-JWT payload is not an object".into(),
+        )),
     }
 }
 
 type Disclosed = HashMap<String, (Option<String>, Value)>;
 
-fn apply(value: &mut Value, by_digest: &Disclosed, seen: &mut HashSet<String>) -> Result<(), Error> {
+fn apply(
+    value: &mut Value,
+    by_digest: &Disclosed,
+    seen: &mut HashSet<String>,
+) -> Result<(), Error> {
     fn take(
         digest: &str,
         by_digest: &Disclosed,

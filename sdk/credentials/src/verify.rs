@@ -195,8 +195,11 @@ pub trait Lookup {
     /// The DID's current document.
     fn resolve(&self, did: &str) -> Result<Resolved, String>;
     /// The status of `entry` of a credential issued by `issuer`.
-    fn status(&self, entry: &StatusEntry, issuer: &str)
-    -> Result<StatusEvidence, (StatusErrorCode, String)>;
+    fn status(
+        &self,
+        entry: &StatusEntry,
+        issuer: &str,
+    ) -> Result<StatusEvidence, (StatusErrorCode, String)>;
     /// The authorities that ever accredited `subject` (a DID).
     fn accreditors(&self, subject: &str) -> Result<Vec<String>, String>;
     /// The accreditation of `subject` by `authority`, with how it was established.
@@ -211,6 +214,22 @@ pub trait Lookup {
 pub trait Challenges {
     /// Uses `challenge` up: an error if it is unknown, expired or used.
     fn consume(&self, challenge: &str, now: u64) -> Result<(), String>;
+    /// Whether `challenge` could be used now, without using it.
+    fn peek(&self, challenge: &str, now: u64) -> Result<(), String>;
+}
+
+/// Challenges that are checked but not used up: for a verification run whose outcome is
+/// thrown away (a client's runs before it has fetched everything).
+pub struct Peek<'a>(pub &'a dyn Challenges);
+
+impl Challenges for Peek<'_> {
+    fn consume(&self, challenge: &str, now: u64) -> Result<(), String> {
+        self.0.peek(challenge, now)
+    }
+
+    fn peek(&self, challenge: &str, now: u64) -> Result<(), String> {
+        self.0.peek(challenge, now)
+    }
 }
 
 /// A verifier's challenges in memory: random, single use, expiring.
@@ -246,6 +265,15 @@ impl Challenges for ChallengeStore {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         match open.remove(challenge) {
             Some(expires) if expires > now => Ok(()),
+            Some(_) => Err("the challenge expired".into()),
+            None => Err("the challenge was already used or never issued by this verifier".into()),
+        }
+    }
+
+    fn peek(&self, challenge: &str, now: u64) -> Result<(), String> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        match open.get(challenge) {
+            Some(expires) if *expires > now => Ok(()),
             Some(_) => Err("the challenge expired".into()),
             None => Err("the challenge was already used or never issued by this verifier".into()),
         }
@@ -344,10 +372,7 @@ fn check_signature(
     });
     match verified {
         true => {
-            report.pass(
-                check,
-                format!("signed by {method_id} under {relationship}"),
-            );
+            report.pass(check, format!("signed by {method_id} under {relationship}"));
             true
         }
         false => {
@@ -633,14 +658,25 @@ fn check_status(
                 continue;
             }
         };
-        let at = format!("{} entry {} of {}", entry.purpose, entry.index, entry.list_url);
+        let at = format!(
+            "{} entry {} of {}",
+            entry.purpose, entry.index, entry.list_url
+        );
         match (entry.purpose.as_str(), value) {
             ("revocation", 0) | ("suspension", 0) => {
                 report.pass("status", format!("{at} is not set ({source})"));
             }
-            ("revocation", _) => report.fail("status", Reason::Revoked, format!("{at}: revoked ({source})")),
+            ("revocation", _) => report.fail(
+                "status",
+                Reason::Revoked,
+                format!("{at}: revoked ({source})"),
+            ),
             ("suspension", _) => {
-                report.fail("status", Reason::Suspended, format!("{at}: suspended ({source})"));
+                report.fail(
+                    "status",
+                    Reason::Suspended,
+                    format!("{at}: suspended ({source})"),
+                );
             }
             (_, value) => {
                 let message = entry.message(value).unwrap_or("no message given");
@@ -672,7 +708,10 @@ fn read_list_credential(
             .collect();
         return Err((
             StatusErrorCode::Verification,
-            format!("the status list credential does not verify ({})", why.join("; ")),
+            format!(
+                "the status list credential does not verify ({})",
+                why.join("; ")
+            ),
         ));
     }
     let Some(credential) = outcome.credential else {
@@ -692,14 +731,22 @@ fn read_list_credential(
     if purpose != entry.purpose {
         return Err((
             StatusErrorCode::Verification,
-            format!("the list's purpose is {purpose}, the entry's {}", entry.purpose),
+            format!(
+                "the list's purpose is {purpose}, the entry's {}",
+                entry.purpose
+            ),
         ));
     }
     let value = entry.read(&bits)?;
     Ok((value, "the issuer-signed status list credential".into()))
 }
 
-fn check_trust(report: &mut Report, credential: &Credential, lookup: &dyn Lookup, options: &Options) {
+fn check_trust(
+    report: &mut Report,
+    credential: &Credential,
+    lookup: &dyn Lookup,
+    options: &Options,
+) {
     if options.trusted_roots.is_empty() {
         report.skip(
             "trust",
@@ -727,7 +774,13 @@ fn check_trust(report: &mut Report, credential: &Credential, lookup: &dyn Lookup
             Ok(chain) => {
                 let path: Vec<String> = chain
                     .iter()
-                    .map(|(a, source)| format!("{} by {} ({source})", short(&a.subject), short(&a.authority)))
+                    .map(|(a, source)| {
+                        format!(
+                            "{} by {} ({source})",
+                            short(&a.subject),
+                            short(&a.authority)
+                        )
+                    })
                     .collect();
                 report.pass(
                     "trust",
@@ -806,7 +859,9 @@ fn search(
     let authorities = match lookup.accreditors(subject) {
         Ok(a) => a,
         Err(e) => {
-            tried.push(format!("the accreditors of {subject} could not be read: {e}"));
+            tried.push(format!(
+                "the accreditors of {subject} could not be read: {e}"
+            ));
             return false;
         }
     };
@@ -921,7 +976,12 @@ fn open_presentation(value: &Value) -> Result<OpenedPresentation, Error> {
             let jws = Jws::parse(&compact, Some(jose::VP_JWT))?;
             let payload = Value::Object(jws.payload.clone());
             let (holder, credentials) = model::check_presentation(&payload)?;
-            let string = |name: &str| payload.get(name).and_then(Value::as_str).map(str::to_string);
+            let string = |name: &str| {
+                payload
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
             Ok(OpenedPresentation {
                 holder,
                 credentials,
@@ -948,7 +1008,11 @@ fn open_presentation(value: &Value) -> Result<OpenedPresentation, Error> {
 fn resolve_holder(report: &mut Report, lookup: &dyn Lookup, did: &str) -> Option<Resolved> {
     match lookup.resolve(did) {
         Ok(r) if r.deactivated => {
-            report.fail("holder", Reason::HolderUnresolved, format!("{did} is deactivated"));
+            report.fail(
+                "holder",
+                Reason::HolderUnresolved,
+                format!("{did} is deactivated"),
+            );
             None
         }
         Ok(r) => Some(r),
@@ -1023,7 +1087,11 @@ pub fn verify_presentation(
         }
     };
     if opened.credentials.is_empty() {
-        report.fail("format", Reason::Malformed, "the presentation holds no credential");
+        report.fail(
+            "format",
+            Reason::Malformed,
+            "the presentation holds no credential",
+        );
         return report.finish(&["format"]);
     }
     report.pass("format", "a VC Data Model 2.0 presentation");
@@ -1147,7 +1215,10 @@ fn check_key_binding(
             report.fail(
                 "holder",
                 Reason::HolderMismatch,
-                format!("the key binding JWT is signed by {:?}, not the bound key {cnf}", kb.kid()),
+                format!(
+                    "the key binding JWT is signed by {:?}, not the bound key {cnf}",
+                    kb.kid()
+                ),
             );
             false
         }
@@ -1167,7 +1238,10 @@ fn check_key_binding(
         report.fail(
             "holder",
             Reason::Expired,
-            format!("the key binding JWT was made at {iat}, not within {max_age} s of now ({})", options.now),
+            format!(
+                "the key binding JWT was made at {iat}, not within {max_age} s of now ({})",
+                options.now
+            ),
         );
     }
     let string = |name: &str| kb.payload.get(name).and_then(Value::as_str);
@@ -1180,8 +1254,15 @@ fn check_key_binding(
         challenges,
     );
     if proven {
-        report.pass("binding", format!("bound to {cnf}, which signed the key binding JWT"));
+        report.pass(
+            "binding",
+            format!("bound to {cnf}, which signed the key binding JWT"),
+        );
     } else {
-        report.fail("binding", Reason::HolderMismatch, format!("not proven to be presented by {cnf}"));
+        report.fail(
+            "binding",
+            Reason::HolderMismatch,
+            format!("not proven to be presented by {cnf}"),
+        );
     }
 }

@@ -20,7 +20,9 @@ fn vector(name: &str) -> Value {
 }
 
 fn text<'a>(v: &'a Value, name: &str) -> &'a str {
-    v[name].as_str().unwrap_or_else(|| panic!("{name} is missing"))
+    v[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} is missing"))
 }
 
 fn signer(v: &Value) -> Signer {
@@ -42,7 +44,10 @@ fn check_suite(file: &str, suite: Cryptosuite, canonicalize: fn(&Value) -> Strin
     let unsecured = &v["unsecuredCredential"];
     // Canonical forms and their hashes, byte for byte.
     assert_eq!(canonicalize(unsecured), text(&v, "canonicalCredential"));
-    assert_eq!(canonicalize(&v["proofOptions"]), text(&v, "canonicalProofOptions"));
+    assert_eq!(
+        canonicalize(&v["proofOptions"]),
+        text(&v, "canonicalProofOptions")
+    );
     let data = di::hash_data(suite, unsecured, &v["proofOptions"]).unwrap();
     assert_eq!(hex::encode(data), text(&v, "combinedHashDataHex"));
     assert_eq!(hex::encode(&data[32..]), text(&v, "credentialHashHex"));
@@ -59,7 +64,10 @@ fn check_suite(file: &str, suite: Cryptosuite, canonicalize: fn(&Value) -> Strin
     assert_eq!(secured["proof"]["proofValue"], v["proofValue"]);
     // Opening the published credential recovers what was signed.
     let proof = di::open(&v["securedCredential"]).unwrap();
-    assert_eq!(hex::encode(proof.hash_data), text(&v, "combinedHashDataHex"));
+    assert_eq!(
+        hex::encode(proof.hash_data),
+        text(&v, "combinedHashDataHex")
+    );
     assert_eq!(hex::encode(proof.signature), text(&v, "signatureHex"));
 }
 
@@ -83,7 +91,10 @@ fn a_tampered_vector_no_longer_hashes_the_same() {
     let mut tampered = v["securedCredential"].clone();
     tampered["credentialSubject"]["alumniOf"] = "Another School".into();
     let proof = di::open(&tampered).unwrap();
-    assert_ne!(hex::encode(proof.hash_data), text(&v, "combinedHashDataHex"));
+    assert_ne!(
+        hex::encode(proof.hash_data),
+        text(&v, "combinedHashDataHex")
+    );
 }
 
 #[test]
@@ -98,7 +109,10 @@ fn the_bitstring_status_list_example_decodes_to_131072_clear_entries() {
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0].purpose, "revocation");
     assert_eq!(entries[0].index, 94_567);
-    assert_eq!(entries[0].list_url, "https://example.com/credentials/status/3");
+    assert_eq!(
+        entries[0].list_url,
+        "https://example.com/credentials/status/3"
+    );
     assert_eq!(entries[1].purpose, "suspension");
     assert_eq!(entries[0].read(&bits), Ok(0));
     // Our encoding round-trips and sets index 0 as the first byte's top bit.
@@ -121,7 +135,10 @@ fn the_bitstring_status_list_example_decodes_to_131072_clear_entries() {
         index: 131_072,
         ..entries[0].clone()
     };
-    assert_eq!(far.read(&bits).unwrap_err().0, bitstring::StatusErrorCode::Range);
+    assert_eq!(
+        far.read(&bits).unwrap_err().0,
+        bitstring::StatusErrorCode::Range
+    );
 }
 
 #[test]
@@ -154,10 +171,16 @@ fn sd_jwt_disclosure_digests_and_sd_hash_match_the_rfc() {
     let example = &v["example"];
     let presented = sdjwt::SdJwt::parse(text(example, "sdJwtKbPresentation")).unwrap();
     let sd_hash = b64(&Sha256::digest(presented.without_key_binding().as_bytes()));
-    assert_eq!(sd_hash, text(&example["keyBindingJwt"]["payload"], "sd_hash"));
+    assert_eq!(
+        sd_hash,
+        text(&example["keyBindingJwt"]["payload"], "sd_hash")
+    );
     // The claims the RFC lists as disclosed in that presentation: family_name, address,
     // given_name and the first nationality (US); the rest of the digests stay hidden.
-    let payload = example["issuerSignedJwtPayload"].as_object().unwrap().clone();
+    let payload = example["issuerSignedJwtPayload"]
+        .as_object()
+        .unwrap()
+        .clone();
     let claims = sdjwt::disclose(payload, &presented.disclosures).unwrap();
     assert_eq!(claims["family_name"], "Doe");
     assert_eq!(claims["given_name"], "John");
@@ -186,6 +209,14 @@ fn rdfc_refuses_terms_json_ld_would_drop() {
     v["@context"] = serde_json::json!([canon::CREDENTIALS_V2, canon::UNDEFINED_TERMS_V2]);
     v["credentialSubject"]["birthDate"] = "2001-02-03".into();
     let nquads = canon::rdfc(&v).unwrap();
-    assert!(nquads.contains("<https://www.w3.org/ns/credentials/undefined-term#birthDate> \"2001-02-03\""), "{nquads}");
-    assert!(nquads.contains("<https://www.w3.org/ns/credentials/undefined-term#AgeCredential>"), "{nquads}");
+    assert!(
+        nquads.contains(
+            "<https://www.w3.org/ns/credentials/undefined-term#birthDate> \"2001-02-03\""
+        ),
+        "{nquads}"
+    );
+    assert!(
+        nquads.contains("<https://www.w3.org/ns/credentials/undefined-term#AgeCredential>"),
+        "{nquads}"
+    );
 }

@@ -117,7 +117,8 @@ fn signer(n: u8) -> Signer {
 fn world() -> Mem {
     let mut mem = Mem::default();
     for n in [ISSUER, HOLDER, AUTHORITY, ROOT, STRANGER] {
-        mem.dids.insert(did(n).to_string(), (document(n, ALL), false));
+        mem.dids
+            .insert(did(n).to_string(), (document(n, ALL), false));
     }
     mem.accredit(ROOT, AUTHORITY, true, None);
     mem.accredit(AUTHORITY, ISSUER, false, None);
@@ -196,7 +197,13 @@ fn options() -> Options {
 }
 
 fn issued(format: &Format) -> Value {
-    issue(&credential(), &signer(ISSUER), format, "2026-01-01T00:00:00Z").unwrap()
+    issue(
+        &credential(),
+        &signer(ISSUER),
+        format,
+        "2026-01-01T00:00:00Z",
+    )
+    .unwrap()
 }
 
 fn assert_fails(report: &Report, check: &str, reason: Reason) {
@@ -216,7 +223,9 @@ fn a_good_credential_passes_every_check_in_every_format() {
         let checks: Vec<&str> = report.checks.iter().map(|c| c.check).collect();
         assert_eq!(
             checks,
-            ["format", "issuer", "proof", "validity", "status", "status", "trust"],
+            [
+                "format", "issuer", "proof", "validity", "status", "status", "trust"
+            ],
             "{format:?}"
         );
     }
@@ -227,7 +236,11 @@ fn a_bad_signature_is_refused() {
     let mem = world();
     let mut di = issued(&Format::DataIntegrity(Cryptosuite::EddsaRdfc2022));
     di["credentialSubject"]["birthDate"] = "1990-01-01".into();
-    assert_fails(&verify_credential(&di, &mem, &options()), "proof", Reason::BadSignature);
+    assert_fails(
+        &verify_credential(&di, &mem, &options()),
+        "proof",
+        Reason::BadSignature,
+    );
 
     let jose = issued(&Format::Jose);
     let id = jose["id"].as_str().unwrap();
@@ -236,7 +249,11 @@ fn a_bad_signature_is_refused() {
     sig[0] ^= 1;
     let forged = json!({"@context": jose["@context"], "type": "EnvelopedVerifiableCredential",
         "id": format!("{head}.{}", weft_credentials::jose::b64(&sig))});
-    assert_fails(&verify_credential(&forged, &mem, &options()), "proof", Reason::BadSignature);
+    assert_fails(
+        &verify_credential(&forged, &mem, &options()),
+        "proof",
+        Reason::BadSignature,
+    );
 }
 
 #[test]
@@ -244,7 +261,10 @@ fn a_key_not_under_assertion_method_is_refused() {
     let mut mem = world();
     mem.dids.insert(
         did(ISSUER).to_string(),
-        (document(ISSUER, AUTHENTICATION | CAPABILITY_INVOCATION), false),
+        (
+            document(ISSUER, AUTHENTICATION | CAPABILITY_INVOCATION),
+            false,
+        ),
     );
     for format in formats() {
         let report = verify_credential(&issued(&format), &mem, &options());
@@ -285,7 +305,11 @@ fn a_deactivated_issuer_is_refused() {
     unknown["issuer"] = did(77).to_string().into();
     let signer = Signer::new(key(77), did(77).url("key-1")).unwrap();
     let secured = issue(&unknown, &signer, &Format::Jose, "2026-01-01T00:00:00Z").unwrap();
-    assert_fails(&verify_credential(&secured, &mem, &options()), "issuer", Reason::IssuerUnresolved);
+    assert_fails(
+        &verify_credential(&secured, &mem, &options()),
+        "issuer",
+        Reason::IssuerUnresolved,
+    );
 }
 
 #[test]
@@ -297,7 +321,11 @@ fn expired_and_not_yet_valid_credentials_are_refused() {
             now: 1_800_000_000, // 2027-01-15
             ..options()
         };
-        assert_fails(&verify_credential(&credential, &mem, &later), "validity", Reason::Expired);
+        assert_fails(
+            &verify_credential(&credential, &mem, &later),
+            "validity",
+            Reason::Expired,
+        );
         let earlier = Options {
             now: 1_760_000_000, // 2025-10-09
             ..options()
@@ -335,7 +363,13 @@ fn list_credential(mem: &mut Mem, list: u32, purpose: &str, set: Option<usize>) 
     if let Some(i) = set {
         bits[i / 8] |= 0x80 >> (i % 8);
     }
-    let unsigned = bitstring::list_credential(&url, &did(ISSUER).to_string(), purpose, &bits, "2026-01-01T00:00:00Z");
+    let unsigned = bitstring::list_credential(
+        &url,
+        &did(ISSUER).to_string(),
+        purpose,
+        &bits,
+        "2026-01-01T00:00:00Z",
+    );
     let signed = issue(
         &unsigned,
         &signer(ISSUER),
@@ -356,7 +390,11 @@ fn status_read_from_the_issuer_signed_list_credential_and_a_tampered_one_is_refu
     assert!(verify_credential(&credential, &mem, &options()).verified);
 
     list_credential(&mut mem, 0, "revocation", Some(7));
-    assert_fails(&verify_credential(&credential, &mem, &options()), "status", Reason::Revoked);
+    assert_fails(
+        &verify_credential(&credential, &mem, &options()),
+        "status",
+        Reason::Revoked,
+    );
 
     // Someone clears the bit in transit: the list's own proof no longer verifies.
     let mut tampered = mem.lists[&revocation].clone();
@@ -375,10 +413,22 @@ fn issuers_without_a_valid_accreditation_chain_are_refused() {
     // Accredited for another type only.
     let mut other = credential();
     other["type"] = json!(["VerifiableCredential", "TicketCredential"]);
-    let ticket = issue(&other, &signer(ISSUER), &Format::Jose, "2026-01-01T00:00:00Z").unwrap();
+    let ticket = issue(
+        &other,
+        &signer(ISSUER),
+        &Format::Jose,
+        "2026-01-01T00:00:00Z",
+    )
+    .unwrap();
     let report = verify_credential(&ticket, &mem, &options());
     assert_fails(&report, "trust", Reason::NotAccredited);
-    assert!(report.failed("trust").unwrap().detail.contains("TicketCredential"));
+    assert!(
+        report
+            .failed("trust")
+            .unwrap()
+            .detail
+            .contains("TicketCredential")
+    );
 
     // The authority's accreditation by the root is revoked.
     let key = (did(AUTHORITY).to_string(), did(ROOT).to_string());
@@ -395,7 +445,13 @@ fn issuers_without_a_valid_accreditation_chain_are_refused() {
     // An authority not allowed to accredit further.
     mem.accredit(ROOT, AUTHORITY, false, None);
     let report = verify_credential(&secured, &mem, &options());
-    assert!(report.failed("trust").unwrap().detail.contains("accrediting"));
+    assert!(
+        report
+            .failed("trust")
+            .unwrap()
+            .detail
+            .contains("accrediting")
+    );
 
     // Nobody accredited a stranger.
     mem.accredit(ROOT, AUTHORITY, true, None);
@@ -404,7 +460,11 @@ fn issuers_without_a_valid_accreditation_chain_are_refused() {
         trusted_roots: vec![did(STRANGER).to_string()],
         ..options()
     };
-    assert_fails(&verify_credential(&secured, &mem, &untrusted), "trust", Reason::NotAccredited);
+    assert_fails(
+        &verify_credential(&secured, &mem, &untrusted),
+        "trust",
+        Reason::NotAccredited,
+    );
 }
 
 fn challenge(store: &ChallengeStore) -> String {
@@ -430,7 +490,10 @@ fn presentations_pass_with_the_right_holder_challenge_and_domain() {
     ] {
         let c = challenge(&store);
         let vp = present(
-            &[issued(&Format::Jose), issued(&Format::DataIntegrity(Cryptosuite::EddsaRdfc2022))],
+            &[
+                issued(&Format::Jose),
+                issued(&Format::DataIntegrity(Cryptosuite::EddsaRdfc2022)),
+            ],
             &signer(HOLDER),
             &c,
             "shop.example",
@@ -453,12 +516,22 @@ fn an_sd_jwt_presentation_reveals_only_what_the_holder_chooses() {
     let store = ChallengeStore::default();
     let sd = issued(&formats()[3].clone());
     let c = challenge(&store);
-    let vp = present_sd_jwt(&sd, &["ageOver18"], &signer(HOLDER), &c, "shop.example", NOW).unwrap();
+    let vp = present_sd_jwt(
+        &sd,
+        &["ageOver18"],
+        &signer(HOLDER),
+        &c,
+        "shop.example",
+        NOW,
+    )
+    .unwrap();
     let compact = vp["id"].as_str().unwrap().to_string();
     assert!(!compact.contains(&weft_credentials::jose::b64(b"birthDate")));
     let report = verify_presentation(&vp, &mem, &presentation_options(&c), &store);
     assert!(report.verified, "{report:#?}");
-    let opened = weft_credentials::sdjwt::open(compact.trim_start_matches("data:application/vc+sd-jwt,")).unwrap();
+    let opened =
+        weft_credentials::sdjwt::open(compact.trim_start_matches("data:application/vc+sd-jwt,"))
+            .unwrap();
     let subject = &opened.claims["credentialSubject"];
     assert_eq!(subject["ageOver18"], true);
     assert!(subject.get("birthDate").is_none());
@@ -530,7 +603,12 @@ fn wrong_or_missing_challenges_and_wrong_domains_are_refused() {
         )
         .unwrap()
     };
-    let report = verify_presentation(&make("made-up", "shop.example"), &mem, &presentation_options(&c), &store);
+    let report = verify_presentation(
+        &make("made-up", "shop.example"),
+        &mem,
+        &presentation_options(&c),
+        &store,
+    );
     assert_fails(&report, "challenge", Reason::WrongChallenge);
     // A challenge this verifier never issued.
     let report = verify_presentation(
@@ -540,14 +618,27 @@ fn wrong_or_missing_challenges_and_wrong_domains_are_refused() {
         &store,
     );
     assert_fails(&report, "challenge", Reason::ChallengeReused);
-    let report = verify_presentation(&make(&c, "evil.example"), &mem, &presentation_options(&c), &store);
+    let report = verify_presentation(
+        &make(&c, "evil.example"),
+        &mem,
+        &presentation_options(&c),
+        &store,
+    );
     assert_fails(&report, "domain", Reason::WrongDomain);
     // A verifier that names no challenge verifies nothing.
     let report = verify_presentation(&make(&c, "shop.example"), &mem, &options(), &store);
     assert_fails(&report, "challenge", Reason::WrongChallenge);
     // An SD-JWT presented to another audience.
     let c = challenge(&store);
-    let vp = present_sd_jwt(&issued(&formats()[3].clone()), &["ageOver18"], &signer(HOLDER), &c, "evil.example", NOW).unwrap();
+    let vp = present_sd_jwt(
+        &issued(&formats()[3].clone()),
+        &["ageOver18"],
+        &signer(HOLDER),
+        &c,
+        "evil.example",
+        NOW,
+    )
+    .unwrap();
     let report = verify_presentation(&vp, &mem, &presentation_options(&c), &store);
     assert_fails(&report, "domain", Reason::WrongDomain);
 }
