@@ -252,6 +252,20 @@ impl Client {
         self.request("weft_getState", params).await
     }
 
+    /// `weft_getStates`: many storage values with their proofs at one height (the latest
+    /// anchored one when `None`) and that height's anchor.
+    pub async fn states(
+        &self,
+        reads: &[crate::json::StateRead],
+        height: Option<u64>,
+    ) -> Result<crate::json::StatesResult> {
+        let mut params = json!({ "reads": reads });
+        if let Some(h) = height {
+            params["height"] = json!(h);
+        }
+        self.request("weft_getStates", params).await
+    }
+
     /// `did_resolve`: the DID Resolution result of `did` with the proof it rests on. Trust it
     /// only after [`crate::did::verify_resolution`], or use [`Client::resolve_did_verified`].
     pub async fn resolve_did(

@@ -45,6 +45,9 @@ pub enum Error {
     /// A key file could not be read or written.
     #[error("{0}")]
     Key(String),
+    /// A transaction was refused or failed (the contract's message).
+    #[error("{0}")]
+    Rejected(String),
     /// A proof did not verify.
     #[error(transparent)]
     Verify(#[from] crate::VerifyError),

@@ -9,6 +9,9 @@
 //!   the JMT proof; no RocksDB needed.
 //! - [`binary`] is the bulk path: many signed transactions in one HTTP request, borsh both ways
 //!   ([`binary::BinarySender`]).
+//! - [`credentials`]: verifying credentials and presentations from proven state
+//!   ([`credentials::CredentialVerifier`]), issuing and keeping status lists
+//!   ([`credentials::Issuer`]).
 //! - [`codec`] turns JSON into borsh through a contract's ABI and back; [`json`] has the API's JSON
 //!   shapes, shared with the node.
 //!
@@ -34,6 +37,7 @@ pub mod binary;
 #[cfg(feature = "transport")]
 mod client;
 pub mod codec;
+pub mod credentials;
 pub mod did;
 mod error;
 pub mod json;

@@ -769,7 +769,8 @@ fn check_trust(
             credential.issuer(),
             credential_type,
             &options.trusted_roots,
-            options.now * 1000,
+            // The verifier's clock has second precision; block times have milliseconds.
+            options.now * 1000 + 999,
         ) {
             Ok(chain) => {
                 let path: Vec<String> = chain

@@ -1,0 +1,687 @@
+//! Verifiable credentials with Weft: verifying without trusting a node, issuing with the
+//! issuer's own key, and the status and trust transactions.
+//!
+//! - [`CredentialVerifier`] verifies credentials and presentations (`weft_credentials`) with
+//!   every DID document, status entry and accreditation read from proven state: the node answers
+//!   `weft_getStates` with JMT proofs at an anchored height, and the verifier checks the
+//!   committee's anchor and each proof before using a value. Proven values are kept for
+//!   [`CredentialVerifier::with_refresh`] (1 s by default) and reused across verifications; the
+//!   state used is never older than that plus the anchoring delay.
+//! - [`Issuer`] issues credentials with status entries, keeps status lists (publishing the
+//!   issuer-signed `BitstringStatusListCredential` with every change) and accredits others.
+//! - [`tx`] builds the status and trust contracts' transactions.
+
+use crate::json::{StateRead as ReadRequest, StatesResult};
+use crate::verify::{LightClientError, VerifyError, verify_anchor, verify_state};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+use weft_credentials::chain::{ChainLookup, ReadError, StateRead};
+use weft_credentials::verify::{Challenges, Peek};
+use weft_credentials::{Options, Report};
+use weft_types::{Committee, ContractId, Hash32, StatementId};
+
+/// Transactions of the status and trust contracts, built and signed by a [`crate::Signer`]
+/// whose key is an `assertionMethod` key of the issuer or authority DID.
+pub mod tx {
+    use crate::Signer;
+    use weft_types::did::DidId;
+    use weft_types::status::{Change, ListSpec, Published};
+    use weft_types::trust::Grant;
+    use weft_types::{ContractId, SignedTransaction};
+
+    fn encode<T: borsh::BorshSerialize>(args: &T) -> Vec<u8> {
+        borsh::to_vec(args).expect("borsh encoding into a Vec cannot fail")
+    }
+
+    /// `create(issuer, spec, credential)`: a new status list; returns its number.
+    pub fn create_list(
+        signer: &mut Signer,
+        issuer: &DidId,
+        spec: &ListSpec,
+        credential: &Published,
+    ) -> SignedTransaction {
+        signer.call(
+            ContractId::system("status"),
+            "create",
+            encode(&(issuer, spec, credential)),
+        )
+    }
+
+    /// `allocate(issuer, list, count)`: returns the first of `count` new indexes.
+    pub fn allocate(
+        signer: &mut Signer,
+        issuer: &DidId,
+        list: u32,
+        count: u32,
+    ) -> SignedTransaction {
+        signer.call(
+            ContractId::system("status"),
+            "allocate",
+            encode(&(issuer, list, count)),
+        )
+    }
+
+    /// `update(issuer, list, version, changes, credential)`: returns the new version.
+    pub fn update_list(
+        signer: &mut Signer,
+        issuer: &DidId,
+        list: u32,
+        version: u32,
+        changes: &[Change],
+        credential: &Published,
+    ) -> SignedTransaction {
+        signer.call(
+            ContractId::system("status"),
+            "update",
+            encode(&(issuer, list, version, changes, credential)),
+        )
+    }
+
+    /// `accredit(authority, subject, grant)`: returns the accreditation's number.
+    pub fn accredit(
+        signer: &mut Signer,
+        authority: &DidId,
+        subject: &DidId,
+        grant: &Grant,
+    ) -> SignedTransaction {
+        signer.call(
+            ContractId::system("trust"),
+            "accredit",
+            encode(&(authority, subject, grant)),
+        )
+    }
+
+    /// `revoke(authority, subject)`.
+    pub fn revoke_accreditation(
+        signer: &mut Signer,
+        authority: &DidId,
+        subject: &DidId,
+    ) -> SignedTransaction {
+        signer.call(
+            ContractId::system("trust"),
+            "revoke",
+            encode(&(authority, subject)),
+        )
+    }
+}
+
+/// Proven storage values at one anchored height.
+#[derive(Debug, Default)]
+struct Proven {
+    height: u64,
+    fetched: Option<Instant>,
+    values: HashMap<(ContractId, Vec<u8>), Option<Vec<u8>>>,
+}
+
+/// Reads from [`Proven`], recording what is missing.
+struct CacheRead<'a> {
+    proven: &'a Proven,
+    missing: Mutex<Vec<ReadRequest>>,
+}
+
+impl StateRead for CacheRead<'_> {
+    fn read(&self, contract: &ContractId, key: &[u8]) -> Result<Option<Vec<u8>>, ReadError> {
+        match self.proven.values.get(&(*contract, key.to_vec())) {
+            Some(value) => Ok(value.clone()),
+            None => {
+                self.missing
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(ReadRequest {
+                        contract: *contract,
+                        key: key.to_vec(),
+                    });
+                Err(ReadError::Missing)
+            }
+        }
+    }
+
+    fn source(&self) -> String {
+        format!(
+            "proven against the committee's anchor of height {}",
+            self.proven.height
+        )
+    }
+}
+
+/// Why a verification could not run to the end (a failed check is a [`Report`], not this).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifierError {
+    /// The node could not be asked.
+    #[error(transparent)]
+    Request(#[from] crate::Error),
+    /// The node's anchor does not verify against the committee.
+    #[error("the node's anchor does not verify: {0}")]
+    Anchor(#[from] LightClientError),
+    /// A value's proof does not verify.
+    #[error("a value the node served does not verify: {0}")]
+    Proof(#[from] VerifyError),
+    /// The node served state older than the verifier has seen.
+    #[error(
+        "the node serves height {height}, more than {max_lag} below height {seen} seen before: old state"
+    )]
+    Stale {
+        /// The height served.
+        height: u64,
+        /// The highest height seen.
+        seen: u64,
+        /// The lag allowed.
+        max_lag: u64,
+    },
+    /// The verification needed more rounds of reads than a credential can need.
+    #[error("the verification still needed state after {0} rounds of reads")]
+    TooManyRounds(usize),
+}
+
+/// How many rounds of reads one verification may take (a DID takes 2, a trust chain 2 per link).
+const MAX_ROUNDS: usize = 24;
+
+/// Verifies credentials and presentations against one chain's committee, without trusting the
+/// node it reads from.
+#[derive(Debug)]
+pub struct CredentialVerifier {
+    chain: String,
+    committee: Committee,
+    proven: RwLock<Proven>,
+    anchors: Mutex<VecDeque<StatementId>>,
+    highest: std::sync::atomic::AtomicU64,
+    refresh: Duration,
+    max_lag: u64,
+}
+
+impl CredentialVerifier {
+    /// A verifier for `chain` governed by `committee` (from the chain's genesis file).
+    pub fn new(chain: impl Into<String>, committee: Committee) -> Self {
+        Self {
+            chain: chain.into(),
+            committee,
+            proven: RwLock::new(Proven::default()),
+            anchors: Mutex::new(VecDeque::new()),
+            highest: Default::default(),
+            refresh: Duration::from_secs(1),
+            max_lag: crate::did::DEFAULT_MAX_LAG,
+        }
+    }
+
+    /// Reuses proven values for `refresh` before reading newer state (0: every verification
+    /// reads the latest anchored state).
+    pub fn with_refresh(mut self, refresh: Duration) -> Self {
+        self.refresh = refresh;
+        self
+    }
+
+    /// Verifies a credential: format, issuer, proof, validity, status and trust.
+    #[cfg(feature = "transport")]
+    pub async fn verify_credential(
+        &self,
+        client: &crate::Client,
+        credential: &serde_json::Value,
+        options: &Options,
+    ) -> Result<Report, VerifierError> {
+        self.run(client, |lookup| {
+            weft_credentials::verify_credential(credential, lookup, options)
+        })
+        .await
+    }
+
+    /// Verifies a presentation; its challenge is used up in `challenges` only by the final run.
+    #[cfg(feature = "transport")]
+    pub async fn verify_presentation(
+        &self,
+        client: &crate::Client,
+        presentation: &serde_json::Value,
+        options: &Options,
+        challenges: &dyn Challenges,
+    ) -> Result<Report, VerifierError> {
+        let peek = Peek(challenges);
+        self.run(client, |lookup| {
+            weft_credentials::verify_presentation(presentation, lookup, options, &peek)
+        })
+        .await?;
+        // Everything is proven now: the last run reads nothing new and uses the challenge.
+        self.run(client, |lookup| {
+            weft_credentials::verify_presentation(presentation, lookup, options, challenges)
+        })
+        .await
+    }
+
+    #[cfg(feature = "transport")]
+    async fn run<F>(&self, client: &crate::Client, verify: F) -> Result<Report, VerifierError>
+    where
+        F: Fn(&ChainLookup<CacheRead<'_>>) -> Report,
+    {
+        for _ in 0..MAX_ROUNDS {
+            let (report, missing, height) = {
+                let proven = self.proven.read().unwrap_or_else(|e| e.into_inner());
+                let fresh = proven
+                    .fetched
+                    .is_some_and(|at| at.elapsed() <= self.refresh);
+                if fresh {
+                    let lookup = ChainLookup::new(
+                        self.chain.clone(),
+                        CacheRead {
+                            proven: &proven,
+                            missing: Mutex::new(Vec::new()),
+                        },
+                    );
+                    let report = verify(&lookup);
+                    let missing = std::mem::take(
+                        &mut *lookup
+                            .reader()
+                            .missing
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner()),
+                    );
+                    (Some(report), missing, Some(proven.height))
+                } else {
+                    (None, Vec::new(), None)
+                }
+            };
+            match report {
+                Some(report) if missing.is_empty() => return Ok(report),
+                Some(_) => self.fetch(client, missing, height).await?,
+                None => self.fetch(client, Vec::new(), None).await?,
+            }
+        }
+        Err(VerifierError::TooManyRounds(MAX_ROUNDS))
+    }
+
+    /// Reads `missing` with proofs at `height` (or starts over at the latest anchored height).
+    #[cfg(feature = "transport")]
+    async fn fetch(
+        &self,
+        client: &crate::Client,
+        mut missing: Vec<ReadRequest>,
+        height: Option<u64>,
+    ) -> Result<(), VerifierError> {
+        missing.sort_by(|a, b| (a.contract, &a.key).cmp(&(b.contract, &b.key)));
+        missing.dedup();
+        if missing.is_empty() {
+            // A fresh start: something small everyone reads, to learn the anchored height.
+            missing.push(ReadRequest {
+                contract: ContractId::system("identity"),
+                key: weft_types::did::storage::map_key(weft_types::did::storage::CHAIN, &[]),
+            });
+        }
+        let mut answers = Vec::new();
+        let mut at = height;
+        for chunk in missing.chunks(crate::json::MAX_STATE_READS) {
+            let answer = client.states(chunk, at).await?;
+            at = Some(answer.height);
+            answers.push((chunk.to_vec(), answer));
+        }
+        let mut verified = Vec::new();
+        for (reads, answer) in &answers {
+            let root = self.check_anchor(answer)?;
+            for (read, entry) in reads.iter().zip(&answer.entries) {
+                let value = verify_state(entry, &read.contract, &read.key, &root)?;
+                verified.push(((read.contract, read.key.clone()), value));
+            }
+        }
+        let Some((_, first)) = answers.first() else {
+            return Ok(());
+        };
+        let mut proven = self.proven.write().unwrap_or_else(|e| e.into_inner());
+        if first.height < proven.height {
+            // Another task moved on to newer state meanwhile; these older values are dropped.
+            return Ok(());
+        }
+        if height.is_none() || proven.height != first.height {
+            *proven = Proven {
+                height: first.height,
+                fetched: Some(Instant::now()),
+                values: HashMap::new(),
+            };
+        }
+        proven.values.extend(verified);
+        Ok(())
+    }
+
+    /// Checks an answer's anchor (once per anchor) and freshness; returns the proven root.
+    fn check_anchor(&self, answer: &StatesResult) -> Result<Hash32, VerifierError> {
+        let anchor_json = answer
+            .anchor
+            .as_ref()
+            .ok_or(LightClientError::NoAnchor(answer.height))?;
+        let known = anchor_json.signed().ok().map(|s| s.statement).filter(|s| {
+            self.anchors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&s.id())
+        });
+        let anchor = match known {
+            Some(anchor) => anchor,
+            None => {
+                let anchor = verify_anchor(anchor_json, &self.chain, &self.committee)?;
+                let mut anchors = self.anchors.lock().unwrap_or_else(|e| e.into_inner());
+                if anchors.len() == 64 {
+                    anchors.pop_front();
+                }
+                anchors.push_back(anchor.id());
+                anchor
+            }
+        };
+        if anchor.height != answer.height {
+            return Err(LightClientError::WrongHeight {
+                answer: answer.height,
+                anchor: anchor.height,
+            }
+            .into());
+        }
+        if anchor.state_root != answer.state_root {
+            return Err(LightClientError::WrongRoot {
+                anchored: anchor.state_root,
+                got: answer.state_root,
+            }
+            .into());
+        }
+        let seen = self
+            .highest
+            .fetch_max(anchor.height, std::sync::atomic::Ordering::Relaxed);
+        if anchor.height.saturating_add(self.max_lag) < seen {
+            return Err(VerifierError::Stale {
+                height: anchor.height,
+                seen,
+                max_lag: self.max_lag,
+            });
+        }
+        Ok(anchor.state_root)
+    }
+}
+
+/// An issuer (or accrediting authority) holding only its own key: it signs credentials and the
+/// status list credentials it publishes, and sends its status and trust transactions from the
+/// account of the same key, which must be under its DID's `assertionMethod`.
+#[cfg(feature = "transport")]
+pub struct Issuer<'a> {
+    client: &'a crate::Client,
+    signer: crate::Signer,
+    key: weft_credentials::Signer,
+    did: weft_types::did::Did,
+    base_url: String,
+}
+
+#[cfg(feature = "transport")]
+fn succeeded(receipt: crate::json::ReceiptJson, what: &str) -> crate::Result<Vec<u8>> {
+    match receipt.status {
+        crate::json::Status::Success => Ok(receipt.return_data),
+        crate::json::Status::Failure => Err(crate::Error::Rejected(format!(
+            "{what} failed at height {}: {}",
+            receipt.height,
+            receipt.error.unwrap_or_default()
+        ))),
+    }
+}
+
+#[cfg(feature = "transport")]
+fn decode<T: borsh::BorshDeserialize>(bytes: &[u8], what: &str) -> crate::Result<T> {
+    borsh::from_slice(bytes).map_err(|e| crate::Error::Protocol {
+        method: what.into(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(feature = "transport")]
+impl<'a> Issuer<'a> {
+    /// The issuer `did` (a `did:weft` of the client's chain) with `key`, its verification method
+    /// `did#fragment`; `base_url` is where verifiers fetch status lists (a node's HTTP URL).
+    pub async fn new(
+        client: &'a crate::Client,
+        key: weft_types::Keypair,
+        did: &str,
+        fragment: &str,
+        base_url: &str,
+    ) -> crate::Result<Self> {
+        let did: weft_types::did::Did = did
+            .parse()
+            .map_err(|e: weft_types::did::DidParseError| crate::Error::Key(e.to_string()))?;
+        let info = client.chain_info().await?;
+        let account = client.account(&key.public_key().address()).await?;
+        let vc_key = weft_credentials::Signer::new(
+            ed25519_dalek::SigningKey::from_bytes(&key.seed()),
+            did.url(fragment),
+        )
+        .map_err(|e| crate::Error::Key(e.to_string()))?;
+        Ok(Self {
+            client,
+            signer: crate::Signer::new(key, &info.chain_id, account.next_nonce),
+            key: vc_key,
+            did,
+            base_url: base_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The issuer DID.
+    pub fn did(&self) -> String {
+        self.did.to_string()
+    }
+
+    /// The signing key for credentials.
+    pub fn key(&self) -> &weft_credentials::Signer {
+        &self.key
+    }
+
+    /// The URL of list `list`.
+    pub fn list_url(&self, list: u32) -> String {
+        weft_credentials::bitstring::list_url(&self.base_url, &self.did(), list)
+    }
+
+    async fn send(
+        &mut self,
+        tx: weft_types::SignedTransaction,
+        what: &str,
+    ) -> crate::Result<Vec<u8>> {
+        match self.client.send_and_wait(&tx).await {
+            Ok(receipt) => succeeded(receipt, what),
+            Err(e) => {
+                // The nonce was not used if the node refused the transaction.
+                if let Ok(account) = self
+                    .client
+                    .account(&self.signer.key().public_key().address())
+                    .await
+                {
+                    self.signer.set_next_nonce(account.next_nonce);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn list_credential(
+        &self,
+        list: u32,
+        purpose: weft_types::status::Purpose,
+        bits: &[u8],
+        version: u32,
+    ) -> crate::Result<weft_types::status::Published> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let time = weft_did::format_time(now);
+        let unsigned = weft_credentials::bitstring::list_credential(
+            &self.list_url(list),
+            &self.did(),
+            purpose.as_str(),
+            bits,
+            &time,
+        );
+        let signed = weft_credentials::issue(
+            &unsigned,
+            &self.key,
+            &weft_credentials::Format::DataIntegrity(weft_credentials::Cryptosuite::EddsaRdfc2022),
+            &time,
+        )
+        .map_err(|e| crate::Error::Encode(e.to_string()))?;
+        Ok(weft_types::status::Published {
+            version,
+            media_type: weft_credentials::model::MEDIA_VC.into(),
+            credential: serde_json::to_vec(&signed)
+                .map_err(|e| crate::Error::Encode(e.to_string()))?,
+        })
+    }
+
+    /// Creates a status list laid out as `spec`; returns its number.
+    pub async fn create_list(&mut self, spec: weft_types::status::ListSpec) -> crate::Result<u32> {
+        spec.check()
+            .map_err(|e| crate::Error::Encode(e.to_string()))?;
+        let status = ContractId::system("status");
+        let next: u32 = {
+            let result = self
+                .client
+                .call_borsh(
+                    &status,
+                    "lists_of",
+                    &borsh::to_vec(&(self.did.id,)).unwrap_or_default(),
+                )
+                .await?;
+            decode(&result.return_data, "lists_of")?
+        };
+        let bits = vec![0u8; spec.bits().div_ceil(8) as usize];
+        let credential = self.list_credential(next, spec.purpose, &bits, 0)?;
+        let tx = tx::create_list(&mut self.signer, &self.did.id, &spec, &credential);
+        let out = self.send(tx, "creating the status list").await?;
+        decode(&out, "create")
+    }
+
+    /// Allocates `count` indexes of list `list`; returns the first.
+    pub async fn allocate(&mut self, list: u32, count: u32) -> crate::Result<u32> {
+        let tx = tx::allocate(&mut self.signer, &self.did.id, list, count);
+        let out = self.send(tx, "allocating status indexes").await?;
+        decode(&out, "allocate")
+    }
+
+    /// The `BitstringStatusListEntry` of `index` in list `list` (whose purpose is `purpose`).
+    pub fn status_entry(
+        &self,
+        purpose: weft_types::status::Purpose,
+        list: u32,
+        index: u32,
+    ) -> serde_json::Value {
+        let url = self.list_url(list);
+        serde_json::json!({
+            "id": format!("{url}#{index}"),
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": purpose.as_str(),
+            "statusListIndex": index.to_string(),
+            "statusListCredential": url,
+        })
+    }
+
+    /// Issues `credential` (its `issuer` is set to this DID) secured as `format`, with a freshly
+    /// allocated entry in each of `lists` (purpose and list number).
+    pub async fn issue(
+        &mut self,
+        mut credential: serde_json::Value,
+        format: &weft_credentials::Format,
+        lists: &[(weft_types::status::Purpose, u32)],
+    ) -> crate::Result<serde_json::Value> {
+        credential["issuer"] = self.did().into();
+        let mut entries = Vec::new();
+        for (purpose, list) in lists {
+            let index = self.allocate(*list, 1).await?;
+            entries.push(self.status_entry(*purpose, *list, index));
+        }
+        if !entries.is_empty() {
+            credential["credentialStatus"] = serde_json::Value::Array(entries);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        weft_credentials::issue(&credential, &self.key, format, &weft_did::format_time(now))
+            .map_err(|e| crate::Error::Encode(e.to_string()))
+    }
+
+    /// Applies `changes` to list `list` and publishes the signed list credential of the result;
+    /// retries when another change landed first. Returns the new version.
+    pub async fn change(
+        &mut self,
+        list: u32,
+        changes: &[weft_types::status::Change],
+    ) -> crate::Result<u32> {
+        let status = ContractId::system("status");
+        let args = borsh::to_vec(&(self.did.id, list)).unwrap_or_default();
+        for _ in 0..3 {
+            let record: Option<weft_types::status::StatusList> = decode(
+                &self
+                    .client
+                    .call_borsh(&status, "list", &args)
+                    .await?
+                    .return_data,
+                "list",
+            )?;
+            let record = record.ok_or_else(|| {
+                crate::Error::Rejected(format!("{} has no status list {list}", self.did()))
+            })?;
+            let bits: Option<Vec<u8>> = decode(
+                &self
+                    .client
+                    .call_borsh(&status, "bits", &args)
+                    .await?
+                    .return_data,
+                "bits",
+            )?;
+            let mut bits = bits.unwrap_or_default();
+            let size = record.spec.status_size;
+            for change in changes {
+                let current = weft_types::status::read_bits(
+                    &bits,
+                    u64::from(change.index) * u64::from(size),
+                    size,
+                );
+                record
+                    .check_change(change, current)
+                    .map_err(|e| crate::Error::Rejected(e.to_string()))?;
+                weft_types::status::write_bits(
+                    &mut bits,
+                    u64::from(change.index) * u64::from(size),
+                    size,
+                    change.value,
+                );
+            }
+            let credential =
+                self.list_credential(list, record.spec.purpose, &bits, record.version + 1)?;
+            let tx = tx::update_list(
+                &mut self.signer,
+                &self.did.id,
+                list,
+                record.version,
+                changes,
+                &credential,
+            );
+            match self.send(tx, "changing the status list").await {
+                Ok(out) => return decode(&out, "update"),
+                Err(crate::Error::Rejected(e)) if e.contains("read it again") => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(crate::Error::Rejected(format!(
+            "status list {list} kept changing under three attempts; try again"
+        )))
+    }
+
+    /// Accredits `subject` (a DID of this chain) as `grant` says.
+    pub async fn accredit(
+        &mut self,
+        subject: &str,
+        grant: &weft_types::trust::Grant,
+    ) -> crate::Result<u32> {
+        let subject: weft_types::did::Did = subject
+            .parse()
+            .map_err(|e: weft_types::did::DidParseError| crate::Error::Encode(e.to_string()))?;
+        let tx = tx::accredit(&mut self.signer, &self.did.id, &subject.id, grant);
+        let out = self.send(tx, "accrediting").await?;
+        decode(&out, "accredit")
+    }
+
+    /// Revokes this authority's accreditation of `subject`.
+    pub async fn revoke_accreditation(&mut self, subject: &str) -> crate::Result<()> {
+        let subject: weft_types::did::Did = subject
+            .parse()
+            .map_err(|e: weft_types::did::DidParseError| crate::Error::Encode(e.to_string()))?;
+        let tx = tx::revoke_accreditation(&mut self.signer, &self.did.id, &subject.id);
+        self.send(tx, "revoking the accreditation")
+            .await
+            .map(|_| ())
+    }
+}
