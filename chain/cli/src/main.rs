@@ -4,7 +4,9 @@
 //! One module per command group, each with its clap arguments and its code: [`keys`] (`weft
 //! keys`), [`node`] (`init`, `genesis`, `join`, `node run`), [`dev`] (`weft dev`), [`build`]
 //! (`weft build`), [`contract`]
-//! (`deploy`, `call`, `send`, `tx`, `contract`, `info`) and [`tangle`] (`weft tangle`);
+//! (`deploy`, `call`, `send`, `tx`, `contract`, `info`), [`tangle`] (`weft tangle`), [`did`]
+//! (`weft did`), [`vc`] (`weft vc`, `weft vp`, `weft trust`; `weft vc serve` is
+//! [`issuer_server`]);
 //! [`output`] holds the global options and what every command shares. This file only parses the
 //! command line ([`Cli`]) and dispatches. A new command group is a new module plus one variant of
 //! [`Command`]. The CLI talks to nodes through `weft-client` (JSON-RPC) and starts one through
@@ -14,10 +16,12 @@ mod build;
 mod contract;
 mod dev;
 mod did;
+mod issuer_server;
 mod keys;
 mod node;
 mod output;
 mod tangle;
+mod vc;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -79,6 +83,15 @@ enum Command {
     /// Create, resolve and change did:weft DIDs.
     #[command(subcommand)]
     Did(did::DidCommand),
+    /// Issue, verify, revoke and suspend verifiable credentials; keep status lists.
+    #[command(subcommand)]
+    Vc(vc::VcCommand),
+    /// Create and verify verifiable presentations.
+    #[command(subcommand)]
+    Vp(vc::VpCommand),
+    /// Accredit DIDs to issue credential types; show trust chains.
+    #[command(subcommand)]
+    Trust(vc::TrustCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -119,6 +132,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Contract { contract } => contract::show(global, contract).await,
         Command::Info => contract::info(global).await,
         Command::Did(command) => did::run(global, command).await,
+        Command::Vc(command) => vc::run_vc(global, command).await,
+        Command::Vp(command) => vc::run_vp(global, command).await,
+        Command::Trust(command) => vc::run_trust(global, command).await,
         Command::Tangle(command) => {
             let client = output::connect(global).await?;
             tangle::run(&client, command, global.json).await

@@ -253,6 +253,30 @@ async fn an_issuer_revokes_and_the_node_verifies_by_the_vc_api() {
         .issue(age_credential(&holder), &Format::Jose, &lists)
         .await
         .unwrap();
+    // An index the issuer never allocated could never be revoked: refused.
+    let mut unallocated = age_credential(&holder);
+    unallocated["issuer"] = issuer_did.clone().into();
+    unallocated["credentialStatus"] = issuer.status_entry(Purpose::Revocation, 0, 5_000);
+    let unallocated = weft_credentials::issue(
+        &unallocated,
+        issuer.key(),
+        &Format::Jose,
+        "2026-01-01T00:00:00Z",
+    )
+    .unwrap();
+    let (status, _, body) = request(
+        node.addr,
+        "POST",
+        "/credentials/verify",
+        &verify(&unallocated),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(reasons(&body), ["STATUS_ERROR"]);
+    assert!(
+        body["detail"].as_str().unwrap().contains("never allocated"),
+        "{body:#}"
+    );
     root_issuer.revoke_accreditation(&authority).await.unwrap();
     let (status, _, body) =
         request(node.addr, "POST", "/credentials/verify", &verify(&fresh)).await;

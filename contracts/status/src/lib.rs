@@ -80,10 +80,11 @@ pub fn init(chain_id: String) -> Result<()> {
     Ok(())
 }
 
-/// Creates a status list of `issuer` laid out as `spec`, with `credential`, the issuer-signed
-/// `BitstringStatusListCredential` of its empty bits (version 0). Returns the list number.
+/// Creates status list `number` of `issuer` (its next one, [`lists_of`]: the list's URL is in
+/// the credential, so the number is fixed before signing) laid out as `spec`, with `credential`,
+/// the issuer-signed `BitstringStatusListCredential` of its empty bits (version 0).
 #[call]
-pub fn create(issuer: DidId, spec: ListSpec, credential: Published) -> Result<u32> {
+pub fn create(issuer: DidId, number: u32, spec: ListSpec, credential: Published) -> Result<u32> {
     require_issuer_key(&issuer)?;
     spec.check()?;
     require!(
@@ -91,7 +92,12 @@ pub fn create(issuer: DidId, spec: ListSpec, credential: Published) -> Result<u3
         "the credential of a new list shows version 0, not {}",
         credential.version
     );
-    let number = COUNTS.get(&issuer.0).unwrap_or(0);
+    let next = COUNTS.get(&issuer.0).unwrap_or(0);
+    require!(
+        number == next,
+        "{}'s next status list is number {next}, not {number}: another list was created meanwhile; sign its credential for {next} and resend",
+        did_text(&issuer)
+    );
     COUNTS.set(&issuer.0, &(number + 1));
     LISTS.set(
         &names::list_id(&issuer, number),

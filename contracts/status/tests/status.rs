@@ -84,9 +84,16 @@ impl Setup {
     }
 
     fn create(&mut self, sender: Address, issuer: DidId, spec: ListSpec) -> u32 {
-        let receipt = self
+        let number: u32 = self
             .chain
-            .call(sender, self.status, "create", &(issuer, spec, published(0)));
+            .view(self.status, "lists_of", &(issuer,))
+            .unwrap();
+        let receipt = self.chain.call(
+            sender,
+            self.status,
+            "create",
+            &(issuer, number, spec, published(0)),
+        );
         assert!(receipt.is_success(), "{receipt:?}");
         receipt.value()
     }
@@ -257,7 +264,7 @@ fn only_the_issuers_assertion_keys_change_its_lists() {
         key(2),
         s.status,
         "create",
-        &(issuer, spec(Purpose::Revocation), published(0)),
+        &(issuer, 0u32, spec(Purpose::Revocation), published(0)),
     );
     assert!(
         receipt
@@ -306,9 +313,12 @@ fn bad_layouts_and_credentials_are_refused() {
         entries: 1000,
         ..spec(Purpose::Revocation)
     };
-    let receipt = s
-        .chain
-        .call(key(1), s.status, "create", &(issuer, small, published(0)));
+    let receipt = s.chain.call(
+        key(1),
+        s.status,
+        "create",
+        &(issuer, 0u32, small, published(0)),
+    );
     assert!(
         receipt.error_message().contains("at least 131072"),
         "{receipt:?}"
@@ -321,10 +331,22 @@ fn bad_layouts_and_credentials_are_refused() {
         key(1),
         s.status,
         "create",
-        &(issuer, spec(Purpose::Revocation), bad),
+        &(issuer, 0u32, spec(Purpose::Revocation), bad),
     );
     assert!(
         receipt.error_message().contains("application/vc"),
+        "{receipt:?}"
+    );
+    let receipt = s.chain.call(
+        key(1),
+        s.status,
+        "create",
+        &(issuer, 3u32, spec(Purpose::Revocation), published(0)),
+    );
+    assert!(
+        receipt
+            .error_message()
+            .contains("next status list is number 0"),
         "{receipt:?}"
     );
     assert!(

@@ -5,7 +5,9 @@
 //! types, possibly to accredit others for them, until an optional expiry ([`accredit`]), and may
 //! revoke that accreditation ([`revoke`]). The sender must hold a key under the authority's
 //! `assertionMethod` in its current DID Document, read from the identity contract; a deactivated
-//! authority accredits nobody, and only existing, active DIDs are accredited.
+//! authority accredits nobody, and only existing, active DIDs are accredited. A subject can turn
+//! down an accreditation it did not want ([`dismiss`]); a DID has at most
+//! `weft_types::trust::MAX_ACCREDITORS` accreditors.
 
 use weft_sdk::abort;
 use weft_sdk::prelude::*;
@@ -47,7 +49,12 @@ fn active(id: &DidId, role: &str) -> Result<DidVersion> {
 
 /// Checks that the sender holds a key under the active `authority`'s `assertionMethod`.
 fn require_authority_key(authority: &DidId) -> Result<()> {
-    let version = active(authority, "the authority")?;
+    require_key(authority, "the authority")
+}
+
+/// Checks that the sender holds a key under the active `did`'s `assertionMethod`.
+fn require_key(authority: &DidId, role: &str) -> Result<()> {
+    let version = active(authority, role)?;
     let key = caller().0;
     require!(
         version.document.has_key(&key, ASSERTION_METHOD),
@@ -129,6 +136,27 @@ pub fn revoke(authority: DidId, subject: DidId) -> Result<()> {
     accreditation.revoked_ms = Some(block_time_ms());
     ACCREDITATIONS.set(&key, &accreditation);
     emit("accreditation_revoked", &(authority, subject));
+    Ok(())
+}
+
+/// `subject` turns down `authority`'s accreditation of it: the accreditation is deleted and the
+/// authority leaves its accreditors, so nobody can fill a DID's accreditors with ones it never
+/// asked for. The sender must hold a key under the subject's `assertionMethod`.
+#[call]
+pub fn dismiss(subject: DidId, authority: DidId) -> Result<()> {
+    require_key(&subject, "the subject")?;
+    let key = names::pair(&subject, &authority);
+    require!(
+        ACCREDITATIONS.contains(&key),
+        "{} never accredited {}",
+        did_text(&authority),
+        did_text(&subject)
+    );
+    ACCREDITATIONS.remove(&key);
+    let mut accreditors = ACCREDITORS.get(&subject.0).unwrap_or_default();
+    accreditors.retain(|a| *a != authority);
+    ACCREDITORS.set(&subject.0, &accreditors);
+    emit("accreditation_dismissed", &(authority, subject));
     Ok(())
 }
 

@@ -195,6 +195,26 @@ fn only_the_authoritys_assertion_keys_accredit_or_revoke() {
     s.refused("cannot accredit itself", |s| {
         s.accredit(1, authority, authority, grant(&["Ticket"], true, None))
     });
+    // The subject turns the accreditation down; the authority cannot do that for it.
+    let dismiss = |s: &mut Setup, sender: u8| {
+        let receipt = s
+            .chain
+            .call(key(sender), s.trust, "dismiss", &(issuer, authority));
+        if receipt.is_success() {
+            Ok(())
+        } else {
+            Err(receipt.error_message())
+        }
+    };
+    s.refused("is not an assertionMethod key", |s| dismiss(s, 1));
+    dismiss(&mut s, 2).unwrap();
+    let accreditors: Vec<DidId> = s.chain.view(s.trust, "accreditors", &(issuer,)).unwrap();
+    assert!(accreditors.is_empty());
+    let gone: Option<Accreditation> = s
+        .chain
+        .view(s.trust, "accreditation", &(issuer, authority))
+        .unwrap();
+    assert_eq!(gone, None);
 }
 
 #[test]

@@ -5,8 +5,10 @@
 //!   every DID document, status entry and accreditation read from proven state: the node answers
 //!   `weft_getStates` with JMT proofs at an anchored height, and the verifier checks the
 //!   committee's anchor and each proof before using a value. Proven values are kept for
-//!   [`CredentialVerifier::with_refresh`] (1 s by default) and reused across verifications; the
-//!   state used is never older than that plus the anchoring delay.
+//!   [`CredentialVerifier::with_refresh`] (1 s by default) and reused across verifications.
+//!   Any anchor the committee ever signed verifies, so a node could answer with old state: the
+//!   verifier refuses state more than 16 heights below the highest it has seen, and below a floor
+//!   set from a source it trusts ([`CredentialVerifier::require_height`]).
 //! - [`Issuer`] issues credentials with status entries, keeps status lists (publishing the
 //!   issuer-signed `BitstringStatusListCredential` with every change) and accredits others.
 //! - [`tx`] builds the status and trust contracts' transactions.
@@ -34,17 +36,19 @@ pub mod tx {
         borsh::to_vec(args).expect("borsh encoding into a Vec cannot fail")
     }
 
-    /// `create(issuer, spec, credential)`: a new status list; returns its number.
+    /// `create(issuer, number, spec, credential)`: new list `number` (the issuer's next);
+    /// returns it.
     pub fn create_list(
         signer: &mut Signer,
         issuer: &DidId,
+        number: u32,
         spec: &ListSpec,
         credential: &Published,
     ) -> SignedTransaction {
         signer.call(
             ContractId::system("status"),
             "create",
-            encode(&(issuer, spec, credential)),
+            encode(&(issuer, number, spec, credential)),
         )
     }
 
@@ -204,6 +208,14 @@ impl CredentialVerifier {
         }
     }
 
+    /// Refuses state anchored more than the allowed lag (16 heights) below `height` from now on:
+    /// set it from a source you trust (another node, the Tangle), or a node could answer with
+    /// old state (an anchor carries no time).
+    pub fn require_height(&self, height: u64) {
+        self.highest
+            .fetch_max(height, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Reuses proven values for `refresh` before reading newer state (0: every verification
     /// reads the latest anchored state).
     pub fn with_refresh(mut self, refresh: Duration) -> Self {
@@ -219,7 +231,7 @@ impl CredentialVerifier {
         credential: &serde_json::Value,
         options: &Options,
     ) -> Result<Report, VerifierError> {
-        self.run(client, |lookup| {
+        self.run(client, |lookup, _| {
             weft_credentials::verify_credential(credential, lookup, options)
         })
         .await
@@ -235,13 +247,14 @@ impl CredentialVerifier {
         challenges: &dyn Challenges,
     ) -> Result<Report, VerifierError> {
         let peek = Peek(challenges);
-        self.run(client, |lookup| {
-            weft_credentials::verify_presentation(presentation, lookup, options, &peek)
-        })
-        .await?;
-        // Everything is proven now: the last run reads nothing new and uses the challenge.
-        self.run(client, |lookup| {
-            weft_credentials::verify_presentation(presentation, lookup, options, challenges)
+        self.run(client, |lookup, last| {
+            if last {
+                // Everything is at hand in this snapshot: this run reads nothing new and uses
+                // the challenge exactly once.
+                weft_credentials::verify_presentation(presentation, lookup, options, challenges)
+            } else {
+                weft_credentials::verify_presentation(presentation, lookup, options, &peek)
+            }
         })
         .await
     }
@@ -249,14 +262,19 @@ impl CredentialVerifier {
     #[cfg(feature = "transport")]
     async fn run<F>(&self, client: &crate::Client, verify: F) -> Result<Report, VerifierError>
     where
-        F: Fn(&ChainLookup<CacheRead<'_>>) -> Report,
+        F: Fn(&ChainLookup<CacheRead<'_>>, bool) -> Report,
     {
+        // Once this verification has started over at the latest anchored height, it keeps
+        // reading there whatever the age of the values.
+        let mut started_over = false;
         for _ in 0..MAX_ROUNDS {
             let (report, missing, height) = {
                 let proven = self.proven.read().unwrap_or_else(|e| e.into_inner());
-                let fresh = proven
-                    .fetched
-                    .is_some_and(|at| at.elapsed() <= self.refresh);
+                let fresh = proven.fetched.is_some()
+                    && (started_over
+                        || proven
+                            .fetched
+                            .is_some_and(|at| at.elapsed() <= self.refresh));
                 if fresh {
                     let lookup = ChainLookup::new(
                         self.chain.clone(),
@@ -265,7 +283,7 @@ impl CredentialVerifier {
                             missing: Mutex::new(Vec::new()),
                         },
                     );
-                    let report = verify(&lookup);
+                    let report = verify(&lookup, false);
                     let missing = std::mem::take(
                         &mut *lookup
                             .reader()
@@ -273,15 +291,21 @@ impl CredentialVerifier {
                             .lock()
                             .unwrap_or_else(|e| e.into_inner()),
                     );
+                    if missing.is_empty() {
+                        // The same snapshot again, for the run whose effects count.
+                        return Ok(verify(&lookup, true));
+                    }
                     (Some(report), missing, Some(proven.height))
                 } else {
                     (None, Vec::new(), None)
                 }
             };
             match report {
-                Some(report) if missing.is_empty() => return Ok(report),
                 Some(_) => self.fetch(client, missing, height).await?,
-                None => self.fetch(client, Vec::new(), None).await?,
+                None => {
+                    self.fetch(client, Vec::new(), None).await?;
+                    started_over = true;
+                }
             }
         }
         Err(VerifierError::TooManyRounds(MAX_ROUNDS))
@@ -308,6 +332,14 @@ impl CredentialVerifier {
         let mut at = height;
         for chunk in missing.chunks(crate::json::MAX_STATE_READS) {
             let answer = client.states(chunk, at).await?;
+            if at.is_some_and(|h| h != answer.height) || answer.entries.len() != chunk.len() {
+                return Err(VerifierError::Proof(VerifyError::Malformed(format!(
+                    "asked for {} values at height {at:?}, got {} at height {}",
+                    chunk.len(),
+                    answer.entries.len(),
+                    answer.height
+                ))));
+            }
             at = Some(answer.height);
             answers.push((chunk.to_vec(), answer));
         }
@@ -448,7 +480,10 @@ impl<'a> Issuer<'a> {
             signer: crate::Signer::new(key, &info.chain_id, account.next_nonce),
             key: vc_key,
             did,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            base_url: base_url
+                .trim_end_matches('/')
+                .replacen("ws://", "http://", 1)
+                .replacen("wss://", "https://", 1),
         })
     }
 
@@ -539,7 +574,7 @@ impl<'a> Issuer<'a> {
         };
         let bits = vec![0u8; spec.bits().div_ceil(8) as usize];
         let credential = self.list_credential(next, spec.purpose, &bits, 0)?;
-        let tx = tx::create_list(&mut self.signer, &self.did.id, &spec, &credential);
+        let tx = tx::create_list(&mut self.signer, &self.did.id, next, &spec, &credential);
         let out = self.send(tx, "creating the status list").await?;
         decode(&out, "create")
     }
@@ -622,6 +657,16 @@ impl<'a> Issuer<'a> {
                 "bits",
             )?;
             let mut bits = bits.unwrap_or_default();
+            let expected = record.spec.bits().div_ceil(8) as usize;
+            if bits.len() != expected {
+                return Err(crate::Error::Protocol {
+                    method: "bits".into(),
+                    reason: format!(
+                        "the node returned {} bytes of list {list}, not {expected}",
+                        bits.len()
+                    ),
+                });
+            }
             let size = record.spec.status_size;
             for change in changes {
                 let current = weft_types::status::read_bits(
@@ -683,5 +728,127 @@ impl<'a> Issuer<'a> {
         self.send(tx, "revoking the accreditation")
             .await
             .map(|_| ())
+    }
+}
+
+/// The W3C VC API of a node (`POST /credentials/verify`, `POST /presentations/verify`,
+/// `POST /challenges`, `GET /status/…`) or of an issuer service (`POST /credentials/issue`),
+/// over plain HTTP. Answers come back as the HTTP status and the JSON body, problem
+/// descriptions included.
+#[cfg(feature = "transport")]
+#[derive(Clone)]
+pub struct VcApi {
+    base: String,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<hyper::body::Bytes>,
+    >,
+}
+
+#[cfg(feature = "transport")]
+impl VcApi {
+    /// The API at `base` (`http://host:port`; a `ws://` URL is taken as its HTTP twin).
+    pub fn new(base: &str) -> Self {
+        let base = base
+            .trim_end_matches('/')
+            .replacen("ws://", "http://", 1)
+            .replacen("wss://", "https://", 1);
+        Self {
+            base,
+            client: hyper_util::client::legacy::Client::builder(
+                hyper_util::rt::TokioExecutor::new(),
+            )
+            .build_http(),
+        }
+    }
+
+    /// `method path` with an optional JSON body: the status and the JSON body.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> crate::Result<(u16, serde_json::Value)> {
+        use http_body_util::BodyExt;
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let transport = |reason: String| crate::Error::Transport {
+            method: format!("{method} {url}"),
+            reason,
+        };
+        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(hyper::body::Bytes::from(bytes)))
+            .map_err(|e| crate::Error::Encode(e.to_string()))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| transport(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| transport(e.to_string()))?
+            .to_bytes();
+        let json = if body.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&body).map_err(|e| crate::Error::Protocol {
+                method: format!("{method} {url}"),
+                reason: format!("HTTP {status} with a body that is not JSON: {e}"),
+            })?
+        };
+        Ok((status, json))
+    }
+
+    /// `POST /challenges`: a fresh single-use challenge.
+    pub async fn challenge(&self) -> crate::Result<String> {
+        let (status, body) = self.request("POST", "/challenges", None).await?;
+        body["challenge"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| crate::Error::Protocol {
+                method: "POST /challenges".into(),
+                reason: format!("HTTP {status} without a challenge: {body}"),
+            })
+    }
+
+    /// `POST /credentials/verify`, trusting accreditations that lead to `roots`.
+    pub async fn verify_credential(
+        &self,
+        credential: &serde_json::Value,
+        roots: &[String],
+    ) -> crate::Result<(u16, serde_json::Value)> {
+        let body = serde_json::json!({
+            "verifiableCredential": credential,
+            "options": {"trustedRoots": roots},
+        });
+        self.request("POST", "/credentials/verify", Some(&body))
+            .await
+    }
+
+    /// `POST /presentations/verify` for a presentation answering `challenge` for `domain`.
+    pub async fn verify_presentation(
+        &self,
+        presentation: &serde_json::Value,
+        challenge: &str,
+        domain: Option<&str>,
+        roots: &[String],
+    ) -> crate::Result<(u16, serde_json::Value)> {
+        let mut options = serde_json::json!({"challenge": challenge, "trustedRoots": roots});
+        if let Some(domain) = domain {
+            options["domain"] = domain.into();
+        }
+        let body = serde_json::json!({"verifiablePresentation": presentation, "options": options});
+        self.request("POST", "/presentations/verify", Some(&body))
+            .await
     }
 }

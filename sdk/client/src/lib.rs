@@ -40,6 +40,7 @@ pub mod codec;
 pub mod credentials;
 pub mod did;
 mod error;
+pub mod genesis;
 pub mod json;
 pub mod keyfile;
 mod signer;

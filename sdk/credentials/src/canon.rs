@@ -111,67 +111,120 @@ fn has_vocab(context: &Value) -> bool {
     }
 }
 
-/// JSON-LD drops terms no context defines, so a signature over RDF would not cover them: like
-/// Data Integrity's "safe mode", refuse a document with any property or type that its contexts
-/// do not define (unless one gives undefined terms a vocabulary: `undefined-terms/v2`).
+/// What a verifier reads from the JSON must be what the RDF signature covers, so before
+/// canonicalizing for eddsa-rdfc-2022 a document must be plain enough that its JSON and its RDF
+/// say the same thing:
+/// - contexts are bundled URLs only, given once at the top (no inline or nested contexts, which
+///   could alias a term);
+/// - no property is a keyword (`@type`, `@value`, …) or an IRI (`https://…#credentialStatus`
+///   expands to the same statement as `credentialStatus`, but a JSON reader would not see it);
+/// - no blank node identifiers (`_:b0`), which RDFC-1.0's worst case needs;
+/// - every property and `type` is defined by the contexts (JSON-LD silently drops undefined
+///   terms, so the signature would not cover them), unless a context gives undefined terms a
+///   vocabulary (`undefined-terms/v2`): Data Integrity's "safe mode".
 fn check_terms(document: &Value) -> Result<(), Error> {
-    let context = document.get("@context").cloned().unwrap_or(Value::Null);
-    if has_vocab(&context) {
-        return Ok(());
-    }
-    let mut defined: HashSet<&str> = HashSet::new();
-    let contexts = match &context {
-        Value::Array(items) => items.clone(),
-        Value::Null => Vec::new(),
-        one => vec![one.clone()],
+    check_object_terms(document).map_err(|m| {
+        Error::Invalid(format!(
+            "{m} (eddsa-rdfc-2022 signs only documents whose JSON and RDF say the same)"
+        ))
+    })
+}
+
+/// The contexts of a document (or of a credential embedded in a presentation): URLs only.
+fn contexts_of(value: &Value) -> Result<Vec<String>, String> {
+    let list = match value.get("@context") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(one @ Value::String(_)) => vec![one.clone()],
+        Some(_) => return Err("@context must be a URL or a list of URLs".into()),
+        None => return Err("the document has no @context".into()),
     };
-    let mut inline = HashSet::new();
-    for c in &contexts {
-        match c {
-            Value::String(url) => defined.extend(defined_terms(url).iter().map(String::as_str)),
-            other => collect_keys(other, &mut inline),
-        }
-    }
-    defined.extend(inline.iter().map(String::as_str));
-    let is_defined = |term: &str| term.contains(':') || defined.contains(term);
-    fn walk(value: &Value, is_defined: &dyn Fn(&str) -> bool) -> Result<(), String> {
+    list.into_iter()
+        .map(|c| match c {
+            Value::String(url) => Ok(url),
+            _ => Err("inline @context objects are refused; use bundled context URLs".into()),
+        })
+        .collect()
+}
+
+/// Checks one document, with its own contexts; credentials embedded in a presentation
+/// (`verifiableCredential`) are checked as documents of their own.
+fn check_object_terms(document: &Value) -> Result<(), String> {
+    let contexts = contexts_of(document)?;
+    let vocab = contexts
+        .iter()
+        .any(|u| has_vocab(&Value::String(u.clone())));
+    let defined: HashSet<&str> = contexts
+        .iter()
+        .flat_map(|url| defined_terms(url).iter().map(String::as_str))
+        .collect();
+    let is_defined = |term: &str| vocab || defined.contains(term);
+    fn walk(value: &Value, top: bool, is_defined: &dyn Fn(&str) -> bool) -> Result<(), String> {
         match value {
             Value::Object(map) => {
                 for (k, v) in map {
                     if k == "@context" {
-                        if has_vocab(v) {
-                            return Ok(());
+                        if top {
+                            continue;
                         }
-                        continue;
+                        return Err("a nested @context is refused".into());
                     }
-                    if !k.starts_with('@') && !is_defined(k) {
-                        return Err(k.clone());
+                    if k.starts_with('@') {
+                        return Err(format!("the keyword {k:?} as a property is refused"));
                     }
-                    if k == "type" || k == "@type" {
+                    if k.contains(':') {
+                        return Err(format!(
+                            "the property {k:?} is an IRI; use the term the context defines"
+                        ));
+                    }
+                    if !is_defined(k) {
+                        return Err(format!(
+                            "the term {k:?} is not defined by the document's @context, so JSON-LD would drop it and the signature would not cover it; define it, or add {UNDEFINED_TERMS_V2} to @context"
+                        ));
+                    }
+                    if k == "id" && v.as_str().is_some_and(|id| id.starts_with("_:")) {
+                        return Err("blank node identifiers (\"_:…\") are refused".into());
+                    }
+                    if k == "type" {
                         let types = match v {
                             Value::Array(items) => items.iter().collect(),
                             one => vec![one],
                         };
-                        for t in types.into_iter().filter_map(Value::as_str) {
-                            if !is_defined(t) {
-                                return Err(t.to_string());
+                        for t in types {
+                            let Some(t) = t.as_str() else {
+                                return Err("a type must be a string".into());
+                            };
+                            if !t.contains(':') && !is_defined(t) {
+                                return Err(format!(
+                                    "the type {t:?} is not defined by the document's @context, so JSON-LD would drop it; define it, or add {UNDEFINED_TERMS_V2} to @context"
+                                ));
                             }
                         }
                         continue;
                     }
-                    walk(v, is_defined)?;
+                    if k == "verifiableCredential" {
+                        // Embedded credentials: documents with their own contexts.
+                        let items = match v {
+                            Value::Array(items) => items.iter().collect(),
+                            one => vec![one],
+                        };
+                        for item in items {
+                            if item.get("@context").is_some() {
+                                check_object_terms(item)?;
+                            } else {
+                                walk(item, false, is_defined)?;
+                            }
+                        }
+                        continue;
+                    }
+                    walk(v, false, is_defined)?;
                 }
                 Ok(())
             }
-            Value::Array(items) => items.iter().try_for_each(|v| walk(v, is_defined)),
+            Value::Array(items) => items.iter().try_for_each(|v| walk(v, false, is_defined)),
             _ => Ok(()),
         }
     }
-    walk(document, &is_defined).map_err(|term| {
-        Error::Invalid(format!(
-            "the term {term:?} is not defined by the document's @context, so JSON-LD would drop it and eddsa-rdfc-2022 would not sign it; define it, or add {UNDEFINED_TERMS_V2} to @context"
-        ))
-    })
+    walk(document, true, &is_defined)
 }
 
 /// `value` in the RFC 8785 JSON Canonicalization Scheme.

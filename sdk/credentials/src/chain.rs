@@ -169,6 +169,16 @@ impl<R: StateRead> Lookup for ChainLookup<R> {
                 ),
             ));
         }
+        if entry.index >= u64::from(record.allocated) {
+            // The issuer never handed this index out, so it could never revoke it.
+            return Err((
+                StatusErrorCode::Range,
+                format!(
+                    "index {} of list {list} was never allocated by its issuer ({} allocated)",
+                    entry.index, record.allocated
+                ),
+            ));
+        }
         let first = entry.index * u64::from(entry.size);
         let mut value = 0u8;
         let mut page_bytes: Option<(u32, Vec<u8>)> = None;

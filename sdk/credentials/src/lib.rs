@@ -40,6 +40,7 @@ pub use verify::{
 };
 
 use ed25519_dalek::Signer as _;
+pub use ed25519_dalek::SigningKey;
 
 /// Why a document cannot be issued, presented or verified at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

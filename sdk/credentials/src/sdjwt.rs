@@ -214,6 +214,15 @@ pub struct Opened {
 pub fn open(text: &str) -> Result<Opened, Error> {
     let parsed = SdJwt::parse(text)?;
     let issuer_jwt = Jws::parse_typed(&parsed.jwt, jose::VC_SD_JWT)?;
+    // Only claims about the subject may be withheld: a holder must not be able to leave out
+    // the issuer, the types, the validity period or the status.
+    for (name, value) in &issuer_jwt.payload {
+        if name != "credentialSubject" && has_digests(value) || name == "_sd" {
+            return Err(Error::Invalid(format!(
+                "the SD-JWT makes {name:?} selectively disclosable; only claims inside credentialSubject may be"
+            )));
+        }
+    }
     let claims = disclose(issuer_jwt.payload.clone(), &parsed.disclosures)?;
     let key_binding = parsed
         .key_binding
@@ -269,6 +278,17 @@ pub fn disclose(
         _ => Err(Error::Malformed(
             "the SD-JWT payload is not an object".into(),
         )),
+    }
+}
+
+/// Whether `value` holds selective-disclosure digests anywhere (`_sd` or `{"...": …}`).
+fn has_digests(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => {
+            map.contains_key("_sd") || map.contains_key("...") || map.values().any(has_digests)
+        }
+        Value::Array(items) => items.iter().any(has_digests),
+        _ => false,
     }
 }
 

@@ -64,7 +64,8 @@ fn code_of(reason: Reason) -> &'static str {
     }
 }
 
-/// A report as an answer: 200 when verified, 422 with the failed checks otherwise.
+/// A report as an answer: 200 when verified, 400 when the document could not be read, 422 with
+/// the failed checks otherwise.
 pub fn report_answer(report: &Report) -> Answer {
     let mut body = serde_json::to_value(report).unwrap_or(Value::Null);
     if report.verified {
@@ -75,6 +76,13 @@ pub fn report_answer(report: &Report) -> Answer {
         .first()
         .copied()
         .unwrap_or(Reason::Malformed);
+    // A document that cannot be read at all is invalid input (400); one that was read and
+    // failed a check is unprocessable (422).
+    let status = if report.failed("format").is_some() {
+        400
+    } else {
+        422
+    };
     let failed: Vec<String> = report
         .checks
         .iter()
@@ -87,7 +95,7 @@ pub fn report_answer(report: &Report) -> Answer {
         map.insert("title".into(), "Verification failed".into());
         map.insert("detail".into(), failed.join("; ").into());
     }
-    Answer { status: 422, body }
+    Answer { status, body }
 }
 
 #[derive(Deserialize, Default)]

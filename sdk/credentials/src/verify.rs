@@ -235,10 +235,18 @@ impl Challenges for Peek<'_> {
 /// A verifier's challenges in memory: random, single use, expiring.
 #[derive(Debug, Default)]
 pub struct ChallengeStore {
-    open: Mutex<HashMap<String, u64>>,
+    open: Mutex<OpenChallenges>,
 }
 
-/// The most challenges a store keeps open; the oldest expire first beyond it.
+#[derive(Debug, Default)]
+struct OpenChallenges {
+    /// Challenge → expiry.
+    expires: HashMap<String, u64>,
+    /// Challenges in the order they were issued, oldest first.
+    order: std::collections::VecDeque<(u64, String)>,
+}
+
+/// The most challenges a store keeps open; the oldest are dropped beyond it.
 pub const MAX_OPEN_CHALLENGES: usize = 100_000;
 
 impl ChallengeStore {
@@ -249,13 +257,17 @@ impl ChallengeStore {
         OsRng.fill_bytes(&mut bytes);
         let challenge = jose::b64(&bytes);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.retain(|_, expires| *expires > now);
-        if open.len() >= MAX_OPEN_CHALLENGES
-            && let Some(oldest) = open.iter().min_by_key(|(_, e)| **e).map(|(c, _)| c.clone())
-        {
-            open.remove(&oldest);
+        // Drop the expired and, beyond the limit, the oldest: O(1) per challenge issued.
+        while let Some((expires, oldest)) = open.order.front().cloned() {
+            if expires > now && open.order.len() < MAX_OPEN_CHALLENGES {
+                break;
+            }
+            open.order.pop_front();
+            open.expires.remove(&oldest);
         }
-        open.insert(challenge.clone(), now + ttl);
+        let expires = now.saturating_add(ttl);
+        open.expires.insert(challenge.clone(), expires);
+        open.order.push_back((expires, challenge.clone()));
         challenge
     }
 }
@@ -263,7 +275,7 @@ impl ChallengeStore {
 impl Challenges for ChallengeStore {
     fn consume(&self, challenge: &str, now: u64) -> Result<(), String> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        match open.remove(challenge) {
+        match open.expires.remove(challenge) {
             Some(expires) if expires > now => Ok(()),
             Some(_) => Err("the challenge expired".into()),
             None => Err("the challenge was already used or never issued by this verifier".into()),
@@ -272,7 +284,7 @@ impl Challenges for ChallengeStore {
 
     fn peek(&self, challenge: &str, now: u64) -> Result<(), String> {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        match open.get(challenge) {
+        match open.expires.get(challenge) {
             Some(expires) if *expires > now => Ok(()),
             Some(_) => Err("the challenge expired".into()),
             None => Err("the challenge was already used or never issued by this verifier".into()),
@@ -526,6 +538,8 @@ fn check_credential(
 
     // The proof.
     let mut sd = None;
+    let mut jwt_claims = None;
+    let mut proof_expires = None;
     match secured {
         Secured::DataIntegrity(proof) => {
             if proof.purpose != "assertionMethod" {
@@ -549,18 +563,56 @@ fn check_credential(
                     &proof.signature,
                 );
             }
+            proof_expires = proof.expires.clone();
         }
         Secured::Jose(jws) => {
             check_jwt_issuer(&mut report, &jws, &issuer, &resolved);
+            jwt_claims = Some(jws.payload.clone());
         }
         Secured::SdJwt(opened) => {
             check_jwt_issuer(&mut report, &opened.issuer_jwt, &issuer, &resolved);
+            jwt_claims = Some(opened.issuer_jwt.payload.clone());
             sd = Some(opened);
         }
     }
 
-    // The validity period.
+    // The validity period, with a JWT's own `nbf` / `exp` and a proof's `expires` when present.
     let now = options.now;
+    let mut limits: Vec<(&str, Option<u64>, Option<u64>)> = Vec::new();
+    if let Some(jws) = &jwt_claims {
+        let from = jws.get("nbf").and_then(Value::as_u64);
+        let until = jws.get("exp").and_then(Value::as_u64);
+        limits.push(("the JWT", from, until));
+    }
+    if let Some(expires) = &proof_expires {
+        match model::parse_datetime(expires, "proof.expires") {
+            Ok(t) => limits.push(("the proof", None, Some(t))),
+            Err(e) => report.fail("validity", Reason::Malformed, e.to_string()),
+        }
+    }
+    for (what, from, until) in limits {
+        if let Some(from) = from
+            && now < from
+        {
+            report.fail(
+                "validity",
+                Reason::NotYetValid,
+                format!(
+                    "{what} is not valid before {}",
+                    weft_did::format_time(from * 1000)
+                ),
+            );
+        }
+        if let Some(until) = until
+            && now >= until
+        {
+            report.fail(
+                "validity",
+                Reason::Expired,
+                format!("{what} expired at {}", weft_did::format_time(until * 1000)),
+            );
+        }
+    }
     match (credential.valid_from(), credential.valid_until()) {
         (Ok(Some(from)), _) if now < from => report.fail(
             "validity",
@@ -581,6 +633,7 @@ fn check_credential(
             ),
         ),
         (Err(e), _) | (_, Err(e)) => report.fail("validity", Reason::Malformed, e.to_string()),
+        _ if report.failed("validity").is_some() => {}
         _ => report.pass("validity", "within its validity period"),
     }
 
@@ -717,6 +770,16 @@ fn read_list_credential(
     let Some(credential) = outcome.credential else {
         return Err((StatusErrorCode::Verification, "no list credential".into()));
     };
+    if credential.json.get("id").and_then(Value::as_str) != Some(entry.list_url.as_str()) {
+        return Err((
+            StatusErrorCode::Verification,
+            format!(
+                "the status list credential's id is {:?}, not the URL the entry names ({})",
+                credential.json.get("id"),
+                entry.list_url
+            ),
+        ));
+    }
     if credential.issuer() != issuer {
         return Err((
             StatusErrorCode::Verification,
@@ -802,9 +865,99 @@ fn short(id: &DidId) -> String {
     format!("{}…", &hex[..hex.len().min(10)])
 }
 
+/// The most accreditations one walk reads: a dense graph of accreditations that never reaches
+/// a root must not make a verifier do exponential work.
+pub const MAX_WALK_LOOKUPS: usize = 128;
+/// The most failed paths a walk reports.
+const MAX_TRIED: usize = 12;
+
+/// State of one walk.
+struct Walk<'a> {
+    lookup: &'a dyn Lookup,
+    credential_type: &'a str,
+    roots: &'a [String],
+    now_ms: u64,
+    path: Vec<(Accreditation, String)>,
+    visiting: Vec<String>,
+    /// Subjects (with whether they must be allowed to accredit) from which no root was reached.
+    dead_ends: std::collections::HashSet<(String, bool)>,
+    lookups: usize,
+    tried: Vec<String>,
+}
+
+impl Walk<'_> {
+    fn note(&mut self, why: String) {
+        self.tried.push(why);
+    }
+
+    fn search(&mut self, subject: &str, accredit: bool) -> bool {
+        if self.path.len() >= MAX_CHAIN {
+            self.note(format!("stopped at {MAX_CHAIN} links"));
+            return false;
+        }
+        if self.dead_ends.contains(&(subject.to_string(), accredit)) {
+            return false;
+        }
+        let authorities = match self.lookup.accreditors(subject) {
+            Ok(a) => a,
+            Err(e) => {
+                self.note(format!(
+                    "the accreditors of {subject} could not be read: {e}"
+                ));
+                return false;
+            }
+        };
+        for authority in authorities {
+            if self.visiting.contains(&authority) {
+                continue;
+            }
+            self.lookups += 1;
+            if self.lookups > MAX_WALK_LOOKUPS {
+                self.note(format!("stopped after {MAX_WALK_LOOKUPS} accreditations"));
+                return false;
+            }
+            let (accreditation, source) = match self.lookup.accreditation(subject, &authority) {
+                Ok(Some(a)) => a,
+                Ok(None) => continue,
+                Err(e) => {
+                    self.note(format!("{authority} → {subject}: {e}"));
+                    continue;
+                }
+            };
+            if let Err(e) = accreditation.check(self.credential_type, self.now_ms, accredit) {
+                self.note(format!("{authority} → {subject}: {e}"));
+                continue;
+            }
+            match self.lookup.resolve(&authority) {
+                Ok(r) if !r.deactivated => {}
+                Ok(_) => {
+                    self.note(format!("{authority} is deactivated"));
+                    continue;
+                }
+                Err(e) => {
+                    self.note(format!("{authority}: {e}"));
+                    continue;
+                }
+            }
+            self.path.push((accreditation, source));
+            if self.roots.contains(&authority) {
+                return true;
+            }
+            self.visiting.push(authority.clone());
+            if self.search(&authority, true) {
+                return true;
+            }
+            self.visiting.pop();
+            self.path.pop();
+        }
+        self.dead_ends.insert((subject.to_string(), accredit));
+        false
+    }
+}
+
 /// The chain of accreditations from `issuer` for `credential_type` to one of `roots`, issuer's
 /// link first (empty if the issuer is a root), each with how it was established; or why there is
-/// none, naming every path tried.
+/// none, naming the paths tried. At most [`MAX_WALK_LOOKUPS`] accreditations are read.
 pub fn walk(
     lookup: &dyn Lookup,
     issuer: &str,
@@ -815,106 +968,35 @@ pub fn walk(
     if roots.iter().any(|r| r == issuer) {
         return Ok(Vec::new());
     }
-    let mut tried = Vec::new();
-    let mut path = Vec::new();
-    let mut visiting = vec![issuer.to_string()];
-    if search(
+    let mut walk = Walk {
         lookup,
-        issuer,
         credential_type,
         roots,
         now_ms,
-        false,
-        &mut path,
-        &mut visiting,
-        &mut tried,
-    ) {
-        return Ok(path);
-    }
-    Err(if tried.is_empty() {
-        format!("{issuer} is not accredited by anyone for {credential_type}")
-    } else {
-        format!(
-            "no valid accreditation of {issuer} for {credential_type} leads to a trusted root: {}",
-            tried.join("; ")
-        )
-    })
-}
-
-#[allow(clippy::too_many_arguments, reason = "a recursive search's state")]
-fn search(
-    lookup: &dyn Lookup,
-    subject: &str,
-    credential_type: &str,
-    roots: &[String],
-    now_ms: u64,
-    accredit: bool,
-    path: &mut Vec<(Accreditation, String)>,
-    visiting: &mut Vec<String>,
-    tried: &mut Vec<String>,
-) -> bool {
-    if path.len() >= MAX_CHAIN {
-        tried.push(format!("stopped at {MAX_CHAIN} links"));
-        return false;
-    }
-    let authorities = match lookup.accreditors(subject) {
-        Ok(a) => a,
-        Err(e) => {
-            tried.push(format!(
-                "the accreditors of {subject} could not be read: {e}"
-            ));
-            return false;
-        }
+        path: Vec::new(),
+        visiting: vec![issuer.to_string()],
+        dead_ends: Default::default(),
+        lookups: 0,
+        tried: Vec::new(),
     };
-    for authority in authorities {
-        if visiting.contains(&authority) {
-            continue;
-        }
-        let (accreditation, source) = match lookup.accreditation(subject, &authority) {
-            Ok(Some(a)) => a,
-            Ok(None) => continue,
-            Err(e) => {
-                tried.push(format!("{authority} → {subject}: {e}"));
-                continue;
-            }
-        };
-        if let Err(e) = accreditation.check(credential_type, now_ms, accredit) {
-            tried.push(format!("{authority} → {subject}: {e}"));
-            continue;
-        }
-        match lookup.resolve(&authority) {
-            Ok(r) if !r.deactivated => {}
-            Ok(_) => {
-                tried.push(format!("{authority} is deactivated"));
-                continue;
-            }
-            Err(e) => {
-                tried.push(format!("{authority}: {e}"));
-                continue;
-            }
-        }
-        path.push((accreditation, source));
-        if roots.contains(&authority) {
-            return true;
-        }
-        visiting.push(authority.clone());
-        if search(
-            lookup,
-            &authority,
-            credential_type,
-            roots,
-            now_ms,
-            true,
-            path,
-            visiting,
-            tried,
-        ) {
-            return true;
-        }
-        visiting.pop();
-        path.pop();
+    if walk.search(issuer, false) {
+        return Ok(walk.path);
     }
-    false
+    let mut tried = walk.tried;
+    if tried.is_empty() {
+        return Err(format!(
+            "{issuer} is not accredited by anyone for {credential_type}"
+        ));
+    }
+    let more = tried.len().saturating_sub(MAX_TRIED);
+    tried.truncate(MAX_TRIED);
+    if more > 0 {
+        tried.push(format!("and {more} more"));
+    }
+    Err(format!(
+        "no valid accreditation of {issuer} for {credential_type} leads to a trusted root: {}",
+        tried.join("; ")
+    ))
 }
 
 /// Verifies one credential: format, issuer, proof, validity, status and trust.
@@ -1235,7 +1317,8 @@ fn check_key_binding(
     };
     let iat = kb.payload.get("iat").and_then(Value::as_u64).unwrap_or(0);
     let max_age = options.max_age.unwrap_or(300);
-    if proven && (iat + max_age < options.now || iat > options.now + 60) {
+    if proven && (iat.saturating_add(max_age) < options.now || iat > options.now.saturating_add(60))
+    {
         report.fail(
             "holder",
             Reason::Expired,

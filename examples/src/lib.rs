@@ -1,0 +1,199 @@
+//! Runnable scenarios against a running Weft chain (`weft dev`): each is a function here, run by
+//! its program (`cargo run -p weft-examples --bin age-check`) and by CI
+//! (`chain/cli/tests/examples.rs` starts `weft dev` and runs them all).
+//!
+//! Every party makes its own key on the spot and keeps it; no key is ever sent anywhere. The
+//! verifiers (the shop, the gate) verify on state the node proves against the committee of the
+//! chain's genesis file, so they need not trust the node they ask.
+
+#[path = "../age-check/story.rs"]
+pub mod age_check;
+#[path = "../tickets/story.rs"]
+pub mod tickets;
+
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+use std::time::Duration;
+use weft_client::credentials::{CredentialVerifier, Issuer};
+use weft_client::json::Status;
+use weft_client::{Client, Signer, keyfile};
+use weft_credentials::Report;
+use weft_types::Keypair;
+use weft_types::did::{
+    ASSERTION_METHOD, AUTHENTICATION, CAPABILITY_INVOCATION, Did, DidId, Document,
+    VerificationMethod,
+};
+
+/// Where a scenario runs: a node's RPC URL and the chain's genesis file.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The node's JSON-RPC URL.
+    pub rpc: String,
+    /// The genesis file: its committee is what verifiers trust.
+    pub genesis: PathBuf,
+}
+
+impl Target {
+    /// `--rpc URL` and `--genesis FILE` from the command line, with `weft dev`'s defaults
+    /// (`http://127.0.0.1:8545`, `.weft-dev/genesis.toml`).
+    pub fn from_args() -> Result<Self> {
+        let mut rpc = "http://127.0.0.1:8545".to_string();
+        let mut genesis = PathBuf::from(".weft-dev/genesis.toml");
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--rpc" => rpc = args.next().context("--rpc needs a URL")?,
+                "--genesis" => genesis = args.next().context("--genesis needs a path")?.into(),
+                "-h" | "--help" => {
+                    println!(
+                        "usage: [--rpc URL] [--genesis FILE]   (defaults: {rpc}, {})",
+                        genesis.display()
+                    );
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?}; expected --rpc URL or --genesis FILE"),
+            }
+        }
+        Ok(Self { rpc, genesis })
+    }
+
+    /// Connects, and reads the committee from the genesis file.
+    pub async fn connect(&self) -> Result<(Client, CredentialVerifier)> {
+        let client = Client::connect(&self.rpc)
+            .await
+            .with_context(|| format!("is `weft dev` running at {}?", self.rpc))?;
+        client
+            .chain_info()
+            .await
+            .with_context(|| format!("is `weft dev` running at {}?", self.rpc))?;
+        let text = std::fs::read_to_string(&self.genesis)
+            .with_context(|| format!("reading the genesis file {}", self.genesis.display()))?;
+        let (chain, committee) =
+            weft_client::genesis::committee_of_genesis(&text).map_err(anyhow::Error::msg)?;
+        // Every verification reads the latest anchored state: the examples show revocations
+        // taking effect at once.
+        let verifier = CredentialVerifier::new(chain, committee).with_refresh(Duration::ZERO);
+        Ok((client, verifier))
+    }
+}
+
+/// A party with its own key and DID.
+pub struct Party {
+    /// Who it is, for the story.
+    pub name: &'static str,
+    /// Its key, made here and kept here.
+    pub key: Keypair,
+    /// Its DID.
+    pub did: String,
+}
+
+impl Party {
+    /// Makes a key and creates a DID whose `#key-1` is that key (authentication,
+    /// assertionMethod, capabilityInvocation).
+    pub async fn new(client: &Client, name: &'static str) -> Result<Self> {
+        let key = keyfile::generate();
+        let info = client.chain_info().await?;
+        let mut signer = Signer::new(Keypair::from_seed(key.seed()), &info.chain_id, 0);
+        let document = Document {
+            methods: vec![VerificationMethod::ed25519(
+                "key-1",
+                key.public_key().0,
+                AUTHENTICATION | ASSERTION_METHOD | CAPABILITY_INVOCATION,
+            )],
+            ..Document::default()
+        };
+        let receipt = client
+            .send_and_wait(&weft_client::did::tx::create(&mut signer, &document))
+            .await?;
+        if receipt.status != Status::Success {
+            bail!("{name}'s DID was not created: {:?}", receipt.error);
+        }
+        let did =
+            Did::new(info.chain_id, DidId::derive(&key.public_key().address(), 0)).to_string();
+        println!("  {name}: {did}");
+        Ok(Self { name, key, did })
+    }
+
+    /// This party as an issuer or authority, talking to `client`.
+    pub async fn issuer<'a>(&self, client: &'a Client, rpc: &str) -> Result<Issuer<'a>> {
+        Ok(Issuer::new(
+            client,
+            Keypair::from_seed(self.key.seed()),
+            &self.did,
+            "key-1",
+            rpc,
+        )
+        .await?)
+    }
+
+    /// Its signing key for presentations.
+    pub fn signer(&self) -> weft_credentials::Signer {
+        weft_credentials::Signer::new(
+            weft_credentials::SigningKey::from_bytes(&self.key.seed()),
+            format!("{}#key-1", self.did),
+        )
+        .expect("a DID URL with a fragment")
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Waits until the committee has anchored the chain's current head, so verifiers reading
+/// anchored state see everything committed so far.
+pub async fn wait_anchored(client: &Client) -> Result<()> {
+    let info = client.chain_info().await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(anchor) = client.latest_anchor(&info.chain_id).await?
+            && anchor.height >= info.height
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("height {} was not anchored within 60 s", info.height);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Prints a verifier's decision with the reasons of any refusal; returns the reasons.
+pub fn decide(what: &str, report: &Report) -> Vec<weft_credentials::Reason> {
+    let reasons = report.reasons();
+    if report.verified {
+        println!("  ✔ {what}: accepted");
+    } else {
+        println!("  ✘ {what}: refused");
+        for check in report
+            .checks
+            .iter()
+            .chain(report.credentials.iter().flat_map(|c| c.checks.iter()))
+            .filter(|c| c.outcome == weft_credentials::Outcome::Failed)
+        {
+            println!(
+                "      {} [{:?}] {}",
+                check.check,
+                check.reason.unwrap_or(weft_credentials::Reason::Malformed),
+                check.detail
+            );
+        }
+    }
+    reasons
+}
+
+/// Fails unless `reasons` holds `expected`.
+pub fn expect_refusal(
+    what: &str,
+    reasons: &[weft_credentials::Reason],
+    expected: weft_credentials::Reason,
+) -> Result<()> {
+    if reasons.contains(&expected) {
+        Ok(())
+    } else {
+        bail!("{what}: expected a refusal for {expected:?}, got {reasons:?}")
+    }
+}
