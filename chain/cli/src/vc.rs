@@ -300,11 +300,26 @@ fn show_report(global: &Global, status: u16, body: &Value) -> Result<()> {
             eprintln!("verified");
             Ok(())
         }
-        (_, Some(false)) => bail!("not verified"),
+        (_, Some(false)) => {
+            let mut reasons = Vec::new();
+            collect_reasons(body, &mut reasons);
+            bail!("not verified: {}", reasons.join(", "))
+        }
         _ => bail!(
             "the verifier answered HTTP {status}: {}",
             body["detail"].as_str().unwrap_or(&body.to_string())
         ),
+    }
+}
+
+fn collect_reasons(report: &Value, out: &mut Vec<String>) {
+    for c in report["checks"].as_array().into_iter().flatten() {
+        if let Some(r) = c["reason"].as_str() {
+            out.push(r.to_string());
+        }
+    }
+    for c in report["credentials"].as_array().into_iter().flatten() {
+        collect_reasons(c, out);
     }
 }
 

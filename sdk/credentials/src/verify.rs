@@ -1299,8 +1299,8 @@ fn check_key_binding(
                 "holder",
                 Reason::HolderMismatch,
                 format!(
-                    "the key binding JWT is signed by {:?}, not the bound key {cnf}",
-                    kb.kid()
+                    "the key binding JWT is signed by {}, not the bound key {cnf}",
+                    kb.kid().unwrap_or("an unnamed key")
                 ),
             );
             false
