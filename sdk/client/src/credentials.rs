@@ -114,9 +114,20 @@ pub mod tx {
 #[derive(Debug, Default)]
 struct Proven {
     height: u64,
-    fetched: Option<Instant>,
     values: HashMap<(ContractId, Vec<u8>), Option<Vec<u8>>>,
 }
+
+/// Proven values of the few latest anchored heights. Each verification reads at one height from
+/// start to end, so newer state arriving meanwhile never pulls its values away.
+#[derive(Debug, Default)]
+struct Heights {
+    by_height: std::collections::BTreeMap<u64, Proven>,
+    /// The latest height learned, and when.
+    latest: Option<(u64, Instant)>,
+}
+
+/// How many anchored heights a verifier keeps values of.
+const KEPT_HEIGHTS: usize = 4;
 
 /// Reads from [`Proven`], recording what is missing.
 struct CacheRead<'a> {
@@ -187,7 +198,7 @@ const MAX_ROUNDS: usize = 24;
 pub struct CredentialVerifier {
     chain: String,
     committee: Committee,
-    proven: RwLock<Proven>,
+    proven: RwLock<Heights>,
     anchors: Mutex<VecDeque<StatementId>>,
     highest: std::sync::atomic::AtomicU64,
     refresh: Duration,
@@ -200,7 +211,7 @@ impl CredentialVerifier {
         Self {
             chain: chain.into(),
             committee,
-            proven: RwLock::new(Proven::default()),
+            proven: RwLock::new(Heights::default()),
             anchors: Mutex::new(VecDeque::new()),
             highest: Default::default(),
             refresh: Duration::from_secs(1),
@@ -264,65 +275,73 @@ impl CredentialVerifier {
     where
         F: Fn(&ChainLookup<CacheRead<'_>>, bool) -> Report,
     {
-        // Once this verification has started over at the latest anchored height, it keeps
-        // reading there whatever the age of the values.
-        let mut started_over = false;
+        // The height this verification reads at, chosen once.
+        let mut pinned: Option<u64> = None;
         for _ in 0..MAX_ROUNDS {
-            let (report, missing, height) = {
-                let proven = self.proven.read().unwrap_or_else(|e| e.into_inner());
-                let fresh = proven.fetched.is_some()
-                    && (started_over
-                        || proven
-                            .fetched
-                            .is_some_and(|at| at.elapsed() <= self.refresh));
-                if fresh {
-                    let lookup = ChainLookup::new(
-                        self.chain.clone(),
-                        CacheRead {
-                            proven: &proven,
-                            missing: Mutex::new(Vec::new()),
-                        },
-                    );
-                    let report = verify(&lookup, false);
-                    let missing = std::mem::take(
-                        &mut *lookup
-                            .reader()
-                            .missing
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner()),
-                    );
-                    if missing.is_empty() {
-                        // The same snapshot again, for the run whose effects count.
-                        return Ok(verify(&lookup, true));
-                    }
-                    (Some(report), missing, Some(proven.height))
-                } else {
-                    (None, Vec::new(), None)
+            let height = match pinned {
+                Some(h) => h,
+                None => {
+                    let latest = self
+                        .proven
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .latest
+                        .filter(|(_, at)| at.elapsed() <= self.refresh)
+                        .map(|(h, _)| h);
+                    let h = match latest {
+                        Some(h) => h,
+                        None => self.fetch(client, Vec::new(), None).await?,
+                    };
+                    pinned = Some(h);
+                    h
                 }
             };
-            match report {
-                Some(_) => self.fetch(client, missing, height).await?,
-                None => {
-                    self.fetch(client, Vec::new(), None).await?;
-                    started_over = true;
+            let missing = {
+                let heights = self.proven.read().unwrap_or_else(|e| e.into_inner());
+                let Some(proven) = heights.by_height.get(&height) else {
+                    // Dropped for newer heights meanwhile: choose again.
+                    pinned = None;
+                    continue;
+                };
+                let lookup = ChainLookup::new(
+                    self.chain.clone(),
+                    CacheRead {
+                        proven,
+                        missing: Mutex::new(Vec::new()),
+                    },
+                );
+                let _ = verify(&lookup, false);
+                let missing = std::mem::take(
+                    &mut *lookup
+                        .reader()
+                        .missing
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()),
+                );
+                if missing.is_empty() {
+                    // The same snapshot again, for the run whose effects count.
+                    return Ok(verify(&lookup, true));
                 }
-            }
+                missing
+            };
+            self.fetch(client, missing, Some(height)).await?;
         }
         Err(VerifierError::TooManyRounds(MAX_ROUNDS))
     }
 
-    /// Reads `missing` with proofs at `height` (or starts over at the latest anchored height).
+    /// Reads `missing` with proofs at `height`, or (with nothing missing and no height) learns
+    /// the latest anchored height. Returns the height read.
     #[cfg(feature = "transport")]
     async fn fetch(
         &self,
         client: &crate::Client,
         mut missing: Vec<ReadRequest>,
         height: Option<u64>,
-    ) -> Result<(), VerifierError> {
+    ) -> Result<u64, VerifierError> {
         missing.sort_by(|a, b| (a.contract, &a.key).cmp(&(b.contract, &b.key)));
         missing.dedup();
         if missing.is_empty() {
-            // A fresh start: something small everyone reads, to learn the anchored height.
+            // Something small everyone reads, to learn the anchored height.
             missing.push(ReadRequest {
                 contract: ContractId::system("identity"),
                 key: weft_types::did::storage::map_key(weft_types::did::storage::CHAIN, &[]),
@@ -351,23 +370,24 @@ impl CredentialVerifier {
                 verified.push(((read.contract, read.key.clone()), value));
             }
         }
-        let Some((_, first)) = answers.first() else {
-            return Ok(());
-        };
-        let mut proven = self.proven.write().unwrap_or_else(|e| e.into_inner());
-        if first.height < proven.height {
-            // Another task moved on to newer state meanwhile; these older values are dropped.
-            return Ok(());
+        let read_at = at.unwrap_or_default();
+        let mut heights = self.proven.write().unwrap_or_else(|e| e.into_inner());
+        if height.is_none() && heights.latest.is_none_or(|(h, _)| h <= read_at) {
+            heights.latest = Some((read_at, Instant::now()));
         }
-        if height.is_none() || proven.height != first.height {
-            *proven = Proven {
-                height: first.height,
-                fetched: Some(Instant::now()),
+        heights
+            .by_height
+            .entry(read_at)
+            .or_insert_with(|| Proven {
+                height: read_at,
                 values: HashMap::new(),
-            };
+            })
+            .values
+            .extend(verified);
+        while heights.by_height.len() > KEPT_HEIGHTS {
+            heights.by_height.pop_first();
         }
-        proven.values.extend(verified);
-        Ok(())
+        Ok(read_at)
     }
 
     /// Checks an answer's anchor (once per anchor) and freshness; returns the proven root.

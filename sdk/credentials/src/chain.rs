@@ -67,7 +67,7 @@ impl<R: StateRead> ChainLookup<R> {
     ) -> Result<Option<T>, String> {
         let id = ContractId::system(contract);
         self.reader
-            .read(&id, &key[..])
+            .read(&id, key)
             .map_err(describe)?
             .map(|bytes| {
                 T::try_from_slice(&bytes).map_err(|e| format!("{what} does not decode: {e}"))
@@ -241,13 +241,13 @@ impl<R: StateRead> Lookup for ChainLookup<R> {
 
 fn from_result(result: ResolutionResult, source: &str) -> Result<Resolved, String> {
     let deactivated = result.is_deactivated();
-    if let Some(problem) = &result.did_resolution_metadata.error {
-        if !deactivated {
-            return Err(problem
-                .detail
-                .clone()
-                .unwrap_or_else(|| problem.title.clone()));
-        }
+    if let Some(problem) = &result.did_resolution_metadata.error
+        && !deactivated
+    {
+        return Err(problem
+            .detail
+            .clone()
+            .unwrap_or_else(|| problem.title.clone()));
     }
     let document = result
         .did_document

@@ -337,8 +337,7 @@ fn check_signature(
     did: &str,
     method_id: &str,
     relationship: &str,
-    message: &[u8],
-    signature: &[u8; 64],
+    (message, signature): (&[u8], &[u8; 64]),
 ) -> bool {
     let method_id = if method_id.starts_with('#') {
         format!("{did}{method_id}")
@@ -559,8 +558,7 @@ fn check_credential(
                     &issuer,
                     &proof.verification_method,
                     "assertionMethod",
-                    &proof.hash_data,
-                    &proof.signature,
+                    (&proof.hash_data, &proof.signature),
                 );
             }
             proof_expires = proof.expires.clone();
@@ -673,8 +671,7 @@ fn check_jwt_issuer(report: &mut Report, jws: &Jws, issuer: &str, resolved: &Res
                 issuer,
                 kid,
                 "assertionMethod",
-                jws.signing_input.as_bytes(),
-                &jws.signature,
+                (jws.signing_input.as_bytes(), &jws.signature),
             );
         }
         Err(e) => report.fail("proof", Reason::Malformed, e.to_string()),
@@ -1199,8 +1196,7 @@ pub fn verify_presentation(
                     &holder,
                     &method,
                     "authentication",
-                    &message,
-                    &signature,
+                    (&message, &signature),
                 ),
                 None => false,
             };
@@ -1291,8 +1287,7 @@ fn check_key_binding(
             &holder,
             cnf,
             "authentication",
-            kb.signing_input.as_bytes(),
-            &kb.signature,
+            (kb.signing_input.as_bytes(), &kb.signature),
         ),
         Some(_) if !kid_ok => {
             report.fail(
