@@ -154,7 +154,7 @@ pub enum VpCommand {
         #[command(flatten)]
         holder: IdentityArgs,
         /// The verifier's challenge.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         challenge: String,
         /// The verifier's domain.
         #[arg(long)]
@@ -171,7 +171,7 @@ pub enum VpCommand {
         /// The presentation.
         presentation: PathBuf,
         /// The challenge you sent.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         challenge: String,
         /// Your domain.
         #[arg(long)]

@@ -255,7 +255,8 @@ impl ChallengeStore {
         use rand_core::{OsRng, RngCore};
         let mut bytes = [0u8; 16];
         OsRng.fill_bytes(&mut bytes);
-        let challenge = jose::b64(&bytes);
+        // Hex, so the challenge never starts with `-` (a command line would take it for a flag).
+        let challenge: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         // Drop the expired and, beyond the limit, the oldest: O(1) per challenge issued.
         while let Some((expires, oldest)) = open.order.front().cloned() {
