@@ -3,7 +3,6 @@
 //! fresh entry in the issuer's revocation or suspension list, allocated on chain.
 
 use crate::output::{Global, connect, out};
-use crate::vc::IdentityArgs;
 use anyhow::{Context, Result, anyhow};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -114,7 +113,8 @@ async fn handle(
 /// Serves until interrupted.
 pub async fn serve(
     cli: &Global,
-    who: IdentityArgs,
+    did: &str,
+    fragment: &str,
     listen: std::net::SocketAddr,
     revocation: Option<u32>,
     suspension: Option<u32>,
@@ -124,7 +124,7 @@ pub async fn serve(
     let path = crate::output::key_path(cli);
     let key = weft_client::keyfile::read(&path)
         .with_context(|| format!("the issuer's own key: pass --key (read {})", path.display()))?;
-    let issuer = Issuer::new(client, key, &who.did, &who.fragment, client.url())
+    let issuer = Issuer::new(client, key, did, fragment, client.url())
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -132,8 +132,8 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {listen}"))?;
     out!(
         "issuing as {}#{} at http://{}/credentials/issue (Ctrl-C stops)",
-        who.did,
-        who.fragment,
+        did,
+        fragment,
         listener.local_addr()?
     );
     let state = Arc::new(State {

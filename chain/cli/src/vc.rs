@@ -527,7 +527,8 @@ pub async fn run_vc(cli: &Global, command: &VcCommand) -> Result<()> {
         } => {
             crate::issuer_server::serve(
                 cli,
-                who.clone(),
+                &who.did,
+                &who.fragment,
                 *listen,
                 *revocation_list,
                 *suspension_list,

@@ -5,8 +5,8 @@
 //! ([`list_url`], [`parse_list_url`]), so a credential's `statusListCredential` names both a URL
 //! any verifier can fetch and the on-chain list Weft's own verifier reads with a proof.
 
-use crate::Error;
 use crate::canon::CREDENTIALS_V2;
+use crate::error::Error;
 use crate::jose::{b64, unb64};
 use flate2::Compression;
 use flate2::read::GzDecoder;

@@ -4,7 +4,7 @@
 //! document naming any other context is refused, so verification needs no network and cannot be
 //! steered by whoever serves a context URL.
 
-use crate::Error;
+use crate::error::Error;
 use oxjsonld::{JsonLdLoadDocumentOptions, JsonLdParser, JsonLdRemoteDocument};
 use oxrdf::Dataset;
 use oxrdf::dataset::{CanonicalizationAlgorithm, CanonicalizationHashAlgorithm};

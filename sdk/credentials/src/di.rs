@@ -7,7 +7,8 @@
 //! JSON for `jcs`, RDFC-1.0 N-Quads of the JSON-LD for `rdfc`.
 
 use crate::canon;
-use crate::{Error, Signer};
+use crate::error::Error;
+use crate::signer::Signer;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 

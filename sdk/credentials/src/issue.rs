@@ -1,8 +1,10 @@
 //! Issuing: a credential secured in the format the issuer chooses, with its own key.
 
 use crate::di::{self, Cryptosuite, ProofOptions};
+use crate::error::Error;
 use crate::model::{Credential, MEDIA_VC_JWT, MEDIA_VC_SD_JWT};
-use crate::{Error, Signer, jose, sdjwt};
+use crate::signer::Signer;
+use crate::{jose, sdjwt};
 use serde_json::{Value, json};
 
 /// How a credential is secured.

@@ -2,7 +2,8 @@
 //! (`typ: vc+jwt`) and presentations (`typ: vp+jwt`), and SD-JWT its issuer JWTs and key binding
 //! JWTs. The payload of a `vc+jwt` is the credential itself; `kid` is the DID URL of the key.
 
-use crate::{Error, Signer};
+use crate::error::Error;
+use crate::signer::Signer;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Map, Value, json};

@@ -1,8 +1,8 @@
 //! The VC Data Model 2.0 shape of credentials and presentations, checked before anything is
 //! signed or verified.
 
-use crate::Error;
 use crate::canon::{CREDENTIALS_V2, bundled_context};
+use crate::error::Error;
 use serde_json::{Map, Value};
 
 /// Media type of a Data Integrity secured credential (JSON-LD with an embedded proof).

@@ -3,8 +3,10 @@
 
 use crate::canon::CREDENTIALS_V2;
 use crate::di::{self, Cryptosuite, ProofOptions};
+use crate::error::Error;
 use crate::model::{MEDIA_VC_SD_JWT, MEDIA_VP_JWT};
-use crate::{Error, Signer, jose, sdjwt};
+use crate::signer::Signer;
+use crate::{jose, sdjwt};
 use serde_json::{Value, json};
 
 /// How a presentation is secured.

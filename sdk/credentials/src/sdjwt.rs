@@ -8,8 +8,9 @@
 //! Serialization: `<issuer JWT>~<disclosure>~…~<KB-JWT>` (the last part empty without key
 //! binding).
 
+use crate::error::Error;
 use crate::jose::{self, Jws, b64, unb64};
-use crate::{Error, Signer};
+use crate::signer::Signer;
 use rand_core::{OsRng, RngCore};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};

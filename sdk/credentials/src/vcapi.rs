@@ -87,7 +87,7 @@ pub fn report_answer(report: &Report) -> Answer {
         .checks
         .iter()
         .chain(report.credentials.iter().flat_map(|c| c.checks.iter()))
-        .filter(|c| c.outcome == crate::Outcome::Failed)
+        .filter(|c| c.outcome == crate::verify::Outcome::Failed)
         .map(|c| format!("{}: {}", c.check, c.detail))
         .collect();
     if let Value::Object(map) = &mut body {
@@ -143,7 +143,7 @@ pub fn verify_credential(body: &[u8], lookup: &dyn Lookup, now: u64) -> Answer {
         trusted_roots: request.options.trusted_roots,
         ..Options::default()
     };
-    report_answer(&crate::verify_credential(
+    report_answer(&crate::verify::verify_credential(
         &request.verifiable_credential,
         lookup,
         &options,
@@ -178,7 +178,7 @@ pub fn verify_presentation(
         max_age: None,
     };
     let _ = request.options.checks;
-    report_answer(&crate::verify_presentation(
+    report_answer(&crate::verify::verify_presentation(
         &request.verifiable_presentation,
         lookup,
         &options,
@@ -187,7 +187,7 @@ pub fn verify_presentation(
 }
 
 /// `POST /challenges`: a fresh single-use challenge (201 `{challenge, expires}`).
-pub fn challenge(store: &crate::ChallengeStore, now: u64, ttl: u64) -> Answer {
+pub fn challenge(store: &crate::verify::ChallengeStore, now: u64, ttl: u64) -> Answer {
     Answer {
         status: 201,
         body: json!({
@@ -270,7 +270,7 @@ pub fn parse_format(
     disclosable: &[String],
     holder_key: Option<&str>,
     credential: &Value,
-) -> Result<Format, crate::Error> {
+) -> Result<Format, crate::error::Error> {
     match format.unwrap_or("vc") {
         "vc" | "di" | "application/vc" => Ok(Format::DataIntegrity(Cryptosuite::parse(
             cryptosuite.unwrap_or("eddsa-rdfc-2022"),
@@ -285,7 +285,7 @@ pub fn parse_format(
                     .and_then(Value::as_str)
                     .map(|id| format!("{id}#key-1"))
                     .ok_or_else(|| {
-                        crate::Error::Invalid(
+                        crate::error::Error::Invalid(
                             "an SD-JWT credential is bound to its holder's key: give holderKey or credentialSubject.id".into(),
                         )
                     })?,
@@ -295,7 +295,7 @@ pub fn parse_format(
                 holder_method,
             })
         }
-        other => Err(crate::Error::Unsupported(format!(
+        other => Err(crate::error::Error::Unsupported(format!(
             "format {other:?} is not supported: expected vc, vc+jwt or vc+sd-jwt"
         ))),
     }
@@ -305,26 +305,26 @@ pub fn parse_format(
 pub fn parse_present_format(
     format: Option<&str>,
     cryptosuite: Option<&str>,
-) -> Result<PresentFormat, crate::Error> {
+) -> Result<PresentFormat, crate::error::Error> {
     match format.unwrap_or("vp") {
         "vp" | "di" => Ok(PresentFormat::DataIntegrity(Cryptosuite::parse(
             cryptosuite.unwrap_or("eddsa-rdfc-2022"),
         )?)),
         "vp+jwt" | "jwt" => Ok(PresentFormat::Jose),
-        other => Err(crate::Error::Unsupported(format!(
+        other => Err(crate::error::Error::Unsupported(format!(
             "presentation format {other:?} is not supported: expected vp or vp+jwt"
         ))),
     }
 }
 
 /// The answer to an issue request: 201 `{verifiableCredential}` or a problem.
-pub fn issued(result: Result<Value, crate::Error>) -> Answer {
+pub fn issued(result: Result<Value, crate::error::Error>) -> Answer {
     match result {
         Ok(credential) => Answer {
             status: 201,
             body: json!({ "verifiableCredential": credential }),
         },
-        Err(crate::Error::Malformed(e)) => parse_error(e),
+        Err(crate::error::Error::Malformed(e)) => parse_error(e),
         Err(e) => problem(
             422,
             "MALFORMED_VALUE_ERROR",

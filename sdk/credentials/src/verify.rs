@@ -16,9 +16,10 @@
 //! established fails: no lookup, no check passes by default.
 
 use crate::bitstring::{self, StatusEntry, StatusErrorCode};
+use crate::error::Error;
 use crate::jose::{self, Jws};
 use crate::model::{self, Credential, MEDIA_VC_JWT, MEDIA_VC_SD_JWT, MEDIA_VP_JWT};
-use crate::{Error, di, sdjwt};
+use crate::{di, sdjwt};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
