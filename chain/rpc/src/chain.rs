@@ -445,16 +445,25 @@ fn get_state(node: &dyn NodeApi, params: &Params<'_>) -> Result<StateResult, Err
 
 fn get_states(node: &dyn NodeApi, params: &Params<'_>) -> Result<StatesResult, ErrorObjectOwned> {
     let p: StatesParams = parse(params, "weft_getStates")?;
-    if p.reads.is_empty() || p.reads.len() > MAX_STATE_READS {
+    prove(node, &p.reads, p.height)
+}
+
+/// `reads` with their proofs at `height` (by default the latest anchored one), and its anchor.
+pub(crate) fn prove(
+    node: &dyn NodeApi,
+    reads: &[weft_client::json::StateRead],
+    height: Option<u64>,
+) -> Result<StatesResult, ErrorObjectOwned> {
+    if reads.is_empty() || reads.len() > MAX_STATE_READS {
         return Err(error(
             codes::INVALID_PARAMS,
             format!(
                 "weft_getStates takes 1 to {MAX_STATE_READS} reads, not {}",
-                p.reads.len()
+                reads.len()
             ),
         ));
     }
-    let (height, anchor) = match p.height {
+    let (height, anchor) = match height {
         Some(h) => {
             let anchor = match node.tangle() {
                 Ok(t) => t.anchor_at_height(h).map_err(internal)?,
@@ -464,9 +473,9 @@ fn get_states(node: &dyn NodeApi, params: &Params<'_>) -> Result<StatesResult, E
         }
         None => crate::did::anchored(node),
     };
-    let mut entries = Vec::with_capacity(p.reads.len());
+    let mut entries = Vec::with_capacity(reads.len());
     let mut state_root = Default::default();
-    for read in &p.reads {
+    for read in reads {
         let state = node
             .storage(&read.contract, &read.key, Some(height))
             .map_err(query_error)?;

@@ -31,10 +31,12 @@ use weft_types::trust::{self, Accreditation};
 /// How long a challenge from `POST /challenges` stays valid, in seconds.
 pub const CHALLENGE_TTL: u64 = 300;
 
-/// Reads this node's state at one height (its own state: no proofs needed).
+/// Reads this node's state at one height (its own state: no proofs needed), remembering what it
+/// read when asked to.
 pub struct NodeRead<'a> {
     node: &'a dyn NodeApi,
     height: u64,
+    log: Option<std::sync::Mutex<Vec<weft_client::json::StateRead>>>,
 }
 
 impl<'a> NodeRead<'a> {
@@ -43,12 +45,46 @@ impl<'a> NodeRead<'a> {
         Self {
             height: node.head().height,
             node,
+            log: None,
         }
+    }
+
+    /// Reads at `height`, remembering every key read.
+    pub fn recording(node: &'a dyn NodeApi, height: u64) -> Self {
+        Self {
+            height,
+            node,
+            log: Some(Default::default()),
+        }
+    }
+
+    /// The keys read, in order, without repeats.
+    pub fn read_keys(&self) -> Vec<weft_client::json::StateRead> {
+        let mut out: Vec<weft_client::json::StateRead> = Vec::new();
+        for r in self
+            .log
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
+        {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
     }
 }
 
 impl StateRead for NodeRead<'_> {
     fn read(&self, contract: &ContractId, key: &[u8]) -> Result<Option<Vec<u8>>, ReadError> {
+        if let Some(log) = &self.log {
+            log.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(weft_client::json::StateRead {
+                    contract: *contract,
+                    key: key.to_vec(),
+                });
+        }
         self.node
             .storage(contract, key, Some(self.height))
             .map(|state| state.proof.value)
@@ -403,13 +439,26 @@ fn get_chain(node: &dyn NodeApi, p: ChainParams) -> Result<Value, ErrorObjectOwn
         return Err(invalid("name at least one root DID you trust"));
     }
     let chain = node.chain_id().0.clone();
-    let lookup = lookup(node);
+    // At the latest anchored height, so the links come with proofs a client can check.
+    let (height, _) = crate::did::anchored(node);
+    let lookup = ChainLookup::new(chain.clone(), NodeRead::recording(node, height));
     match weft_credentials::verify::walk(&lookup, &p.issuer, &p.credential_type, &p.roots, now_ms) {
-        Ok(links) => Ok(json!({
-            "accredited": true,
-            "chain": links.iter().map(|(a, _)| accreditation_json(&chain, a)).collect::<Vec<_>>(),
-        })),
-        Err(reason) => Ok(json!({"accredited": false, "reason": reason})),
+        Ok(links) => {
+            let reads = lookup.reader().read_keys();
+            let proof = if reads.is_empty() {
+                Value::Null
+            } else {
+                serde_json::to_value(crate::chain::prove(node, &reads, Some(height))?)
+                    .map_err(|e| error(codes::INTERNAL, e.to_string()))?
+            };
+            Ok(json!({
+                "accredited": true,
+                "height": height,
+                "chain": links.iter().map(|(a, _)| accreditation_json(&chain, a)).collect::<Vec<_>>(),
+                "proof": proof,
+            }))
+        }
+        Err(reason) => Ok(json!({"accredited": false, "height": height, "reason": reason})),
     }
 }
 

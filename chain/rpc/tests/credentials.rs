@@ -249,6 +249,23 @@ async fn an_issuer_revokes_and_the_node_verifies_by_the_vc_api() {
         .unwrap();
     assert_eq!(chain["accredited"], true, "{chain:#}");
     assert_eq!(chain["chain"].as_array().unwrap().len(), 2);
+    // Each link comes with its proof: the storage entries the walk read, at one height.
+    let proof: weft_client::json::StatesResult =
+        serde_json::from_value(chain["proof"].clone()).unwrap();
+    let trust = ContractId::system("trust");
+    let root_id: Did = root.parse().unwrap();
+    let authority_id: Did = authority.parse().unwrap();
+    let link = weft_types::trust::storage::accreditation_key(&authority_id.id, &root_id.id);
+    let entry = proof
+        .entries
+        .iter()
+        .find(|e| e.key == weft_client::storage_key(&trust, &link))
+        .expect("the authority's accreditation by the root is proven");
+    let value = weft_client::verify_state(entry, &trust, &link, &proof.state_root)
+        .unwrap()
+        .unwrap();
+    let accreditation: weft_types::trust::Accreditation = borsh::from_slice(&value).unwrap();
+    assert!(accreditation.may_accredit);
     let fresh = issuer
         .issue(age_credential(&holder), &Format::Jose, &lists)
         .await
