@@ -234,10 +234,15 @@ async fn main() -> Result<()> {
                 CredentialVerifier::new(chain.clone(), committee.clone()).with_refresh(refresh),
             );
             let count = Arc::new(AtomicU64::new(0));
-            let until = Instant::now() + Duration::from_secs(args.seconds);
+            // Connect first, so the window holds verifications only.
+            let mut clients = Vec::new();
+            for _ in 0..args.workers {
+                clients.push(connect(&http).await?);
+            }
+            let started = Instant::now();
+            let until = started + Duration::from_secs(args.seconds);
             let mut workers = Vec::new();
-            for w in 0..args.workers {
-                let client = connect(&http).await?;
+            for (w, client) in clients.into_iter().enumerate() {
                 let (credentials, count, verifier, options) = (
                     credentials.clone(),
                     count.clone(),
@@ -266,7 +271,6 @@ async fn main() -> Result<()> {
                     anyhow::Ok(())
                 }));
             }
-            let started = Instant::now();
             for w in workers {
                 w.await??;
             }
