@@ -1,10 +1,10 @@
 //! The e-shop age check (see `README.md` next to this file).
 
-use crate::{Party, Target, decide, expect_refusal, now, wait_anchored};
+use crate::{Desk, Party, Target, now, wait_anchored};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use weft_credentials::present::present_sd_jwt;
-use weft_credentials::{ChallengeStore, Format, Options, Reason};
+use weft_credentials::{Format, Reason};
 use weft_types::status::{Change, ListSpec, MIN_ENTRIES, Purpose};
 use weft_types::trust::Grant;
 
@@ -110,134 +110,79 @@ pub async fn run(target: &Target) -> Result<()> {
     println!("  issued to the buyer (and one to another buyer, one already expired)");
 
     // The shop trusts the national root, and hands out its own single-use challenges.
-    let challenges = ChallengeStore::default();
-    let options = |challenge: &str| Options {
-        now: now(),
-        trusted_roots: vec![root.did.clone()],
-        challenge: Some(challenge.to_string()),
-        domain: Some(SHOP.into()),
-        max_age: None,
+    let shop = Desk::new(&client, verifier, SHOP, vec![root.did.clone()]);
+    // What a holder shows the shop: `credential`, revealing only `ageOver18`.
+    let show = |credential: &Value, holder: &Party, challenge: &str| {
+        present_sd_jwt(
+            credential,
+            &["ageOver18"],
+            &holder.signer(),
+            challenge,
+            SHOP,
+            now(),
+        )
     };
     wait_anchored(&client).await?;
 
     println!("\nThe buyer proves to {SHOP} that they are over 18, revealing nothing else:");
-    let challenge = challenges.issue(now(), 300);
-    let presentation = present_sd_jwt(
-        &credential,
-        &["ageOver18"],
-        &buyer.signer(),
-        &challenge,
-        SHOP,
-        now(),
-    )?;
-    let report = verifier
-        .verify_presentation(&client, &presentation, &options(&challenge), &challenges)
+    let challenge = shop.challenge();
+    let presentation = show(&credential, &buyer, &challenge)?;
+    shop.admit("over-18 proof", &presentation, &challenge)
         .await?;
-    decide("over-18 proof", &report);
-    if !report.verified {
-        bail!("the buyer's proof should have been accepted");
-    }
     let shown = presentation["id"].as_str().unwrap_or_default();
     let compact = shown.split_once(',').map_or("", |(_, c)| c);
     let disclosed = weft_credentials::sdjwt::open(compact)?.claims;
     let subject = &disclosed["credentialSubject"];
+    let hidden = |name: &str| {
+        subject
+            .get(name)
+            .map_or("(not revealed)".into(), |v| v.to_string())
+    };
     println!(
         "  the shop saw: ageOver18 = {}, birthDate = {}, name = {}",
         subject["ageOver18"],
-        subject
-            .get("birthDate")
-            .map_or("(not revealed)".into(), |v| v.to_string()),
-        subject
-            .get("givenName")
-            .map_or("(not revealed)".into(), |v| v.to_string()),
+        hidden("birthDate"),
+        hidden("givenName"),
     );
     if subject.get("birthDate").is_some() || subject["ageOver18"] != true {
         bail!("the shop must see ageOver18 and nothing else");
     }
 
     println!("\nWhat the shop refuses:");
-    let report = verifier
-        .verify_presentation(&client, &presentation, &options(&challenge), &challenges)
-        .await?;
-    expect_refusal(
-        "replayed",
-        &decide("the same presentation again (a replay)", &report),
+    shop.refuse(
+        "the same presentation again (a replay)",
+        &presentation,
+        &challenge,
         Reason::ChallengeReused,
-    )?;
-
+    )
+    .await?;
     issuer.change(list, &[revoked_index(&revoked)?]).await?;
     wait_anchored(&client).await?;
-    let challenge = challenges.issue(now(), 300);
-    let p = present_sd_jwt(
-        &revoked,
-        &["ageOver18"],
-        &other.signer(),
-        &challenge,
-        SHOP,
-        now(),
-    )?;
-    let report = verifier
-        .verify_presentation(&client, &p, &options(&challenge), &challenges)
-        .await?;
-    expect_refusal(
-        "revoked",
-        &decide("a credential the registry revoked", &report),
-        Reason::Revoked,
-    )?;
-
-    let challenge = challenges.issue(now(), 300);
-    let p = present_sd_jwt(
-        &expired,
-        &["ageOver18"],
-        &buyer.signer(),
-        &challenge,
-        SHOP,
-        now(),
-    )?;
-    let report = verifier
-        .verify_presentation(&client, &p, &options(&challenge), &challenges)
-        .await?;
-    expect_refusal(
-        "expired",
-        &decide("an expired credential", &report),
-        Reason::Expired,
-    )?;
-
-    let challenge = challenges.issue(now(), 300);
-    let p = present_sd_jwt(
-        &forged,
-        &["ageOver18"],
-        &buyer.signer(),
-        &challenge,
-        SHOP,
-        now(),
-    )?;
-    let report = verifier
-        .verify_presentation(&client, &p, &options(&challenge), &challenges)
-        .await?;
-    expect_refusal(
-        "unaccredited",
-        &decide("a credential from an unaccredited issuer", &report),
-        Reason::NotAccredited,
-    )?;
-
-    let challenge = challenges.issue(now(), 300);
-    let p = present_sd_jwt(
-        &credential,
-        &["ageOver18"],
-        &other.signer(),
-        &challenge,
-        SHOP,
-        now(),
-    )?;
-    let report = verifier
-        .verify_presentation(&client, &p, &options(&challenge), &challenges)
-        .await?;
-    expect_refusal(
-        "stolen",
-        &decide("the buyer's credential presented by someone else", &report),
-        Reason::HolderMismatch,
-    )?;
+    for (what, credential, holder, reason) in [
+        (
+            "a credential the registry revoked",
+            &revoked,
+            &other,
+            Reason::Revoked,
+        ),
+        ("an expired credential", &expired, &buyer, Reason::Expired),
+        (
+            "a credential from an unaccredited issuer",
+            &forged,
+            &buyer,
+            Reason::NotAccredited,
+        ),
+        (
+            "the buyer's credential presented by someone else",
+            &credential,
+            &other,
+            Reason::HolderMismatch,
+        ),
+    ] {
+        let challenge = shop.challenge();
+        let presentation = show(credential, holder, &challenge)?;
+        shop.refuse(what, &presentation, &challenge, reason).await?;
+    }
     println!("\nThe age check behaved as it should.");
     Ok(())
 }

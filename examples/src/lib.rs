@@ -197,3 +197,84 @@ pub fn expect_refusal(
         bail!("{what}: expected a refusal for {expected:?}, got {reasons:?}")
     }
 }
+
+/// A verifier's desk (the shop's checkout, the gate): its own single-use challenges, the roots
+/// it trusts, its domain, and a [`CredentialVerifier`] on proven state.
+pub struct Desk<'a> {
+    client: &'a Client,
+    verifier: CredentialVerifier,
+    challenges: weft_credentials::ChallengeStore,
+    roots: Vec<String>,
+    /// The domain presentations must be made for.
+    pub domain: &'static str,
+}
+
+impl<'a> Desk<'a> {
+    /// A desk at `domain` trusting `roots`.
+    pub fn new(
+        client: &'a Client,
+        verifier: CredentialVerifier,
+        domain: &'static str,
+        roots: Vec<String>,
+    ) -> Self {
+        Self {
+            client,
+            verifier,
+            challenges: Default::default(),
+            roots,
+            domain,
+        }
+    }
+
+    /// A fresh challenge, valid for two minutes.
+    pub fn challenge(&self) -> String {
+        self.challenges.issue(now(), 120)
+    }
+
+    /// Verifies `presentation`, made for `challenge`, and prints the decision.
+    pub async fn check(
+        &self,
+        what: &str,
+        presentation: &serde_json::Value,
+        challenge: &str,
+    ) -> Result<Report> {
+        let options = weft_credentials::Options {
+            now: now(),
+            trusted_roots: self.roots.clone(),
+            challenge: Some(challenge.to_string()),
+            domain: Some(self.domain.into()),
+            max_age: None,
+        };
+        let report = self
+            .verifier
+            .verify_presentation(self.client, presentation, &options, &self.challenges)
+            .await?;
+        decide(what, &report);
+        Ok(report)
+    }
+
+    /// Like [`Desk::check`], failing unless the presentation is accepted.
+    pub async fn admit(
+        &self,
+        what: &str,
+        presentation: &serde_json::Value,
+        challenge: &str,
+    ) -> Result<()> {
+        if !self.check(what, presentation, challenge).await?.verified {
+            bail!("{what} should have been accepted");
+        }
+        Ok(())
+    }
+
+    /// Like [`Desk::check`], failing unless the presentation is refused for `expected`.
+    pub async fn refuse(
+        &self,
+        what: &str,
+        presentation: &serde_json::Value,
+        challenge: &str,
+        expected: weft_credentials::Reason,
+    ) -> Result<()> {
+        let report = self.check(what, presentation, challenge).await?;
+        expect_refusal(what, &report.reasons(), expected)
+    }
+}

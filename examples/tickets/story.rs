@@ -1,10 +1,10 @@
 //! Event tickets as credentials (see `README.md` next to this file).
 
-use crate::{Party, Target, decide, expect_refusal, now, wait_anchored};
+use crate::{Desk, Party, Target, now, wait_anchored};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use weft_client::json::Status;
-use weft_credentials::{ChallengeStore, Cryptosuite, Format, Options, PresentFormat, Reason};
+use weft_credentials::{Cryptosuite, Format, PresentFormat, Reason};
 use weft_types::did::{ASSERTION_METHOD, Did, Op, VerificationMethod};
 use weft_types::status::{Change, ListSpec, MIN_ENTRIES, Purpose};
 
@@ -108,36 +108,32 @@ pub async fn run(target: &Target) -> Result<()> {
     println!("  tickets A-12 and A-13 to the attendee, B-01 to the other attendee");
 
     // The gate trusts the organizer itself as the root for its tickets.
-    let challenges = ChallengeStore::default();
-    let options = |challenge: &str| Options {
-        now: now(),
-        trusted_roots: vec![organizer.did.clone()],
-        challenge: Some(challenge.to_string()),
-        domain: Some(GATE.into()),
-        max_age: None,
-    };
+    let gate_desk = Desk::new(&client, verifier, GATE, vec![organizer.did.clone()]);
     let mut gate_issuer =
         weft_client::credentials::Issuer::new(&client, gate, &organizer.did, "gate-3", &target.rpc)
             .await?;
+    // A ticket shown by `holder` for `challenge`, as a Data Integrity or a JOSE presentation.
+    let show = |ticket: &Value, holder: &Party, challenge: &str, format: PresentFormat| {
+        weft_credentials::present(
+            std::slice::from_ref(ticket),
+            &holder.signer(),
+            challenge,
+            GATE,
+            format,
+            &weft_did::format_time(now() * 1000),
+        )
+    };
     wait_anchored(&client).await?;
 
     println!("\nAt {GATE}, each ticket is shown with a fresh challenge:");
-    let challenge = challenges.issue(now(), 120);
-    let shown = weft_credentials::present(
-        std::slice::from_ref(&seat_a),
-        &attendee.signer(),
+    let challenge = gate_desk.challenge();
+    let shown = show(
+        &seat_a,
+        &attendee,
         &challenge,
-        GATE,
         PresentFormat::DataIntegrity(Cryptosuite::EddsaJcs2022),
-        &weft_did::format_time(now() * 1000),
     )?;
-    let report = verifier
-        .verify_presentation(&client, &shown, &options(&challenge), &challenges)
-        .await?;
-    decide("ticket A-12", &report);
-    if !report.verified {
-        bail!("ticket A-12 should have been admitted");
-    }
+    gate_desk.admit("ticket A-12", &shown, &challenge).await?;
     // Admitted: the gate marks the ticket used, on chain, for every gate.
     gate_issuer
         .change(
@@ -151,34 +147,14 @@ pub async fn run(target: &Target) -> Result<()> {
     println!("  the gate marked A-12 used");
 
     println!("\nWhat the gate refuses:");
-    let report = verifier
-        .verify_presentation(&client, &shown, &options(&challenge), &challenges)
+    gate_desk
+        .refuse(
+            "the same presentation again (a replay)",
+            &shown,
+            &challenge,
+            Reason::ChallengeReused,
+        )
         .await?;
-    expect_refusal(
-        "replay",
-        &decide("the same presentation again (a replay)", &report),
-        Reason::ChallengeReused,
-    )?;
-
-    wait_anchored(&client).await?;
-    let challenge = challenges.issue(now(), 120);
-    let again = weft_credentials::present(
-        std::slice::from_ref(&seat_a),
-        &attendee.signer(),
-        &challenge,
-        GATE,
-        PresentFormat::Jose,
-        &weft_did::format_time(now() * 1000),
-    )?;
-    let report = verifier
-        .verify_presentation(&client, &again, &options(&challenge), &challenges)
-        .await?;
-    expect_refusal(
-        "used",
-        &decide("ticket A-12 a second time (already used)", &report),
-        Reason::Revoked,
-    )?;
-
     // The organizer cancels seat A-13 (suspended: it could be reinstated) and refunds B-01
     // (revoked: final).
     box_office
@@ -200,58 +176,38 @@ pub async fn run(target: &Target) -> Result<()> {
         )
         .await?;
     wait_anchored(&client).await?;
-    let challenge = challenges.issue(now(), 120);
-    let p = weft_credentials::present(
-        std::slice::from_ref(&seat_b),
-        &attendee.signer(),
-        &challenge,
-        GATE,
-        PresentFormat::Jose,
-        &weft_did::format_time(now() * 1000),
-    )?;
-    let report = verifier
-        .verify_presentation(&client, &p, &options(&challenge), &challenges)
-        .await?;
-    expect_refusal(
-        "cancelled",
-        &decide("ticket A-13, cancelled (suspended)", &report),
-        Reason::Suspended,
-    )?;
-    let challenge = challenges.issue(now(), 120);
-    let p = weft_credentials::present(
-        std::slice::from_ref(&seat_c),
-        &friend.signer(),
-        &challenge,
-        GATE,
-        PresentFormat::Jose,
-        &weft_did::format_time(now() * 1000),
-    )?;
-    let report = verifier
-        .verify_presentation(&client, &p, &options(&challenge), &challenges)
-        .await?;
-    expect_refusal(
-        "refunded",
-        &decide("ticket B-01, refunded (revoked)", &report),
-        Reason::Revoked,
-    )?;
-    // A ticket shown by someone it was not issued to.
-    let challenge = challenges.issue(now(), 120);
-    let p = weft_credentials::present(
-        std::slice::from_ref(&seat_b),
-        &friend.signer(),
-        &challenge,
-        GATE,
-        PresentFormat::Jose,
-        &weft_did::format_time(now() * 1000),
-    )?;
-    let report = verifier
-        .verify_presentation(&client, &p, &options(&challenge), &challenges)
-        .await?;
-    expect_refusal(
-        "not theirs",
-        &decide("ticket A-13 shown by the other attendee", &report),
-        Reason::HolderMismatch,
-    )?;
+    for (what, ticket, holder, reason) in [
+        (
+            "ticket A-12 a second time (already used)",
+            &seat_a,
+            &attendee,
+            Reason::Revoked,
+        ),
+        (
+            "ticket A-13, cancelled (suspended)",
+            &seat_b,
+            &attendee,
+            Reason::Suspended,
+        ),
+        (
+            "ticket B-01, refunded (revoked)",
+            &seat_c,
+            &friend,
+            Reason::Revoked,
+        ),
+        (
+            "ticket A-13 shown by the other attendee",
+            &seat_b,
+            &friend,
+            Reason::HolderMismatch,
+        ),
+    ] {
+        let challenge = gate_desk.challenge();
+        let presentation = show(ticket, holder, &challenge, PresentFormat::Jose)?;
+        gate_desk
+            .refuse(what, &presentation, &challenge, reason)
+            .await?;
+    }
     println!("\nThe gate behaved as it should.");
     Ok(())
 }

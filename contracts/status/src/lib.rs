@@ -12,8 +12,9 @@
 
 use std::collections::BTreeMap;
 use weft_sdk::abort;
+use weft_sdk::identity;
 use weft_sdk::prelude::*;
-use weft_types::did::{self, ASSERTION_METHOD, Did, DidId, DidRecord, DidVersion};
+use weft_types::did::{self, ASSERTION_METHOD, Did, DidId};
 use weft_types::status::{
     self, Change, ListSpec, MAX_ALLOCATE, MAX_CHANGES, PAGE_BYTES, Published, StatusList,
     storage as names,
@@ -35,29 +36,9 @@ fn did_text(id: &DidId) -> String {
     Did::new(chain(), *id).to_string()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Checks that the sender holds a key under the active `issuer`'s `assertionMethod`.
 fn require_issuer_key(issuer: &DidId) -> Result<()> {
-    let identity = ContractId::system("identity");
-    let found: Option<(DidRecord, DidVersion)> =
-        call_contract(&identity, "resolve", &(*issuer, None::<u32>))?;
-    let (record, version) = found.ok_or_else(|| format!("{} does not exist", did_text(issuer)))?;
-    require!(
-        !record.deactivated,
-        "{} is deactivated and can change no status list",
-        did_text(issuer)
-    );
-    let key = caller().0;
-    require!(
-        version.document.has_key(&key, ASSERTION_METHOD),
-        "the sender 0x{} is not an assertionMethod key of {}",
-        hex(&key),
-        did_text(issuer)
-    );
-    Ok(())
+    identity::require_sender_key(&chain(), issuer, ASSERTION_METHOD, "the issuer").map(|_| ())
 }
 
 fn load(issuer: &DidId, list: u32) -> Result<StatusList> {

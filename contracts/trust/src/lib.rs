@@ -10,8 +10,9 @@
 //! `weft_types::trust::MAX_ACCREDITORS` accreditors.
 
 use weft_sdk::abort;
+use weft_sdk::identity;
 use weft_sdk::prelude::*;
-use weft_types::did::{self, ASSERTION_METHOD, Did, DidId, DidRecord, DidVersion};
+use weft_types::did::{self, ASSERTION_METHOD, Did, DidId};
 use weft_types::trust::{Accreditation, Grant, MAX_ACCREDITORS, storage as names};
 
 const CHAIN: Item<String> = Item::new(names::CHAIN);
@@ -28,41 +29,14 @@ fn did_text(id: &DidId) -> String {
     Did::new(chain(), *id).to_string()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The current record and document of an active DID.
-fn active(id: &DidId, role: &str) -> Result<DidVersion> {
-    let identity = ContractId::system("identity");
-    let found: Option<(DidRecord, DidVersion)> =
-        call_contract(&identity, "resolve", &(*id, None::<u32>))?;
-    let (record, version) =
-        found.ok_or_else(|| format!("{role} {} does not exist", did_text(id)))?;
-    require!(
-        !record.deactivated,
-        "{role} {} is deactivated",
-        did_text(id)
-    );
-    Ok(version)
-}
-
 /// Checks that the sender holds a key under the active `authority`'s `assertionMethod`.
 fn require_authority_key(authority: &DidId) -> Result<()> {
     require_key(authority, "the authority")
 }
 
 /// Checks that the sender holds a key under the active `did`'s `assertionMethod`.
-fn require_key(authority: &DidId, role: &str) -> Result<()> {
-    let version = active(authority, role)?;
-    let key = caller().0;
-    require!(
-        version.document.has_key(&key, ASSERTION_METHOD),
-        "the sender 0x{} is not an assertionMethod key of {}",
-        hex(&key),
-        did_text(authority)
-    );
-    Ok(())
+fn require_key(did: &DidId, role: &str) -> Result<()> {
+    identity::require_sender_key(&chain(), did, ASSERTION_METHOD, role).map(|_| ())
 }
 
 /// Sets the chain id, part of every DID this contract names.
@@ -83,7 +57,7 @@ pub fn accredit(authority: DidId, subject: DidId, grant: Grant) -> Result<u32> {
         "{} cannot accredit itself; a root of trust is whoever a verifier names",
         did_text(&authority)
     );
-    active(&subject, "the subject")?;
+    identity::active_did(&chain(), &subject, "the subject")?;
     grant.check(block_time_ms())?;
     let key = names::pair(&subject, &authority);
     let number = ACCREDITATIONS.get(&key).map_or(1, |a| a.number + 1);

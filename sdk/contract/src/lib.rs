@@ -89,6 +89,7 @@
 mod env;
 mod error;
 mod heap;
+pub mod identity;
 mod storage;
 mod sys;
 
