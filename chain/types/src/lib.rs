@@ -11,6 +11,7 @@
 pub mod abi;
 pub mod anchor;
 pub mod block;
+pub mod channel;
 pub mod did;
 pub mod event;
 pub mod ids;

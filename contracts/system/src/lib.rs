@@ -2,7 +2,7 @@
 //!
 //! Their code is part of the protocol: every member of a committee must install the same bytes at
 //! genesis, whatever compiler it was built with. So the wasm is committed next to this crate
-//! (`identity.wasm`, `status.wasm`, `trust.wasm`) and compiled into the `weft` binary, and a test rebuilds each contract from
+//! (`identity.wasm`, `status.wasm`, `trust.wasm`, `channel.wasm`) and compiled into the `weft` binary, and a test rebuilds each contract from
 //! its crate in `contracts/` and checks that the bytes are the same (`tests/reproducible.rs`; run
 //! it with `WEFT_UPDATE_SYSTEM_CONTRACTS=1` to write new bytes after changing a contract).
 //!
@@ -60,8 +60,15 @@ pub const TRUST: SystemContract = SystemContract {
     code: include_bytes!("../trust.wasm"),
 };
 
+/// Audit-trail channels (`contracts/channel`).
+pub const CHANNEL: SystemContract = SystemContract {
+    name: "channel",
+    source: "contracts/channel",
+    code: include_bytes!("../channel.wasm"),
+};
+
 /// Every system contract, in the order they are installed.
-pub const ALL: &[SystemContract] = &[IDENTITY, STATUS, TRUST];
+pub const ALL: &[SystemContract] = &[IDENTITY, STATUS, TRUST, CHANNEL];
 
 /// The system contract called `name`.
 pub fn by_name(name: &str) -> Option<&'static SystemContract> {

@@ -50,5 +50,12 @@ impl From<weft_types::trust::TrustError> for ContractError {
     }
 }
 
+/// A refused channel request, with its message.
+impl From<weft_types::channel::ChannelError> for ContractError {
+    fn from(e: weft_types::channel::ChannelError) -> Self {
+        Self(e.0)
+    }
+}
+
 /// Result of contract methods.
 pub type Result<T, E = ContractError> = std::result::Result<T, E>;
