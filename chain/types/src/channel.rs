@@ -314,6 +314,8 @@ pub mod storage {
     pub const KEYS: &str = "keys";
     /// Channels created so far, by author.
     pub const COUNTS: &str = "counts";
+    /// `Vec<DidId>`: every DID that ever requested or was granted rights, by channel id.
+    pub const MEMBERS: &str = "members";
 
     /// A channel id and an index.
     pub fn entry_id(channel: &Hash32, index: u64) -> [u8; 40] {

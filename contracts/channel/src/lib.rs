@@ -27,6 +27,24 @@ const ENTRIES: Map<[u8; 40], Entry> = Map::new(names::ENTRIES);
 const SUBSCRIPTIONS: Map<[u8; 64], Subscription> = Map::new(names::SUBSCRIPTIONS);
 const KEYS: Map<[u8; 64], Vec<WrappedKey>> = Map::new(names::KEYS);
 const COUNTS: Map<[u8; 32], u64> = Map::new(names::COUNTS);
+const MEMBERS: Map<[u8; 32], Vec<DidId>> = Map::new(names::MEMBERS);
+
+/// The most DIDs that may ever subscribe to one channel.
+const MAX_MEMBERS: usize = 1_024;
+
+/// Adds `did` to the channel's members (everyone who ever requested or was granted rights).
+fn remember_member(channel: &Hash32, did: &DidId) -> Result<()> {
+    let mut members = MEMBERS.get(&channel.0).unwrap_or_default();
+    if !members.contains(did) {
+        require!(
+            members.len() < MAX_MEMBERS,
+            "channel {channel} already has {MAX_MEMBERS} members"
+        );
+        members.push(*did);
+        MEMBERS.set(&channel.0, &members);
+    }
+    Ok(())
+}
 
 /// The most wrapped keys one reader keeps per channel (one per epoch).
 const MAX_KEYS_PER_READER: usize = 4_096;
@@ -132,6 +150,7 @@ pub fn request(channel: Hash32, subscriber: DidId, rights: Rights) -> Result<()>
     subscription.requested = rights;
     subscription.height = block_height();
     SUBSCRIPTIONS.set(&key, &subscription);
+    remember_member(&channel, &subscriber)?;
     emit("subscription_requested", &(channel, subscriber, rights));
     Ok(())
 }
@@ -176,6 +195,7 @@ pub fn authorize(
             height: block_height(),
         },
     );
+    remember_member(&channel, &subscriber)?;
     emit("subscription_authorized", &(channel, subscriber, rights));
     Ok(())
 }
@@ -373,6 +393,12 @@ pub fn subscription(channel: Hash32, subscriber: DidId) -> Option<Subscription> 
 pub fn keys(channel: Hash32, reader: DidId) -> Vec<WrappedKey> {
     KEYS.get(&names::member_id(&channel, &reader))
         .unwrap_or_default()
+}
+
+/// Every DID that ever requested or was granted rights on a channel, in order.
+#[view]
+pub fn members(channel: Hash32) -> Vec<DidId> {
+    MEMBERS.get(&channel.0).unwrap_or_default()
 }
 
 /// How many channels `author` has created (the next one's counter).

@@ -390,6 +390,37 @@ impl CredentialVerifier {
         Ok(read_at)
     }
 
+    /// Reads `reads` with their proofs at `height` (the latest anchored height when `None`),
+    /// checking the committee's anchor and every proof; returns the height and the proven values
+    /// in order (`None`: proven absent). Channels and other light-client readers use it.
+    #[cfg(feature = "transport")]
+    pub async fn read_proven(
+        &self,
+        client: &crate::Client,
+        reads: &[ReadRequest],
+        height: Option<u64>,
+    ) -> Result<(u64, Vec<Option<Vec<u8>>>), VerifierError> {
+        let mut values = Vec::with_capacity(reads.len());
+        let mut at = height;
+        for chunk in reads.chunks(crate::json::MAX_STATE_READS) {
+            let answer = client.states(chunk, at).await?;
+            if at.is_some_and(|h| h != answer.height) || answer.entries.len() != chunk.len() {
+                return Err(VerifierError::Proof(VerifyError::Malformed(format!(
+                    "asked for {} values at height {at:?}, got {} at height {}",
+                    chunk.len(),
+                    answer.entries.len(),
+                    answer.height
+                ))));
+            }
+            let root = self.check_anchor(&answer)?;
+            for (read, entry) in chunk.iter().zip(&answer.entries) {
+                values.push(verify_state(entry, &read.contract, &read.key, &root)?);
+            }
+            at = Some(answer.height);
+        }
+        Ok((at.unwrap_or_default(), values))
+    }
+
     /// Checks an answer's anchor (once per anchor) and freshness; returns the proven root.
     fn check_anchor(&self, answer: &StatesResult) -> Result<Hash32, VerifierError> {
         let anchor_json = answer

@@ -34,6 +34,7 @@
 //! ```
 
 pub mod binary;
+pub mod channels;
 #[cfg(feature = "transport")]
 mod client;
 pub mod codec;

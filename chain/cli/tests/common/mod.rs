@@ -3,6 +3,7 @@
 #![allow(dead_code, reason = "each test file uses part of this")]
 
 pub mod committee;
+pub mod devnet;
 pub mod faults;
 
 use std::path::Path;
