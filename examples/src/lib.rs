@@ -8,6 +8,8 @@
 
 #[path = "../age-check/story.rs"]
 pub mod age_check;
+#[path = "../audit-trail/story.rs"]
+pub mod audit_trail;
 #[path = "../tickets/story.rs"]
 pub mod tickets;
 
@@ -85,21 +87,52 @@ pub struct Party {
     pub key: Keypair,
     /// Its DID.
     pub did: String,
+    /// Its X25519 key-agreement secret, when its DID lists one (for reading channels).
+    pub agreement: Option<weft_channels::AgreementSecret>,
 }
 
 impl Party {
     /// Makes a key and creates a DID whose `#key-1` is that key (authentication,
     /// assertionMethod, capabilityInvocation).
     pub async fn new(client: &Client, name: &'static str) -> Result<Self> {
+        Self::create(client, name, None).await
+    }
+
+    /// Like [`Party::new`], with an X25519 `#key-agreement-1` too (channel keys are wrapped to
+    /// it).
+    pub async fn reader(client: &Client, name: &'static str) -> Result<Self> {
+        Self::create(
+            client,
+            name,
+            Some(weft_channels::AgreementSecret::generate()),
+        )
+        .await
+    }
+
+    async fn create(
+        client: &Client,
+        name: &'static str,
+        agreement: Option<weft_channels::AgreementSecret>,
+    ) -> Result<Self> {
         let key = keyfile::generate();
         let info = client.chain_info().await?;
         let mut signer = Signer::new(Keypair::from_seed(key.seed()), &info.chain_id, 0);
+        let mut methods = vec![VerificationMethod::ed25519(
+            "key-1",
+            key.public_key().0,
+            AUTHENTICATION | ASSERTION_METHOD | CAPABILITY_INVOCATION,
+        )];
+        if let Some(a) = &agreement {
+            methods.push(VerificationMethod {
+                fragment: "key-agreement-1".into(),
+                key_type: weft_types::did::KeyType::X25519,
+                format: weft_types::did::KeyFormat::Multikey,
+                public_key: a.public(),
+                relationships: weft_types::did::KEY_AGREEMENT,
+            });
+        }
         let document = Document {
-            methods: vec![VerificationMethod::ed25519(
-                "key-1",
-                key.public_key().0,
-                AUTHENTICATION | ASSERTION_METHOD | CAPABILITY_INVOCATION,
-            )],
+            methods,
             ..Document::default()
         };
         let receipt = client
@@ -111,7 +144,12 @@ impl Party {
         let did =
             Did::new(info.chain_id, DidId::derive(&key.public_key().address(), 0)).to_string();
         println!("  {name}: {did}");
-        Ok(Self { name, key, did })
+        Ok(Self {
+            name,
+            key,
+            did,
+            agreement,
+        })
     }
 
     /// This party as an issuer or authority, talking to `client`.
@@ -124,6 +162,20 @@ impl Party {
             rpc,
         )
         .await?)
+    }
+
+    /// A transaction signer of its key (its next nonce read from the node).
+    pub async fn tx_signer(&self, client: &Client) -> Result<Signer> {
+        let info = client.chain_info().await?;
+        let next = client
+            .account(&self.key.public_key().address())
+            .await?
+            .next_nonce;
+        Ok(Signer::new(
+            Keypair::from_seed(self.key.seed()),
+            &info.chain_id,
+            next,
+        ))
     }
 
     /// Its signing key for presentations.

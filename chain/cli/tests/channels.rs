@@ -213,4 +213,6 @@ async fn a_revoked_reader_cannot_decrypt_later_entries_and_a_tampered_copy_fails
     copy[1].input.metadata = "{\"tool\":\"waf\",\"summary\":\"nothing\"}".into();
     let mismatch = weft_channels::validate(&copy, &proven.channel.head).unwrap_err();
     assert_eq!(mismatch.index, 2, "{mismatch}");
+    let mismatch = weft_channels::compare(&copy, &proven.entries).unwrap_err();
+    assert_eq!(mismatch.index, 1, "the altered entry itself: {mismatch}");
 }

@@ -11,7 +11,7 @@ mod common;
 use common::devnet::devnet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_age_check_and_the_tickets_run_against_weft_dev() {
+async fn the_examples_run_against_weft_dev() {
     let net = devnet().await;
     let target = weft_examples::Target {
         rpc: net.rpc.clone(),
@@ -19,4 +19,5 @@ async fn the_age_check_and_the_tickets_run_against_weft_dev() {
     };
     weft_examples::age_check::run(&target).await.unwrap();
     weft_examples::tickets::run(&target).await.unwrap();
+    weft_examples::audit_trail::run(&target).await.unwrap();
 }

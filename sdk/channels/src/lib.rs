@@ -10,8 +10,9 @@
 //!   over the shared secret bound to both public keys and the context (channel, epoch, reader),
 //!   and XChaCha20-Poly1305 with a random nonce, the context as associated data. A sealed payload
 //!   or a wrapped key moved to another channel, epoch or reader does not open.
-//! - [`validate`] recomputes a channel's hash chain from its entries and names the first entry
-//!   that does not match: reordered, removed, altered or inserted.
+//! - [`validate`] recomputes a channel's hash chain from its entries up to the proven head and
+//!   names the first entry where it breaks; [`compare`] checks a copy (an export, a backup)
+//!   against the proven entries and names the first one altered, moved, missing or added.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -279,6 +280,42 @@ pub fn validate(entries: &[Entry], head: &Hash32) -> Result<(), Mismatch> {
             index,
             reason: format!(
                 "the chain ends at {prev}, but the channel's proven head is {head} (the last entry was altered, or entries are missing at the end)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Compares a copy of a channel's entries (an export, a backup) with the entries read with
+/// proofs ([`validate`] them first), and names the first entry of the copy that differs:
+/// altered, moved, missing or added.
+pub fn compare(copy: &[Entry], proven: &[Entry]) -> Result<(), Mismatch> {
+    for (position, entry) in copy.iter().enumerate() {
+        let index = position as u64;
+        match proven.get(position) {
+            Some(original) if original == entry => {}
+            Some(_) => {
+                let reason = match proven.iter().position(|p| p == entry) {
+                    Some(at) => format!("is entry {at} of the channel, moved here"),
+                    None => "differs from the proven entry at this position (altered)".into(),
+                };
+                return Err(Mismatch { index, reason });
+            }
+            None => {
+                return Err(Mismatch {
+                    index,
+                    reason: format!("is not in the channel, which has {} entries", proven.len()),
+                });
+            }
+        }
+    }
+    if copy.len() < proven.len() {
+        return Err(Mismatch {
+            index: copy.len() as u64,
+            reason: format!(
+                "is missing: the copy ends after {} of the channel's {} entries",
+                copy.len(),
+                proven.len()
             ),
         });
     }

@@ -7,7 +7,7 @@
     reason = "a test fails loudly on an unexpected error"
 )]
 
-use weft_channels::{AgreementSecret, EpochSecret, open, seal, unwrap, validate, wrap};
+use weft_channels::{AgreementSecret, EpochSecret, compare, open, seal, unwrap, validate, wrap};
 use weft_types::Hash32;
 use weft_types::channel::{Entry, EntryInput, Payload, WRAPPED_KEY_BYTES};
 use weft_types::did::DidId;
@@ -145,4 +145,19 @@ fn reordered_removed_or_altered_entries_fail_at_that_entry() {
 
     let truncated = &entries[..4];
     assert_eq!(validate(truncated, &head).unwrap_err().index, 3);
+
+    // Against the proven entries, a copy fails exactly at the entry that changed.
+    assert_eq!(compare(&entries, &entries), Ok(()));
+    let error = compare(&altered, &entries).unwrap_err();
+    assert_eq!(error.index, 2);
+    assert!(error.reason.contains("altered"), "{error}");
+    let error = compare(&reordered, &entries).unwrap_err();
+    assert_eq!(
+        (error.index, error.reason.contains("entry 3 of the channel")),
+        (2, true),
+        "{error}"
+    );
+    let error = compare(&removed, &entries).unwrap_err();
+    assert_eq!(error.index, 1, "{error}");
+    assert_eq!(compare(truncated, &entries).unwrap_err().index, 4);
 }
