@@ -39,7 +39,9 @@ pub enum DidCommand {
         did: String,
         /// Its fragment (`key-2` gives `did:weft:…#key-2`).
         fragment: String,
-        /// The public key as a Multikey (z6Mk… Ed25519, z6LS… X25519).
+        /// The public key as a Multikey (z6Mk… Ed25519, z6LS… X25519). (Its id is not `key`,
+        /// which the global `--key` option takes.)
+        #[arg(id = "public_key", value_name = "KEY")]
         key: String,
         /// Relationships, comma-separated [default: authentication for Ed25519, keyAgreement for
         /// X25519].

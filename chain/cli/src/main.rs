@@ -6,13 +6,14 @@
 //! (`weft build`), [`contract`]
 //! (`deploy`, `call`, `send`, `tx`, `contract`, `info`), [`tangle`] (`weft tangle`), [`did`]
 //! (`weft did`), [`vc`] (`weft vc`, `weft vp`, `weft trust`; `weft vc serve` is
-//! [`issuer_server`]);
+//! [`issuer_server`]), [`channel`] (`weft channel`);
 //! [`output`] holds the global options and what every command shares. This file only parses the
 //! command line ([`Cli`]) and dispatches. A new command group is a new module plus one variant of
 //! [`Command`]. The CLI talks to nodes through `weft-client` (JSON-RPC) and starts one through
 //! `weft-node` and `weft-rpc`.
 
 mod build;
+mod channel;
 mod contract;
 mod dev;
 mod did;
@@ -92,6 +93,9 @@ enum Command {
     /// Accredit DIDs to issue credential types; show trust chains.
     #[command(subcommand)]
     Trust(vc::TrustCommand),
+    /// Audit-trail channels: create, subscribe, authorize, revoke, write, read, validate.
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -135,6 +139,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Vc(command) => vc::run_vc(global, command).await,
         Command::Vp(command) => vc::run_vp(global, command).await,
         Command::Trust(command) => vc::run_trust(global, command).await,
+        Command::Channel(command) => channel::run(global, command).await,
         Command::Tangle(command) => {
             let client = output::connect(global).await?;
             tangle::run(&client, command, global.json).await

@@ -80,6 +80,11 @@ impl AgreementSecret {
         Self(StaticSecret::from(bytes))
     }
 
+    /// Its secret bytes, to keep it in a key file.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
     /// The public key, for the DID document's `keyAgreement`.
     pub fn public(&self) -> [u8; 32] {
         PublicKey::from(&self.0).to_bytes()

@@ -453,6 +453,12 @@ impl<'a> Manager<'a> {
         expires_ms: Option<u64>,
     ) -> crate::Result<()> {
         let who = Self::parse(subscriber)?;
+        // The reader's key first: a grant whose keys cannot be shared would be of no use.
+        let key = if self.secrets.is_empty() || !rights.reads() {
+            None
+        } else {
+            Some(agreement_key(self.client, subscriber).await?)
+        };
         let tx = tx::authorize(
             &mut self.signer,
             &self.id,
@@ -462,10 +468,9 @@ impl<'a> Manager<'a> {
             expires_ms,
         );
         self.send(tx, "authorizing").await?;
-        if self.secrets.is_empty() || !rights.reads() {
+        let Some(key) = key else {
             return Ok(());
-        }
-        let key = agreement_key(self.client, subscriber).await?;
+        };
         let current = self.secrets.iter().map(|(e, _)| *e).max().unwrap_or(0);
         let epochs: Vec<u32> = match rights {
             weft_types::channel::Rights::Audit => self.secrets.iter().map(|(e, _)| *e).collect(),
