@@ -276,7 +276,9 @@ async fn main() -> Result<()> {
     // Measured now, with the committee idle: opening a sealed payload on one core.
     let open_floor = x25519_floor();
     floor.print(urls.len());
-    println!("sealed-payload opens/s on this machine (1 core; one X25519 agreement each): {open_floor:.0}");
+    println!(
+        "sealed-payload opens/s on this machine (1 core; one X25519 agreement each): {open_floor:.0}"
+    );
     println!(
         "channel entries written: {} by {} writers through {} member(s) in {:.2} s: {write_rate:.0} entries/s ({:.2} of the floor)",
         txs.len(),

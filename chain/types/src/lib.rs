@@ -15,6 +15,7 @@ pub mod channel;
 pub mod did;
 pub mod event;
 pub mod ids;
+pub mod policy;
 pub mod status;
 pub mod trust;
 pub mod tx;

@@ -2,7 +2,7 @@
 //!
 //! Their code is part of the protocol: every member of a committee must install the same bytes at
 //! genesis, whatever compiler it was built with. So the wasm is committed next to this crate
-//! (`identity.wasm`, `status.wasm`, `trust.wasm`, `channel.wasm`) and compiled into the `weft` binary, and a test rebuilds each contract from
+//! (`identity.wasm`, `status.wasm`, `trust.wasm`, `channel.wasm`, `policy.wasm`) and compiled into the `weft` binary, and a test rebuilds each contract from
 //! its crate in `contracts/` and checks that the bytes are the same (`tests/reproducible.rs`; run
 //! it with `WEFT_UPDATE_SYSTEM_CONTRACTS=1` to write new bytes after changing a contract).
 //!
@@ -67,8 +67,15 @@ pub const CHANNEL: SystemContract = SystemContract {
     code: include_bytes!("../channel.wasm"),
 };
 
+/// Device access policies (`contracts/policy`).
+pub const POLICY: SystemContract = SystemContract {
+    name: "policy",
+    source: "contracts/policy",
+    code: include_bytes!("../policy.wasm"),
+};
+
 /// Every system contract, in the order they are installed.
-pub const ALL: &[SystemContract] = &[IDENTITY, STATUS, TRUST, CHANNEL];
+pub const ALL: &[SystemContract] = &[IDENTITY, STATUS, TRUST, CHANNEL, POLICY];
 
 /// The system contract called `name`.
 pub fn by_name(name: &str) -> Option<&'static SystemContract> {

@@ -57,5 +57,12 @@ impl From<weft_types::channel::ChannelError> for ContractError {
     }
 }
 
+/// A refused policy, with its message.
+impl From<weft_types::policy::PolicyError> for ContractError {
+    fn from(e: weft_types::policy::PolicyError) -> Self {
+        Self(e.0)
+    }
+}
+
 /// Result of contract methods.
 pub type Result<T, E = ContractError> = std::result::Result<T, E>;
