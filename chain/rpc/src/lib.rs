@@ -11,6 +11,8 @@
 //! - [`credentials`]: the W3C VC API verifier endpoints (`POST /credentials/verify`,
 //!   `POST /presentations/verify`, `POST /challenges`), status lists (`GET /status/…`) and the
 //!   `status_*` and `trust_*` methods.
+//! - [`policy`]: `policy_decide`, device access decisions on verified credentials, with the
+//!   proof of the policy they rest on.
 //! - [`route`]: how such HTTP routes sit in front of JSON-RPC.
 //!
 //! Start reading at [`module`] and [`serve`]. The server reaches the node only through
@@ -22,6 +24,7 @@ pub mod chain;
 pub mod credentials;
 pub mod did;
 pub mod params;
+pub mod policy;
 pub mod route;
 pub mod tangle;
 
@@ -46,6 +49,7 @@ pub fn module(node: Ctx) -> RpcModule<Ctx> {
     tangle::register(&mut m);
     did::register(&mut m);
     credentials::register(&mut m);
+    policy::register(&mut m);
     m
 }
 

@@ -146,6 +146,17 @@ pub const METHODS: &[MethodDoc] = &[
         summary: "The chain of accreditations from an issuer DID to one of the given roots for a credential type (at a time, by default now), or why there is none.",
     },
     MethodDoc {
+        name: "policy_decide",
+        params: &[
+            "device",
+            "action",
+            "subject",
+            "credentials?",
+            "trustedRoots?",
+        ],
+        summary: "Whether a subject DID may perform an action on a device DID: the device's policy decided on the credentials that verify (grant, deny, undefined or conflict; only grant permits), with obligations and the policy's proof at the latest anchored height.",
+    },
+    MethodDoc {
         name: "tangle_getBlock",
         params: &["id"],
         summary: "A Tangle block with its metadata (solid, confirmation, approvers, children), or null.",
