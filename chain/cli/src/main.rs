@@ -6,7 +6,7 @@
 //! (`weft build`), [`contract`]
 //! (`deploy`, `call`, `send`, `tx`, `contract`, `info`), [`tangle`] (`weft tangle`), [`did`]
 //! (`weft did`), [`vc`] (`weft vc`, `weft vp`, `weft trust`; `weft vc serve` is
-//! [`issuer_server`]), [`channel`] (`weft channel`);
+//! [`issuer_server`]), [`channel`] (`weft channel`), [`policy`] (`weft policy`);
 //! [`output`] holds the global options and what every command shares. This file only parses the
 //! command line ([`Cli`]) and dispatches. A new command group is a new module plus one variant of
 //! [`Command`]. The CLI talks to nodes through `weft-client` (JSON-RPC) and starts one through
@@ -21,6 +21,7 @@ mod issuer_server;
 mod keys;
 mod node;
 mod output;
+mod policy;
 mod tangle;
 mod vc;
 
@@ -96,6 +97,9 @@ enum Command {
     /// Audit-trail channels: create, subscribe, authorize, revoke, write, read, validate.
     #[command(subcommand)]
     Channel(channel::ChannelCommand),
+    /// Device access policies: set, show, decide.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -140,6 +144,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Vp(command) => vc::run_vp(global, command).await,
         Command::Trust(command) => vc::run_trust(global, command).await,
         Command::Channel(command) => channel::run(global, command).await,
+        Command::Policy(command) => policy::run(global, command).await,
         Command::Tangle(command) => {
             let client = output::connect(global).await?;
             tangle::run(&client, command, global.json).await

@@ -288,3 +288,99 @@ async fn credentials_from_the_command_line() {
         .unwrap();
     assert_eq!(status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_policies_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("node");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (ok, _, err) = weft(&[
+        "init",
+        "--home",
+        home.to_str().unwrap(),
+        "--rpc-listen",
+        &listen,
+    ]);
+    assert!(ok, "{err}");
+    let log = dir.path().join("node.log");
+    let config = home.join("config.toml");
+    let mut child = spawn(&["node", "run", "--config", config.to_str().unwrap()], &log);
+    let url = format!("http://{listen}");
+    ready(&url, &mut child, &log).await;
+    let _node = Killed(child);
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let as_key = |key: &str, args: &[&str]| {
+        let key = path(key);
+        weft(&[&["--rpc", url.as_str(), "--key", key.as_str()][..], args].concat())
+    };
+    let mut dids = Vec::new();
+    for who in ["device.json", "tech.json"] {
+        assert!(weft(&["keys", "new", "--out", &path(who)]).0);
+        let (ok, out, err) = as_key(who, &["did", "create"]);
+        assert!(ok, "{err}");
+        dids.push(out.split_whitespace().next().unwrap().to_string());
+    }
+    let (device, tech) = (&dids[0], &dids[1]);
+    let policy = serde_json::json!({"rules": [{
+        "effect": "grant", "actions": ["open"], "subject": {"did": tech},
+        "conditions": [{"daily": {"from": "00:00", "until": "23:59"}}],
+        "obligations": ["log-access"]
+    }, {
+        "effect": "deny", "actions": ["reset"], "subject": "anyone"
+    }]});
+    std::fs::write(path("policy.json"), policy.to_string()).unwrap();
+    // The device owns itself; the technician does not own it.
+    let (ok, _, err) = as_key(
+        "tech.json",
+        &[
+            "policy",
+            "set",
+            &path("policy.json"),
+            "--device",
+            device,
+            "--did",
+            tech,
+        ],
+    );
+    assert!(!ok && err.contains("does not own"), "{err}");
+    let (ok, out, err) = as_key(
+        "device.json",
+        &[
+            "policy",
+            "set",
+            &path("policy.json"),
+            "--device",
+            device,
+            "--did",
+            device,
+        ],
+    );
+    assert!(ok && out.contains("2 rule(s)"), "{out}{err}");
+    let (ok, out, _) = weft(&["--rpc", &url, "policy", "show", device]);
+    assert!(
+        ok && out.contains("log-access") && out.contains("\"from\": \"00:00\""),
+        "{out}"
+    );
+    let decide = |action: &str, subject: &str| {
+        weft(&[
+            "--rpc",
+            &url,
+            "policy",
+            "decide",
+            device,
+            "--action",
+            action,
+            "--subject",
+            subject,
+        ])
+    };
+    let (ok, out, err) = decide("open", tech);
+    assert!(ok && out.contains("grant"), "{out}{err}");
+    let (ok, out, err) = decide("open", device);
+    assert!(
+        !ok && out.contains("undefined") && err.contains("not permitted"),
+        "{out}{err}"
+    );
+    let (ok, out, _) = decide("reset", tech);
+    assert!(!ok && out.contains("deny"), "{out}");
+}
