@@ -17,6 +17,9 @@ const AFTER: [(&str, &str); 2] = [
     ("new-admin", "admin account 'ops-2' created"),
 ];
 
+/// The metadata of the firewall's entries.
+const WAF: &str = "{\"tool\":\"waf\"}";
+
 /// Runs the story; fails unless every outcome is the one it should be.
 pub async fn run(target: &Target) -> Result<()> {
     let (client, verifier) = target.connect().await?;
@@ -50,14 +53,15 @@ pub async fn run(target: &Target) -> Result<()> {
     println!("  the firewall may write; Alice may read");
 
     let mut writer = waf.tx_signer(&client).await?;
+    let waf_id = id_of(&waf)?;
     for (kind, event) in BEFORE {
         channels::write_entry(
             &client,
             &mut writer,
             &channel,
-            &id_of(&waf)?,
+            &waf_id,
             kind,
-            "{\"tool\":\"waf\"}",
+            WAF,
             b"",
             event.as_bytes(),
         )
@@ -87,9 +91,9 @@ pub async fn run(target: &Target) -> Result<()> {
             &client,
             &mut writer,
             &channel,
-            &id_of(&waf)?,
+            &waf_id,
             kind,
-            "{\"tool\":\"waf\"}",
+            WAF,
             b"",
             event.as_bytes(),
         )

@@ -26,6 +26,29 @@ use weft_types::did::{
     VerificationMethod,
 };
 
+/// The `main` of an example program: runs `story` against the target from the command line,
+/// printing an error and exiting non-zero if the story fails.
+#[macro_export]
+macro_rules! example_main {
+    ($story:path) => {
+        #[tokio::main]
+        async fn main() -> std::process::ExitCode {
+            let result = async {
+                let target = $crate::Target::from_args()?;
+                $story(&target).await
+            }
+            .await;
+            match result {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    };
+}
+
 /// Where a scenario runs: a node's RPC URL and the chain's genesis file.
 #[derive(Debug, Clone)]
 pub struct Target {

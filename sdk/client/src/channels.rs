@@ -277,16 +277,7 @@ pub fn next_channel_id(author: &DidId, counter: u64) -> Hash32 {
 }
 
 #[cfg(feature = "transport")]
-fn rejected(receipt: crate::json::ReceiptJson, what: &str) -> crate::Result<Vec<u8>> {
-    match receipt.status {
-        crate::json::Status::Success => Ok(receipt.return_data),
-        crate::json::Status::Failure => Err(crate::Error::Rejected(format!(
-            "{what} failed at height {}: {}",
-            receipt.height,
-            receipt.error.unwrap_or_default()
-        ))),
-    }
-}
+use crate::credentials::succeeded as rejected;
 
 #[cfg(feature = "transport")]
 async fn view<T: borsh::BorshDeserialize>(

@@ -485,8 +485,9 @@ pub struct Issuer<'a> {
     base_url: String,
 }
 
+/// The return data of a successful transaction, or its failure as [`crate::Error::Rejected`].
 #[cfg(feature = "transport")]
-fn succeeded(receipt: crate::json::ReceiptJson, what: &str) -> crate::Result<Vec<u8>> {
+pub(crate) fn succeeded(receipt: crate::json::ReceiptJson, what: &str) -> crate::Result<Vec<u8>> {
     match receipt.status {
         crate::json::Status::Success => Ok(receipt.return_data),
         crate::json::Status::Failure => Err(crate::Error::Rejected(format!(
