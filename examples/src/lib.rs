@@ -10,6 +10,8 @@
 pub mod age_check;
 #[path = "../audit-trail/story.rs"]
 pub mod audit_trail;
+#[path = "../logistics/story.rs"]
+pub mod logistics;
 #[path = "../smart-meters/story.rs"]
 pub mod smart_meters;
 #[path = "../tickets/story.rs"]
