@@ -75,6 +75,9 @@ pub enum ChannelCommand {
         /// Audit, Read, Write or ReadAndWrite.
         #[arg(long)]
         rights: String,
+        /// A credential file showing you may (the managers verify it before authorizing).
+        #[arg(long)]
+        evidence: Option<PathBuf>,
     },
     /// Grant a DID rights (as the author or an admin), sharing the keys they cover.
     Authorize {
@@ -312,7 +315,12 @@ pub async fn run(cli: &Global, command: &ChannelCommand) -> Result<()> {
             channel,
             acting,
             rights,
+            evidence,
         } => {
+            let evidence = evidence
+                .as_ref()
+                .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+                .transpose()?;
             let client = connect(cli).await?;
             let rights = Rights::parse(rights)?;
             let did = parse_did(&acting.did)?;
@@ -323,6 +331,7 @@ pub async fn run(cli: &Global, command: &ChannelCommand) -> Result<()> {
                     channel,
                     &did.id,
                     rights,
+                    evidence.as_deref(),
                 ))
                 .await?;
             check(receipt)?;

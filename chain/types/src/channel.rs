@@ -185,7 +185,14 @@ pub struct Subscription {
     pub from_epoch: u32,
     /// Height of the last change.
     pub height: u64,
+    /// What the subscriber offered to show it may have the rights: typically a verifiable
+    /// credential (at most [`MAX_EVIDENCE`] bytes), which managers verify off chain before they
+    /// authorize (`weft_client::credentials::CredentialVerifier`).
+    pub evidence: Option<Vec<u8>>,
 }
+
+/// The largest evidence a subscription request carries.
+pub const MAX_EVIDENCE: usize = 8 * 1024;
 
 impl Subscription {
     /// The rights in force at block time `now_ms`, if any.
@@ -368,6 +375,7 @@ mod tests {
             from_entry: 0,
             from_epoch: 0,
             height: 1,
+            evidence: None,
         };
         assert_eq!(s.rights_at(99), Some(Rights::Read));
         assert_eq!(s.rights_at(100), None);

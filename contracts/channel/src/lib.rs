@@ -132,11 +132,25 @@ pub fn set_admins(channel: Hash32, admins: Vec<DidId>) -> Result<()> {
     Ok(())
 }
 
-/// `subscriber` asks for `rights` on a channel.
+/// `subscriber` asks for `rights` on a channel, optionally with `evidence` that it may (a
+/// credential, which managers verify before they authorize).
 #[call]
-pub fn request(channel: Hash32, subscriber: DidId, rights: Rights) -> Result<()> {
+pub fn request(
+    channel: Hash32,
+    subscriber: DidId,
+    rights: Rights,
+    evidence: Option<Vec<u8>>,
+) -> Result<()> {
     load(&channel)?;
     acting_as(&subscriber, "the subscriber")?;
+    if let Some(e) = &evidence {
+        require!(
+            e.len() <= channel::MAX_EVIDENCE,
+            "evidence has at most {} bytes, not {}",
+            channel::MAX_EVIDENCE,
+            e.len()
+        );
+    }
     let key = names::member_id(&channel, &subscriber);
     let mut subscription = SUBSCRIPTIONS.get(&key).unwrap_or(Subscription {
         requested: rights,
@@ -146,8 +160,10 @@ pub fn request(channel: Hash32, subscriber: DidId, rights: Rights) -> Result<()>
         from_entry: 0,
         from_epoch: 0,
         height: block_height(),
+        evidence: None,
     });
     subscription.requested = rights;
+    subscription.evidence = evidence;
     subscription.height = block_height();
     SUBSCRIPTIONS.set(&key, &subscription);
     remember_member(&channel, &subscriber)?;
@@ -183,6 +199,7 @@ pub fn authorize(
     let key = names::member_id(&channel, &subscriber);
     let previous = SUBSCRIPTIONS.get(&key);
     let requested = previous.as_ref().map_or(rights, |s| s.requested);
+    let evidence = previous.and_then(|s| s.evidence);
     SUBSCRIPTIONS.set(
         &key,
         &Subscription {
@@ -193,6 +210,7 @@ pub fn authorize(
             from_entry: record.entries,
             from_epoch: record.epoch,
             height: block_height(),
+            evidence,
         },
     );
     remember_member(&channel, &subscriber)?;

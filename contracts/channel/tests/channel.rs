@@ -178,8 +178,21 @@ fn only_the_author_and_its_admins_grant_rights_and_nobody_their_own() {
     let mut s = setup();
     let id = s.create(true);
     let (reader, admin) = (s.did(READER), s.did(ADMIN));
-    s.call(READER, "request", &(id, reader, Rights::Read))
+    let evidence = Some(b"{\"type\":\"AuditorLicense\"}".to_vec());
+    s.call(READER, "request", &(id, reader, Rights::Read, evidence))
         .unwrap();
+    let asked: Option<weft_types::channel::Subscription> = s
+        .chain
+        .view(s.channel_contract, "subscription", &(id, reader))
+        .unwrap();
+    assert!(asked.unwrap().evidence.unwrap().starts_with(b"{"));
+    s.refused("evidence has at most", |s| {
+        s.call(
+            READER,
+            "request",
+            &(id, reader, Rights::Read, Some(vec![0u8; 9_000])),
+        )
+    });
     // A stranger, the subscriber itself, and an admin before it is named cannot grant.
     s.refused("neither the author nor an admin", |s| {
         s.authorize(STRANGER, id, READER, Rights::Read, None)

@@ -51,14 +51,20 @@ pub mod tx {
         call(signer, "set_admins", &(channel, admins))
     }
 
-    /// `request(channel, subscriber, rights)`.
+    /// `request(channel, subscriber, rights, evidence)`: `evidence` is typically a credential
+    /// (its JSON bytes) the managers verify before they authorize.
     pub fn request(
         signer: &mut Signer,
         channel: &Hash32,
         subscriber: &DidId,
         rights: Rights,
+        evidence: Option<&[u8]>,
     ) -> SignedTransaction {
-        call(signer, "request", &(channel, subscriber, rights))
+        call(
+            signer,
+            "request",
+            &(channel, subscriber, rights, evidence.map(<[u8]>::to_vec)),
+        )
     }
 
     /// `authorize(channel, manager, subscriber, rights, expires_ms)`.
