@@ -83,11 +83,7 @@ async fn a_device_decides_on_verified_credentials() {
         }],
     };
     let mut owner_signer = signer(&http, 1).await;
-    let set = owner_signer.call(
-        ContractId::system("policy"),
-        "set",
-        borsh::to_vec(&(owner_id, device_id, policy)).unwrap(),
-    );
+    let set = weft_client::policy::set(&mut owner_signer, &owner_id, &device_id, &policy);
     let r = http.send_and_wait(&set).await.unwrap();
     assert_eq!(r.status, Status::Success, "{r:?}");
 

@@ -12,6 +12,8 @@
 //! - [`credentials`]: verifying credentials and presentations from proven state
 //!   ([`credentials::CredentialVerifier`]), issuing and keeping status lists
 //!   ([`credentials::Issuer`]).
+//! - [`channels`]: audit-trail channels (transactions, proven reads, decryption, `Manager`);
+//!   [`policy`]: device access policies (`set`, `decide`).
 //! - [`codec`] turns JSON into borsh through a contract's ABI and back; [`json`] has the API's JSON
 //!   shapes, shared with the node.
 //!
@@ -44,6 +46,7 @@ mod error;
 pub mod genesis;
 pub mod json;
 pub mod keyfile;
+pub mod policy;
 mod signer;
 mod verify;
 
