@@ -107,6 +107,15 @@ pub enum ChannelCommand {
         #[command(flatten)]
         secrets: Secrets,
     },
+    /// Start a new key epoch shared with the members that read now (after a grant expired).
+    Rotate {
+        /// The channel id.
+        channel: Hash32,
+        #[command(flatten)]
+        acting: Acting,
+        #[command(flatten)]
+        secrets: Secrets,
+    },
     /// Append an entry (sealed to the current epoch key on a private channel).
     Write {
         /// The channel id.
@@ -375,6 +384,24 @@ pub async fn run(cli: &Global, command: &ChannelCommand) -> Result<()> {
                 );
             }
             out!("{subscriber} revoked on {channel}");
+            Ok(())
+        }
+        ChannelCommand::Rotate {
+            channel,
+            acting,
+            secrets,
+        } => {
+            let client = connect(cli).await?;
+            let (mut manager, path) = manager(cli, &client, channel, acting, secrets).await?;
+            if manager.secrets().is_empty() {
+                bail!(
+                    "no epoch secrets in {}: only a manager holding them can rotate",
+                    path.display()
+                );
+            }
+            manager.rotate().await?;
+            save_secrets(&path, channel, manager.secrets())?;
+            out!("{channel} is at key epoch {}", manager.secrets().len() - 1);
             Ok(())
         }
         ChannelCommand::Write {
