@@ -206,3 +206,23 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// The committee a chain reports in `weft_chainInfo` (a benchmark's stand-in for the genesis
+/// file a real light client reads).
+pub fn committee_of(info: &weft_client::json::ChainInfo) -> Result<weft_types::Committee> {
+    let members = info
+        .committee
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            let key: weft_types::Hash32 = m.public_key.parse()?;
+            Ok(weft_types::CommitteeMember {
+                public_key: weft_types::PublicKey(key.0),
+                power: m.power,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    weft_types::Committee::new(0, members)
+        .map_err(|e| anyhow::anyhow!("the chain has no committee to verify against: {e}"))
+}

@@ -12,21 +12,17 @@ const SHOP: &str = "shop.example";
 
 /// An identity credential about `holder`, born on `birth_date`.
 fn identity(holder: &str, birth_date: &str, valid_until: Option<&str>) -> Value {
-    let mut credential = json!({
-        "@context": [
-            "https://www.w3.org/ns/credentials/v2",
-            "https://www.w3.org/ns/credentials/undefined-terms/v2"
-        ],
-        "type": ["VerifiableCredential", "IdentityCredential"],
-        "validFrom": "2025-01-01T00:00:00Z",
-        "credentialSubject": {
+    let mut credential = crate::credential(
+        "IdentityCredential",
+        "2025-01-01T00:00:00Z",
+        json!({
             "id": holder,
             "givenName": "Alex",
             "familyName": "Muster",
             "birthDate": birth_date,
             "ageOver18": true
-        }
-    });
+        }),
+    );
     if let Some(until) = valid_until {
         credential["validUntil"] = until.into();
     }

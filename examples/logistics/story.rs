@@ -9,15 +9,7 @@ use weft_types::Keypair;
 use weft_types::channel::{ChannelSpec, Rights};
 
 fn license(holder: &str, kind: &str) -> Value {
-    json!({
-        "@context": [
-            "https://www.w3.org/ns/credentials/v2",
-            "https://www.w3.org/ns/credentials/undefined-terms/v2"
-        ],
-        "type": ["VerifiableCredential", kind],
-        "validFrom": "2026-01-01T00:00:00Z",
-        "credentialSubject": {"id": holder}
-    })
+    crate::credential(kind, "2026-01-01T00:00:00Z", json!({"id": holder}))
 }
 
 /// Runs the story; fails unless every outcome is the one it should be.

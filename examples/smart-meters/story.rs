@@ -10,29 +10,22 @@ use weft_types::channel::{ChannelSpec, Payload, Rights};
 use weft_types::status::{Change, ListSpec, MIN_ENTRIES, Purpose};
 
 fn certificate(meter: &str, serial: &str) -> Value {
-    json!({
-        "@context": [
-            "https://www.w3.org/ns/credentials/v2",
-            "https://www.w3.org/ns/credentials/undefined-terms/v2"
-        ],
-        "type": ["VerifiableCredential", "MeterCertificate"],
-        "validFrom": "2026-01-01T00:00:00Z",
-        "credentialSubject": {"id": meter, "serial": serial, "accuracyClass": "B"}
-    })
+    crate::credential(
+        "MeterCertificate",
+        "2026-01-01T00:00:00Z",
+        json!({"id": meter, "serial": serial, "accuracyClass": "B"}),
+    )
 }
 
 /// A reading, as a credential the meter issues about itself and signs with its own key.
 fn reading(meter: &str, kwh: f64, at: &str) -> Value {
-    json!({
-        "@context": [
-            "https://www.w3.org/ns/credentials/v2",
-            "https://www.w3.org/ns/credentials/undefined-terms/v2"
-        ],
-        "type": ["VerifiableCredential", "MeterReading"],
-        "issuer": meter,
-        "validFrom": at,
-        "credentialSubject": {"id": meter, "energyKWh": kwh, "measuredAt": at}
-    })
+    let mut reading = crate::credential(
+        "MeterReading",
+        at,
+        json!({"id": meter, "energyKWh": kwh, "measuredAt": at}),
+    );
+    reading["issuer"] = meter.into();
+    reading
 }
 
 /// Runs the story; fails unless every decision is the one it should be.

@@ -215,6 +215,21 @@ impl Party {
     }
 }
 
+/// An unsecured credential of type `kind` about `subject` (its claims, with `id`), valid from
+/// `valid_from`, in the VC 2.0 and undefined-terms contexts (the examples' claims are terms of
+/// their own).
+pub fn credential(kind: &str, valid_from: &str, subject: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://www.w3.org/ns/credentials/undefined-terms/v2"
+        ],
+        "type": ["VerifiableCredential", kind],
+        "validFrom": valid_from,
+        "credentialSubject": subject,
+    })
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
     std::time::SystemTime::now()

@@ -11,20 +11,13 @@ use weft_types::status::{Change, ListSpec, MIN_ENTRIES, Purpose};
 const GATE: &str = "gate-3.arena.example";
 
 fn ticket(attendee: &str, seat: &str) -> Value {
-    json!({
-        "@context": [
-            "https://www.w3.org/ns/credentials/v2",
-            "https://www.w3.org/ns/credentials/undefined-terms/v2"
-        ],
-        "type": ["VerifiableCredential", "TicketCredential"],
-        "validFrom": "2026-01-01T00:00:00Z",
-        "validUntil": "2099-01-01T00:00:00Z",
-        "credentialSubject": {
-            "id": attendee,
-            "event": "Weft Live, Arena Hall",
-            "seat": seat
-        }
-    })
+    let mut ticket = crate::credential(
+        "TicketCredential",
+        "2026-01-01T00:00:00Z",
+        json!({"id": attendee, "event": "Weft Live, Arena Hall", "seat": seat}),
+    );
+    ticket["validUntil"] = "2099-01-01T00:00:00Z".into();
+    ticket
 }
 
 /// The index of the entry with `purpose` in a Data Integrity credential.

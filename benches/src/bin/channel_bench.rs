@@ -30,7 +30,7 @@ use weft_types::did::{
     ASSERTION_METHOD, AUTHENTICATION, CAPABILITY_INVOCATION, DidId, Document, KEY_AGREEMENT,
     KeyFormat, KeyType, VerificationMethod,
 };
-use weft_types::{Committee, CommitteeMember, Hash32, Keypair, SignedTransaction};
+use weft_types::{Hash32, Keypair, SignedTransaction};
 
 #[derive(Parser)]
 #[command(about = "Channel entries written, and read, decrypted and validated, per second")]
@@ -122,22 +122,7 @@ async fn main() -> Result<()> {
     let client = connect(&urls[0]).await?;
     let info = client.chain_info().await?;
     let chain = info.chain_id.clone();
-    let committee = Committee::new(
-        0,
-        info.committee
-            .clone()
-            .unwrap_or_default()
-            .iter()
-            .map(|m| {
-                let key: Hash32 = m.public_key.parse()?;
-                Ok(CommitteeMember {
-                    public_key: weft_types::PublicKey(key.0),
-                    power: m.power,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?,
-    )
-    .map_err(|e| anyhow::anyhow!("the chain has no committee to verify against: {e}"))?;
+    let committee = weft_benches::devnet::committee_of(&info)?;
 
     eprintln!(
         "setting up the channel, {} writers and a reader…",

@@ -30,7 +30,7 @@ use weft_client::{Client, Signer};
 use weft_types::did::{
     AUTHENTICATION, CAPABILITY_INVOCATION, Did, DidId, Document, Op, VerificationMethod,
 };
-use weft_types::{Committee, CommitteeMember, ContractId, Keypair, SignedTransaction};
+use weft_types::{ContractId, Keypair, SignedTransaction};
 
 #[derive(Parser)]
 #[command(about = "DID updates and verified DID resolutions per second on a Weft committee")]
@@ -106,21 +106,7 @@ async fn main() -> Result<()> {
     let client = connect(&urls[0]).await?;
     let info = client.chain_info().await?;
     let chain = info.chain_id.clone();
-    let members = info.committee.clone().unwrap_or_default();
-    let committee = Committee::new(
-        0,
-        members
-            .iter()
-            .map(|m| {
-                let key: weft_types::Hash32 = m.public_key.parse()?;
-                Ok(CommitteeMember {
-                    public_key: weft_types::PublicKey(key.0),
-                    power: m.power,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?,
-    )
-    .map_err(|e| anyhow::anyhow!("the chain has no committee to verify against: {e}"))?;
+    let committee = weft_benches::devnet::committee_of(&info)?;
     let identity = ContractId::system("identity");
     let senders: Vec<BinarySender> = urls
         .iter()

@@ -31,13 +31,13 @@ use weft_benches::devnet::{Floor, Target, connect};
 use weft_client::Client;
 use weft_client::credentials::{CredentialVerifier, Issuer};
 use weft_credentials::{Cryptosuite, Format, Options, Reason};
+use weft_types::Keypair;
 use weft_types::did::{
     ASSERTION_METHOD, AUTHENTICATION, CAPABILITY_INVOCATION, Did, DidId, Document,
     VerificationMethod,
 };
 use weft_types::status::{Change, ListSpec, MIN_ENTRIES, Purpose};
 use weft_types::trust::Grant;
-use weft_types::{Committee, CommitteeMember, Keypair};
 
 #[derive(Parser)]
 #[command(about = "End-to-end verified credential verifications per second on a Weft node")]
@@ -106,22 +106,7 @@ async fn main() -> Result<()> {
     let client = connect(&urls[0]).await?;
     let info = client.chain_info().await?;
     let chain = info.chain_id.clone();
-    let committee = Committee::new(
-        0,
-        info.committee
-            .clone()
-            .unwrap_or_default()
-            .iter()
-            .map(|m| {
-                let key: weft_types::Hash32 = m.public_key.parse()?;
-                Ok(CommitteeMember {
-                    public_key: weft_types::PublicKey(key.0),
-                    power: m.power,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?,
-    )
-    .map_err(|e| anyhow::anyhow!("the chain has no committee to verify against: {e}"))?;
+    let committee = weft_benches::devnet::committee_of(&info)?;
     let http = urls[0].replacen("ws://", "http://", 1);
 
     // Root → authority → issuer, and the issuer's revocation list.
