@@ -6,7 +6,8 @@
 //! (`weft build`), [`contract`]
 //! (`deploy`, `call`, `send`, `tx`, `contract`, `info`), [`tangle`] (`weft tangle`), [`did`]
 //! (`weft did`), [`vc`] (`weft vc`, `weft vp`, `weft trust`; `weft vc serve` is
-//! [`issuer_server`]), [`channel`] (`weft channel`), [`policy`] (`weft policy`);
+//! [`issuer_server`]), [`channel`] (`weft channel`), [`policy`] (`weft policy`), [`token`]
+//! (`weft token`), [`nft`] (`weft nft`);
 //! [`output`] holds the global options and what every command shares. This file only parses the
 //! command line ([`Cli`]) and dispatches. A new command group is a new module plus one variant of
 //! [`Command`]. The CLI talks to nodes through `weft-client` (JSON-RPC) and starts one through
@@ -19,10 +20,12 @@ mod dev;
 mod did;
 mod issuer_server;
 mod keys;
+mod nft;
 mod node;
 mod output;
 mod policy;
 mod tangle;
+mod token;
 mod vc;
 
 use anyhow::Result;
@@ -100,6 +103,12 @@ enum Command {
     /// Device access policies: set, show, decide.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Fungible tokens: create, mint, move, approve, read balances.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Non-fungible items: collections, minting, transfers, listings.
+    #[command(subcommand)]
+    Nft(nft::NftCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -145,6 +154,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Trust(command) => vc::run_trust(global, command).await,
         Command::Channel(command) => channel::run(global, command).await,
         Command::Policy(command) => policy::run(global, command).await,
+        Command::Token(command) => token::run(global, command).await,
+        Command::Nft(command) => nft::run(global, command).await,
         Command::Tangle(command) => {
             let client = output::connect(global).await?;
             tangle::run(&client, command, global.json).await

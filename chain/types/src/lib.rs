@@ -14,9 +14,12 @@ pub mod block;
 pub mod channel;
 pub mod did;
 pub mod event;
+pub mod holder;
 pub mod ids;
+pub mod nft;
 pub mod policy;
 pub mod status;
+pub mod token;
 pub mod trust;
 pub mod tx;
 

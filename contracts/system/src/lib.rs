@@ -2,7 +2,8 @@
 //!
 //! Their code is part of the protocol: every member of a committee must install the same bytes at
 //! genesis, whatever compiler it was built with. So the wasm is committed next to this crate
-//! (`identity.wasm`, `status.wasm`, `trust.wasm`, `channel.wasm`, `policy.wasm`) and compiled into the `weft` binary, and a test rebuilds each contract from
+//! (`identity.wasm`, `status.wasm`, `trust.wasm`, `channel.wasm`, `policy.wasm`,
+//! `token.wasm`, `nft.wasm`) and compiled into the `weft` binary, and a test rebuilds each contract from
 //! its crate in `contracts/` and checks that the bytes are the same (`tests/reproducible.rs`; run
 //! it with `WEFT_UPDATE_SYSTEM_CONTRACTS=1` to write new bytes after changing a contract).
 //!
@@ -74,8 +75,22 @@ pub const POLICY: SystemContract = SystemContract {
     code: include_bytes!("../policy.wasm"),
 };
 
+/// Fungible tokens (`contracts/token`).
+pub const TOKEN: SystemContract = SystemContract {
+    name: "token",
+    source: "contracts/token",
+    code: include_bytes!("../token.wasm"),
+};
+
+/// Non-fungible items (`contracts/nft`).
+pub const NFT: SystemContract = SystemContract {
+    name: "nft",
+    source: "contracts/nft",
+    code: include_bytes!("../nft.wasm"),
+};
+
 /// Every system contract, in the order they are installed.
-pub const ALL: &[SystemContract] = &[IDENTITY, STATUS, TRUST, CHANNEL, POLICY];
+pub const ALL: &[SystemContract] = &[IDENTITY, STATUS, TRUST, CHANNEL, POLICY, TOKEN, NFT];
 
 /// The system contract called `name`.
 pub fn by_name(name: &str) -> Option<&'static SystemContract> {

@@ -14,6 +14,8 @@
 //!   ([`credentials::Issuer`]).
 //! - [`channels`]: audit-trail channels (transactions, proven reads, decryption, `Manager`);
 //!   [`policy`]: device access policies (`set`, `decide`).
+//! - [`token`]: fungible tokens (transactions, signed permits, views, proven balances);
+//!   [`nft`]: non-fungible items (transactions, views and listings, proven items).
 //! - [`codec`] turns JSON into borsh through a contract's ABI and back; [`json`] has the API's JSON
 //!   shapes, shared with the node.
 //!
@@ -46,8 +48,10 @@ mod error;
 pub mod genesis;
 pub mod json;
 pub mod keyfile;
+pub mod nft;
 pub mod policy;
 mod signer;
+pub mod token;
 mod verify;
 
 #[cfg(feature = "transport")]

@@ -64,5 +64,12 @@ impl From<weft_types::policy::PolicyError> for ContractError {
     }
 }
 
+/// A refused token or NFT request, with its message.
+impl From<weft_types::token::AssetError> for ContractError {
+    fn from(e: weft_types::token::AssetError) -> Self {
+        Self(e.0)
+    }
+}
+
 /// Result of contract methods.
 pub type Result<T, E = ContractError> = std::result::Result<T, E>;

@@ -30,16 +30,27 @@ pub fn require_sender_key(
     relationship: u8,
     role: &str,
 ) -> Result<DidVersion> {
+    require_key(chain, id, &caller().0, relationship, role)
+}
+
+/// Requires `key` (the sender, or the signer of a relayed request) to be an Ed25519 key of the
+/// active DID `id` under `relationship`; returns the DID's current version.
+pub fn require_key(
+    chain: &str,
+    id: &DidId,
+    key: &[u8; 32],
+    relationship: u8,
+    role: &str,
+) -> Result<DidVersion> {
     let version = active_did(chain, id, role)?;
-    let key = caller().0;
-    if !version.document.has_key(&key, relationship) {
+    if !version.document.has_key(key, relationship) {
         let name = RELATIONSHIPS
             .iter()
             .find(|(bit, _)| *bit == relationship)
             .map_or("required", |(_, name)| name);
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         return Err(ContractError(format!(
-            "the sender 0x{hex} is not an {name} key of {role} {}",
+            "the key 0x{hex} is not an {name} key of {role} {}",
             Did::new(chain, *id)
         )));
     }
