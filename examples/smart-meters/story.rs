@@ -9,7 +9,8 @@ use weft_types::Keypair;
 use weft_types::channel::{ChannelSpec, Payload, Rights};
 use weft_types::status::{Change, ListSpec, MIN_ENTRIES, Purpose};
 
-fn certificate(meter: &str, serial: &str) -> Value {
+/// A `MeterCertificate` credential about `meter` (unsigned).
+pub fn certificate(meter: &str, serial: &str) -> Value {
     crate::credential(
         "MeterCertificate",
         "2026-01-01T00:00:00Z",
@@ -18,7 +19,7 @@ fn certificate(meter: &str, serial: &str) -> Value {
 }
 
 /// A reading, as a credential the meter issues about itself and signs with its own key.
-fn reading(meter: &str, kwh: f64, at: &str) -> Value {
+pub fn reading(meter: &str, kwh: f64, at: &str) -> Value {
     let mut reading = crate::credential(
         "MeterReading",
         at,
@@ -171,7 +172,8 @@ pub async fn run(target: &Target) -> Result<()> {
     Ok(())
 }
 
-fn status_index(credential: &Value) -> Result<u32> {
+/// The status-list index of a `vc+jwt` credential enveloped by the issuer.
+pub fn status_index(credential: &Value) -> Result<u32> {
     let compact = credential["id"]
         .as_str()
         .and_then(|id| id.split_once(','))
@@ -184,7 +186,8 @@ fn status_index(credential: &Value) -> Result<u32> {
     )?)
 }
 
-fn reading_issuer(signed: &Value) -> Result<String> {
+/// The issuer of an enveloped `vc+jwt` reading.
+pub fn reading_issuer(signed: &Value) -> Result<String> {
     let compact = signed["id"]
         .as_str()
         .and_then(|id| id.split_once(','))

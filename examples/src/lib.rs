@@ -10,6 +10,8 @@
 pub mod age_check;
 #[path = "../audit-trail/story.rs"]
 pub mod audit_trail;
+#[path = "../energy-market/story.rs"]
+pub mod energy_market;
 #[path = "../logistics/story.rs"]
 pub mod logistics;
 #[path = "../smart-meters/story.rs"]

@@ -138,7 +138,9 @@ pub enum TokenCommand {
         #[command(flatten)]
         acting: Acting,
     },
-    /// Sign a transfer offline that any account relays (`weft token relay`); writes it as JSON.
+    /// Sign a transfer that any account relays (`weft token relay`); writes it as JSON. The key
+    /// never leaves this machine; the node is asked only for the token's decimals and, without
+    /// --nonce, the payer's next permit number.
     Permit {
         /// The token's number.
         token: u64,
@@ -154,11 +156,17 @@ pub enum TokenCommand {
         /// Write the permit to this file [default: stdout].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The permit number to sign for [default: the payer's next one]. Permits of one payer
+        /// apply in order, so number several signed before any is relayed 0, 1, 2, … past it.
+        #[arg(long)]
+        nonce: Option<u64>,
     },
-    /// Send a permit signed with `weft token permit` (any key may).
+    /// Send permits signed with `weft token permit` (any key may): one is a transfer; several
+    /// settle together, all or none (delivery against payment).
     Relay {
-        /// The permit file.
-        file: PathBuf,
+        /// The permit files (1 to 8).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Pause every movement of a pausable token, or restart them (as its owner).
     Pause {
@@ -637,6 +645,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
             deadline,
             acting,
             out: file,
+            nonce: number,
         } => {
             let path = key_path(cli);
             let key = keyfile::read(&path).with_context(|| {
@@ -659,7 +668,10 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                     weft_did::format_time(deadline_ms)
                 );
             }
-            let nonce = sdk::nonce(&client, &from).await?;
+            let nonce = match number {
+                Some(n) => *n,
+                None => sdk::nonce(&client, &from).await?,
+            };
             let permit = Permit {
                 token: *token,
                 from,
@@ -704,60 +716,50 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                 }
             }
         }
-        TokenCommand::Relay { file } => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let signed: SignedPermitJson = serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "{} is not a permit written by `weft token permit`",
-                    file.display()
-                )
-            })?;
-            if signed.chain != chain {
+        TokenCommand::Relay { files } => {
+            if files.len() > weft_types::token::MAX_LEGS {
                 bail!(
-                    "the permit is for chain `{}`, but the node at {} serves chain `{chain}`",
-                    signed.chain,
-                    cli.rpc
+                    "{} permits given; a settlement carries out at most {}",
+                    files.len(),
+                    weft_types::token::MAX_LEGS
                 );
             }
-            let p = &signed.permit;
-            let permit = Permit {
-                token: p.token,
-                from: holder(&p.from, &chain, "the permit's payer")?,
-                to: holder(&p.to, &chain, "the permit's recipient")?,
-                amount: p.amount.parse().map_err(|_| {
-                    anyhow!(
-                        "the permit's amount {:?} is not a whole number of base units",
-                        p.amount
-                    )
-                })?,
-                nonce: p.nonce,
-                deadline_ms: p.deadline_ms,
-            };
-            let signer_key: [u8; 32] = bytes(&signed.signer, "signer key")?;
-            let signature: [u8; 64] = bytes(&signed.signature, "signature")?;
-            let record = load(&client, permit.token).await?;
-            let mut signer = signer(cli, &client).await?;
-            let tx = tx::transfer_signed(&mut signer, &permit, &signer_key, &signature);
-            let receipt = send(&client, tx, "token").await?;
-            report(
-                cli,
-                receipt.height,
-                &format!(
-                    "permit {} relayed: {} sent {} to {}",
+            let mut legs = Vec::new();
+            let mut lines = Vec::new();
+            let mut shown = Vec::new();
+            for file in files {
+                let (permit, signer_key, signature) = read_permit(file, &chain, &cli.rpc)?;
+                let record = load(&client, permit.token).await?;
+                lines.push(format!(
+                    "permit {} of {}: {} to {}",
                     permit.nonce,
-                    p.from,
+                    permit.from.to_text(&chain),
                     units(&record, permit.amount),
-                    p.to
-                ),
-                json!({
+                    permit.to.to_text(&chain)
+                ));
+                shown.push(json!({
                     "token": permit.token,
-                    "from": p.from,
-                    "to": p.to,
-                    "amount": p.amount,
+                    "from": permit.from.to_text(&chain),
+                    "to": permit.to.to_text(&chain),
+                    "amount": permit.amount.to_string(),
                     "nonce": permit.nonce,
-                }),
-            );
+                }));
+                legs.push((permit, signer_key, signature));
+            }
+            let mut signer = signer(cli, &client).await?;
+            let tx = match legs.as_slice() {
+                [(permit, key, signature)] => {
+                    tx::transfer_signed(&mut signer, permit, key, signature)
+                }
+                _ => tx::settle(&mut signer, &legs),
+            };
+            let receipt = send(&client, tx, "token").await?;
+            let what = if legs.len() == 1 {
+                format!("relayed {}", lines[0])
+            } else {
+                format!("settled together:\n  {}", lines.join("\n  "))
+            };
+            report(cli, receipt.height, &what, json!({ "permits": shown }));
         }
         TokenCommand::Pause { token, off } => {
             let record = load(&client, *token).await?;
@@ -811,12 +813,11 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                 ),
                 Some(path) => {
                     let verifier = verifier(path, &chain)?;
-                    let (at, record) = sdk::info_proven(&verifier, &client, *token).await?;
+                    let (height, record, balance) =
+                        sdk::holding_proven(&verifier, &client, *token, &who).await?;
                     let record = record.ok_or_else(|| {
-                        anyhow!("there is no token {token} (proven absent at height {at})")
+                        anyhow!("there is no token {token} (proven absent at height {height})")
                     })?;
-                    let (height, balance) =
-                        sdk::balance_proven(&verifier, &client, *token, &who).await?;
                     (record, balance, Some(height))
                 }
             };
@@ -859,4 +860,43 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads a permit file written by `weft token permit` for chain `chain`.
+fn read_permit(file: &Path, chain: &str, rpc: &str) -> Result<(Permit, [u8; 32], [u8; 64])> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let signed: SignedPermitJson = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a permit written by `weft token permit`",
+            file.display()
+        )
+    })?;
+    if signed.chain != chain {
+        bail!(
+            "{} is a permit for chain `{}`, but the node at {rpc} serves chain `{chain}`",
+            file.display(),
+            signed.chain
+        );
+    }
+    let p = &signed.permit;
+    let permit = Permit {
+        token: p.token,
+        from: holder(&p.from, chain, "the permit's payer")?,
+        to: holder(&p.to, chain, "the permit's recipient")?,
+        amount: p.amount.parse().map_err(|_| {
+            anyhow!(
+                "{}: the amount {:?} is not a whole number of base units",
+                file.display(),
+                p.amount
+            )
+        })?,
+        nonce: p.nonce,
+        deadline_ms: p.deadline_ms,
+    };
+    Ok((
+        permit,
+        bytes(&signed.signer, "signer key")?,
+        bytes(&signed.signature, "signature")?,
+    ))
 }

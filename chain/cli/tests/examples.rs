@@ -22,4 +22,5 @@ async fn the_examples_run_against_weft_dev() {
     weft_examples::audit_trail::run(&target).await.unwrap();
     weft_examples::smart_meters::run(&target).await.unwrap();
     weft_examples::logistics::run(&target).await.unwrap();
+    weft_examples::energy_market::run(&target).await.unwrap();
 }

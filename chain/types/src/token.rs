@@ -36,6 +36,8 @@ pub const MAX_DESCRIPTION: usize = 1024;
 pub const MAX_URL: usize = 512;
 /// The most recipients of one batch transfer.
 pub const MAX_BATCH: usize = 256;
+/// The most permits one settlement carries out together.
+pub const MAX_LEGS: usize = 8;
 
 /// Marketing metadata, shown by wallets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

@@ -4,8 +4,9 @@
 //! ([`create_collection`]) and alone mints its items ([`mint`]), each with IRC27-style metadata
 //! and, for badges and tickets bound to a DID, as soulbound: a soulbound item never moves.
 //! Owners move items ([`transfer`]), approve one holder to move one item once ([`approve`]) and
-//! name operators who may move all their items of a collection ([`set_operator`]); owners, and
-//! the issuer of a collection declared `issuer_burns`, burn items ([`burn`]). Listings by owner
+//! name operators who may move all their items of a collection ([`set_operator`]). Whoever may
+//! move an item may burn it, and the issuer of a collection declared `issuer_burns` may burn any
+//! of its items; a soulbound item burns only by its holder or such an issuer ([`burn`]). Listings by owner
 //! ([`items_of`]) and by collection ([`items_in`]) page through an index kept in key order.
 //!
 //! A holder is an account (the sender's key) or a `did:weft` DID acting through a key under its
@@ -133,7 +134,7 @@ pub fn mint(collection: u64, to: Holder, meta: ItemMeta, soulbound: bool) -> Res
     if let Some(max) = record.spec.max_items {
         require!(
             record.minted < max,
-            "collection {collection} ({}) holds at most {max} items, all minted",
+            "collection {collection} ({}) has minted all {max} items it may ever have",
             record.spec.symbol
         );
     }
@@ -180,7 +181,7 @@ pub fn transfer(collection: u64, item: u64, actor: Holder, to: Holder) -> Result
     record.owner = to;
     record.approved = None;
     ITEMS.set(&names::item_pair(collection, item), &record);
-    emit("nft_transferred", &(collection, item, from, to));
+    emit("nft_transferred", &(collection, item, from, to, actor));
     Ok(())
 }
 
@@ -200,7 +201,7 @@ pub fn approve(collection: u64, item: u64, actor: Holder, approved: Option<Holde
     );
     record.approved = approved;
     ITEMS.set(&names::item_pair(collection, item), &record);
-    emit("nft_approved", &(collection, item, approved));
+    emit("nft_approved", &(collection, item, actor, approved));
     Ok(())
 }
 
@@ -226,7 +227,8 @@ pub fn set_operator(collection: u64, owner: Holder, operator: Holder, allowed: b
 }
 
 /// `actor` destroys the item: its owner, approved holder or an operator, or the collection's
-/// issuer if the collection is declared `issuer_burns`. Soulbound items burn too.
+/// issuer if the collection is declared `issuer_burns`. A soulbound item burns only by its
+/// holder or such an issuer.
 #[call]
 pub fn burn(collection: u64, item: u64, actor: Holder) -> Result<()> {
     let mut coll = load_collection(collection)?;
@@ -234,13 +236,29 @@ pub fn burn(collection: u64, item: u64, actor: Holder) -> Result<()> {
     require_sender(&actor, "the actor")?;
     let by_issuer = coll.spec.issuer_burns && actor == coll.issuer;
     if !by_issuer {
-        require_may_move(&record, &actor)?;
+        if record.soulbound {
+            require!(
+                actor == record.owner,
+                "item {item} of collection {collection} is soulbound: only its holder {} (or the issuer of an issuer_burns collection) burns it",
+                text(&record.owner)
+            );
+        } else {
+            require_may_move(&record, &actor).map_err(|e| {
+                if actor == coll.issuer {
+                    ContractError(format!(
+                        "collection {collection} was not declared issuer_burns, so its issuer burns only items it may move: {e}"
+                    ))
+                } else {
+                    e
+                }
+            })?;
+        }
     }
     OWNED.remove(&names::owned(&record.owner, collection, item));
     ITEMS.remove(&names::item_pair(collection, item));
     coll.burned += 1;
     COLLECTIONS.set(&collection, &coll);
-    emit("nft_burned", &(collection, item, record.owner));
+    emit("nft_burned", &(collection, item, record.owner, actor));
     Ok(())
 }
 

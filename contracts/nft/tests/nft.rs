@@ -229,7 +229,7 @@ fn the_issuer_mints_and_owners_move_items_through_approvals_and_operators() {
 
     // The limit of items, and burning by the owner.
     s.mint(1, c, holder(2), false).unwrap();
-    s.refused("all minted", |s| {
+    s.refused("has minted all 3 items", |s| {
         s.call(1, "mint", &(c, holder(2), meta("4th"), false))
     });
     s.call(3, "burn", &(c, b, holder(3))).unwrap();
@@ -274,9 +274,15 @@ fn a_soulbound_ticket_stays_with_its_did_and_the_issuer_may_revoke_it() {
     // Without issuer_burns, the issuer cannot.
     let d = s.collection(1, None, false);
     let u = s.mint(1, d, bound, true).unwrap();
-    s.refused("is neither the owner", |s| {
-        s.call(1, "burn", &(d, u, holder(1)))
+    s.refused("only its holder", |s| s.call(1, "burn", &(d, u, holder(1))));
+    let plain = s.mint(1, d, holder(2), false).unwrap();
+    s.refused("not declared issuer_burns", |s| {
+        s.call(1, "burn", &(d, plain, holder(1)))
     });
+    // An operator moves the holder's items, but never burns a soulbound one.
+    s.call(7, "set_operator", &(d, bound, holder(3), true))
+        .unwrap();
+    s.refused("only its holder", |s| s.call(3, "burn", &(d, u, holder(3))));
     s.call(7, "burn", &(d, u, bound)).unwrap();
 }
 

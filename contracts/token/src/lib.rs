@@ -6,7 +6,8 @@
 //! metadata ([`set_metadata`]) and hands ownership on or renounces it ([`set_owner`]). Holders
 //! move balances themselves ([`transfer`], [`transfer_batch`], [`burn`]), through allowances
 //! ([`approve`], [`transfer_from`]), or by a signed permit any account relays
-//! ([`transfer_signed`]).
+//! ([`transfer_signed`]); several permits settle together, all or none ([`settle`]: delivery
+//! against payment).
 //!
 //! A holder is an account (the sender's key) or a `did:weft` DID, which acts through a key under
 //! its `capabilityInvocation` relationship, read from the identity contract. There are no fees
@@ -20,7 +21,7 @@ use weft_sdk::prelude::*;
 use weft_types::did::{self, CAPABILITY_INVOCATION};
 use weft_types::holder::Holder;
 use weft_types::token::{
-    Allowance, MAX_BATCH, Metadata, Minter, Permit, Token, TokenSpec, format_amount,
+    Allowance, MAX_BATCH, MAX_LEGS, Metadata, Minter, Permit, Token, TokenSpec, format_amount,
     permit_message, storage as names,
 };
 
@@ -209,7 +210,8 @@ pub fn set_minter(token: u64, minter: Holder, cap: Option<u128>) -> Result<()> {
     Ok(())
 }
 
-/// The owner takes minting rights away from `minter`.
+/// The owner takes minting rights away from `minter` (naming it again later starts its count
+/// afresh, under the cap given then).
 #[call]
 pub fn remove_minter(token: u64, minter: Holder) -> Result<()> {
     let record = load(token)?;
@@ -251,8 +253,12 @@ pub fn mint(token: u64, minter: Holder, to: Holder, amount: u128) -> Result<()> 
     }
     require_moving(&record)?;
     require_not_frozen(&record, &to, "the recipient")?;
+    require_not_frozen(&record, &minter, "the minter")?;
     record.supply = record.check_mint(amount)?;
-    right.minted += amount;
+    right.minted = right
+        .minted
+        .checked_add(amount)
+        .ok_or("the minter's count would overflow")?;
     MINTERS.set(&key, &right);
     let theirs = balance_of(token, &to) + amount;
     set_balance(token, &to, theirs);
@@ -354,6 +360,7 @@ pub fn transfer_from(
 ) -> Result<()> {
     let record = load(token)?;
     require_sender(&spender, "the spender")?;
+    require_not_frozen(&record, &spender, "the spender")?;
     let key = names::allowance_pair(token, &from, &spender);
     let allowance = ALLOWANCES.get(&key);
     let available = allowance.map_or(0, |a| a.available(block_time_ms()));
@@ -372,6 +379,10 @@ pub fn transfer_from(
     );
     move_units(&record, &from, &to, amount)?;
     let left = available - amount;
+    emit(
+        "token_allowance_used",
+        &(token, from, spender, amount, left),
+    );
     if left == 0 {
         ALLOWANCES.remove(&key);
     } else if let Some(a) = allowance {
@@ -392,14 +403,34 @@ pub fn transfer_from(
 /// time, so it applies once.
 #[call]
 pub fn transfer_signed(permit: Permit, signer: [u8; 32], signature: [u8; 64]) -> Result<()> {
+    apply_permit(&permit, &signer, &signature)
+}
+
+/// Carries out several permits at once, all or none (at most `weft_types::token::MAX_LEGS`),
+/// in order: delivery against payment, where one leg moves what is sold and another the price,
+/// each signed by its payer and relayed together by anyone.
+#[call]
+pub fn settle(legs: Vec<(Permit, [u8; 32], [u8; 64])>) -> Result<()> {
+    require!(
+        (1..=MAX_LEGS).contains(&legs.len()),
+        "a settlement has 1 to {MAX_LEGS} legs, not {}",
+        legs.len()
+    );
+    for (i, (permit, signer, signature)) in legs.iter().enumerate() {
+        apply_permit(permit, signer, signature).map_err(|e| format!("leg {i}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn apply_permit(permit: &Permit, signer: &[u8; 32], signature: &[u8; 64]) -> Result<()> {
     let record = load(permit.token)?;
     require!(
-        ed25519_verify(&signer, &signature, &permit_message(&chain(), &permit).0),
+        ed25519_verify(signer, signature, &permit_message(&chain(), permit).0),
         "the permit's signature does not verify: it must be key 0x{}'s ed25519 signature of weft_types::token::permit_message on chain {}",
-        hex(&signer),
+        hex(signer),
         chain()
     );
-    require_speaks_for(&permit.from, &signer, "the payer")?;
+    require_speaks_for(&permit.from, signer, "the payer")?;
     let nonce_key = permit.from.key();
     let next = NONCES.get(&nonce_key).unwrap_or(0);
     require!(
@@ -421,6 +452,7 @@ pub fn transfer_signed(permit: Permit, signer: [u8; 32], signature: [u8; 64]) ->
     );
     move_units(&record, &permit.from, &permit.to, permit.amount)?;
     NONCES.set(&nonce_key, &(next + 1));
+    emit("token_permit_used", &(permit.from, next));
     Ok(())
 }
 
@@ -446,7 +478,7 @@ pub fn pause(token: u64, paused: bool) -> Result<()> {
 }
 
 /// The owner of a freezable token freezes (`true`) or unfreezes `holder`: a frozen holder
-/// neither sends, receives nor burns.
+/// neither sends, receives, burns, spends an allowance nor mints.
 #[call]
 pub fn freeze(token: u64, holder: Holder, frozen: bool) -> Result<()> {
     let record = load(token)?;
@@ -457,6 +489,12 @@ pub fn freeze(token: u64, holder: Holder, frozen: bool) -> Result<()> {
         record.spec.symbol
     );
     let key = names::token_holder(token, &holder);
+    require!(
+        FROZEN.contains(&key) != frozen,
+        "{} is {} for token {token} already",
+        text(&holder),
+        if frozen { "frozen" } else { "not frozen" }
+    );
     if frozen {
         FROZEN.set(&key, &());
     } else {
@@ -478,8 +516,9 @@ pub fn set_metadata(token: u64, metadata: Metadata) -> Result<()> {
     Ok(())
 }
 
-/// The owner hands the token to `owner`, or renounces it (`None`: nobody can name minters,
-/// pause or freeze again; frozen holders stay frozen, a paused token stays paused).
+/// The owner hands the token to `owner`, or renounces it (`None`: nobody can name or remove
+/// minters, pause or freeze again; minters named before keep minting within their caps, frozen
+/// holders stay frozen, a paused token stays paused).
 #[call]
 pub fn set_owner(token: u64, owner: Option<Holder>) -> Result<()> {
     let mut record = load(token)?;

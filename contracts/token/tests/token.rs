@@ -299,6 +299,28 @@ fn pause_and_freeze_exist_only_when_declared_and_stop_movements() {
     s.refused("the sender", |s| {
         s.call(2, "transfer", &(t, holder(2), holder(4), 1u128))
     });
+    s.refused("frozen for token 1 already", |s| {
+        s.call(1, "freeze", &(t, holder(2), true))
+    });
+    // A frozen holder spends no allowance and mints nothing either.
+    s.call(1, "freeze", &(t, holder(2), false)).unwrap();
+    s.call(1, "mint", &(t, holder(1), holder(4), 5u128))
+        .unwrap();
+    s.call(4, "approve", &(t, holder(4), holder(2), 5u128, None::<u64>))
+        .unwrap();
+    s.call(1, "set_minter", &(t, holder(2), None::<u128>))
+        .unwrap();
+    s.call(1, "freeze", &(t, holder(2), true)).unwrap();
+    s.refused("the spender", |s| {
+        s.call(
+            2,
+            "transfer_from",
+            &(t, holder(2), holder(4), holder(5), 1u128),
+        )
+    });
+    s.refused("the minter", |s| {
+        s.call(2, "mint", &(t, holder(2), holder(5), 1u128))
+    });
     s.call(1, "freeze", &(t, holder(2), false)).unwrap();
     s.call(2, "transfer", &(t, holder(2), holder(4), 1u128))
         .unwrap();
@@ -321,7 +343,7 @@ fn a_did_holds_and_moves_tokens_through_its_capability_invocation_keys() {
     let meter = s.did(7);
     let did = Holder::Did(meter);
     s.call(1, "mint", &(t, holder(1), did, 50u128)).unwrap();
-    s.refused("is not an capabilityInvocation key", |s| {
+    s.refused("is not a capabilityInvocation key", |s| {
         s.call(8, "transfer", &(t, did, holder(2), 1u128))
     });
     s.call(7, "transfer", &(t, did, holder(2), 20u128)).unwrap();
@@ -485,6 +507,57 @@ fn a_relayed_permit_pays_once_before_its_deadline() {
         .view(s.token, "nonce", &(Holder::Did(device),))
         .unwrap();
     assert_eq!(next, 1);
+}
+
+#[test]
+fn a_settlement_moves_goods_against_payment_all_or_none() {
+    let mut s = Setup::new();
+    let credits = s.token(None);
+    let euro = s.token(None);
+    s.call(1, "mint", &(credits, holder(1), holder(2), 5_000u128))
+        .unwrap();
+    s.call(1, "mint", &(euro, holder(1), holder(3), 200u128))
+        .unwrap();
+    let deadline = s.chain.time_ms() + 60_000;
+    let goods = Permit {
+        token: credits,
+        from: holder(2),
+        to: holder(3),
+        amount: 5_000,
+        nonce: 0,
+        deadline_ms: deadline,
+    };
+    let price = Permit {
+        token: euro,
+        from: holder(3),
+        to: holder(2),
+        amount: 140,
+        nonce: 0,
+        deadline_ms: deadline,
+    };
+    // One leg short: nothing moves, not even the leg that could.
+    let short = Permit {
+        amount: 201,
+        ..price.clone()
+    };
+    s.refused("leg 1: ", |s| {
+        s.call(
+            4,
+            "settle",
+            &(vec![s.permit(2, &goods), s.permit(3, &short)],),
+        )
+    });
+    let legs = vec![s.permit(2, &goods), s.permit(3, &price)];
+    s.call(4, "settle", &(legs.clone(),)).unwrap();
+    assert_eq!(s.balance(credits, holder(3)), 5_000);
+    assert_eq!(s.balance(euro, holder(2)), 140);
+    assert_eq!(s.balance(euro, holder(3)), 60);
+    s.refused("leg 0: the permit carries number 0", |s| {
+        s.call(5, "settle", &(legs,))
+    });
+    s.refused("1 to 8 legs", |s| {
+        s.call(4, "settle", &(Vec::<(Permit, [u8; 32], [u8; 64])>::new(),))
+    });
 }
 
 // ---- Properties over random sequences of operations ----

@@ -153,6 +153,12 @@ pub mod tx {
         )
     }
 
+    /// `settle(legs)`: carries out several signed permits at once, all or none (delivery
+    /// against payment); any account may send it.
+    pub fn settle(signer: &mut Signer, legs: &[(Permit, [u8; 32], [u8; 64])]) -> SignedTransaction {
+        call(signer, "settle", &(legs,))
+    }
+
     /// `pause(token, paused)`, by the owner of a pausable token (`false` restarts movements).
     pub fn pause(signer: &mut Signer, token: TokenId, paused: bool) -> SignedTransaction {
         call(signer, "pause", &(token, paused))
@@ -332,6 +338,45 @@ pub async fn balance_proven(
     )
     .await?;
     Ok((height, balance.unwrap_or(0)))
+}
+
+/// Token `token` and `holder`'s balance of it, read with their proofs at one anchored height
+/// (the latest) and checked against the verifier's committee: the height, the token (`None`:
+/// proven absent) and the balance (an absent entry is a proven 0).
+#[cfg(feature = "transport")]
+pub async fn holding_proven(
+    verifier: &CredentialVerifier,
+    client: &crate::Client,
+    token: TokenId,
+    holder: &Holder,
+) -> Result<(u64, Option<Token>, u128), VerifierError> {
+    let reads = [
+        crate::json::StateRead {
+            contract: contract(),
+            key: storage::token_key(token),
+        },
+        crate::json::StateRead {
+            contract: contract(),
+            key: storage::balance_key(token, holder),
+        },
+    ];
+    let (height, values) = verifier.read_proven(client, &reads, None).await?;
+    let decode_error = |what: &str, e: std::io::Error| {
+        VerifierError::Request(crate::Error::Protocol {
+            method: "weft_getStates".into(),
+            reason: format!("{what}, proven at height {height}, does not decode: {e}"),
+        })
+    };
+    let mut values = values.into_iter();
+    let record = match values.next().flatten() {
+        None => None,
+        Some(bytes) => Some(borsh::from_slice(&bytes).map_err(|e| decode_error("the token", e))?),
+    };
+    let balance = match values.next().flatten() {
+        None => 0,
+        Some(bytes) => borsh::from_slice(&bytes).map_err(|e| decode_error("the balance", e))?,
+    };
+    Ok((height, record, balance))
 }
 
 /// Token `token`, read with its proof at the latest anchored height and checked against the

@@ -49,8 +49,13 @@ pub fn require_key(
             .find(|(bit, _)| *bit == relationship)
             .map_or("required", |(_, name)| name);
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         return Err(ContractError(format!(
-            "the key 0x{hex} is not an {name} key of {role} {}",
+            "the key 0x{hex} is not {article} {name} key of {role} {}",
             Did::new(chain, *id)
         )));
     }
