@@ -278,7 +278,9 @@ pub async fn run(target: &Target) -> Result<()> {
     }
 
     println!("\nNora buys 5 kWh from meter A at 0.28 EURC/kWh. Each side signs a permit offline");
-    println!("(the meter has no account: its DID's key signs); the market settles both at once:");
+    println!(
+        "(the meter sends no transaction: its DID's key signs); the market settles both at once:"
+    );
     let goods = permit(
         &client,
         &chain,
@@ -320,7 +322,7 @@ pub async fn run(target: &Target) -> Result<()> {
     println!("  ✘ {error}");
 
     println!(
-        "\nNora offers 30 EURC she does not have for 10 more kWh: nothing moves, not even the credits:"
+        "\nNora offers 30 EURC she does not have for 7.5 more kWh: nothing moves, not even the credits:"
     );
     let goods = permit(
         &client,

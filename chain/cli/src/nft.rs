@@ -96,7 +96,8 @@ pub enum NftCommand {
         #[command(flatten)]
         acting: Acting,
     },
-    /// Let an operator move and burn all your items of a collection, or (--remove) no longer.
+    /// Let an operator move and burn all your items of a collection (never a soulbound one), or
+    /// (--remove) no longer.
     Operator {
         /// The collection's number.
         collection: u64,
@@ -109,7 +110,8 @@ pub enum NftCommand {
         acting: Acting,
     },
     /// Destroy an item (as its owner, approved holder or operator, or the issuer of a
-    /// collection created with --issuer-burns).
+    /// collection created with --issuer-burns); a soulbound item only as its holder or such an
+    /// issuer.
     Burn {
         /// The collection's number.
         collection: u64,

@@ -150,6 +150,28 @@ async fn tokens_and_nfts_from_the_command_line() {
     };
     assert_eq!(proven["balance"], "650", "{proven}"); // 12.34 + 0.66 - 3 - 4 + 0.5
     assert!(proven["verifiedHeight"].as_u64().unwrap() > 0);
+    // The same over JSON-RPC, as a dApp reads it: strings of base units, with the proof.
+    let client = weft_client::Client::connect(&url).await.unwrap();
+    let answer: Value = client
+        .request(
+            "token_getBalance",
+            serde_json::json!({"token": token.parse::<u64>().unwrap(), "holder": ben}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer["balance"], "650", "{answer}");
+    assert_eq!(answer["formatted"], "6.5");
+    assert_eq!(answer["proof"]["entries"].as_array().unwrap().len(), 3);
+    assert_eq!(answer["height"], answer["proof"]["height"]);
+    let bad = client
+        .request::<Value>(
+            "token_getBalance",
+            serde_json::json!({"token": 1, "holder": "ben"}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("neither an account"), "{bad}");
     let info = json("issuer.json", &["token", "info", &token]);
     assert_eq!(info["supply"], "10000");
 
@@ -223,6 +245,28 @@ async fn tokens_and_nfts_from_the_command_line() {
     );
     let listed = json("issuer.json", &["nft", "list", "--owner", &ana_did]);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let page: Value = client
+        .request("nft_listItems", serde_json::json!({"owner": ana_did}))
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["soulbound"], true, "{page}");
+    // Read at the latest anchored height: wait until the mint is anchored.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let item_answer = loop {
+        let answer: Value = client
+            .request(
+                "nft_getItem",
+                serde_json::json!({"collection": collection.parse::<u64>().unwrap(), "item": 1}),
+            )
+            .await
+            .unwrap();
+        if answer.get("exists") != Some(&Value::Bool(false)) || std::time::Instant::now() > deadline
+        {
+            break answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(item_answer["name"], "Saturday pass", "{item_answer}");
     json("issuer.json", &["nft", "burn", &collection, &item]);
     let listed = json("issuer.json", &["nft", "list", "--collection", &collection]);
     assert!(listed["items"].as_array().unwrap().is_empty(), "{listed}");

@@ -122,7 +122,7 @@ pub(crate) fn submit_error(e: SubmitError) -> ErrorObjectOwned {
     }
 }
 
-fn query_error(e: QueryError) -> ErrorObjectOwned {
+pub(crate) fn query_error(e: QueryError) -> ErrorObjectOwned {
     let message = e.to_string();
     match e {
         QueryError::UnknownContract(..) => error(codes::UNKNOWN_CONTRACT, message),

@@ -19,6 +19,7 @@
 //! `weft_api::NodeApi`, so this crate knows nothing of the executor, the mempool, consensus, the
 //! network or RocksDB, and a change here rebuilds neither. `docs/json-rpc.md` is the reference.
 
+pub mod assets;
 pub mod binary;
 pub mod chain;
 pub mod credentials;
@@ -50,6 +51,7 @@ pub fn module(node: Ctx) -> RpcModule<Ctx> {
     did::register(&mut m);
     credentials::register(&mut m);
     policy::register(&mut m);
+    assets::register(&mut m);
     m
 }
 

@@ -157,6 +157,26 @@ pub const METHODS: &[MethodDoc] = &[
         summary: "Whether a subject DID may perform an action on a device DID: the device's policy decided on the credentials that verify (grant, deny, undefined or conflict; only grant permits), with obligations and the policy's proof at the latest anchored height.",
     },
     MethodDoc {
+        name: "token_getInfo",
+        params: &["token"],
+        summary: "A token: name, symbol, decimals, supply and maximum supply (decimal strings of base units), owner, pause and freeze terms, metadata; read at the latest anchored height with its proof.",
+    },
+    MethodDoc {
+        name: "token_getBalance",
+        params: &["token", "holder"],
+        summary: "A holder's balance of a token (a decimal string of base units, and formatted with the token's decimals) and whether it is frozen, at the latest anchored height with the proof of the token, the balance and the freeze entries.",
+    },
+    MethodDoc {
+        name: "nft_getItem",
+        params: &["collection", "item"],
+        summary: "An NFT item: owner, approval, soulbound, IRC27-style metadata, at the latest anchored height with its proof (or exists: false with the proof of absence).",
+    },
+    MethodDoc {
+        name: "nft_listItems",
+        params: &["owner?", "collection?", "after?", "limit?"],
+        summary: "A page of items of an owner (cursor COLLECTION:ITEM) or of a collection (cursor ITEM), at most 100, with the next page's cursor.",
+    },
+    MethodDoc {
         name: "tangle_getBlock",
         params: &["id"],
         summary: "A Tangle block with its metadata (solid, confirmation, approvers, children), or null.",

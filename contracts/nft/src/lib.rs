@@ -61,6 +61,14 @@ fn require_sender(holder: &Holder, role: &str) -> Result<()> {
     }
 }
 
+/// A DID recipient must exist and be active: nothing sent to a mistyped DID is stuck for ever.
+fn require_recipient(to: &Holder) -> Result<()> {
+    if let Holder::Did(id) = to {
+        identity::active_did(&chain(), id, "the recipient")?;
+    }
+    Ok(())
+}
+
 fn load_collection(collection: u64) -> Result<Collection> {
     COLLECTIONS
         .get(&collection)
@@ -131,6 +139,7 @@ pub fn mint(collection: u64, to: Holder, meta: ItemMeta, soulbound: bool) -> Res
     let mut record = load_collection(collection)?;
     require_sender(&record.issuer, "the collection's issuer")?;
     meta.check()?;
+    require_recipient(&to)?;
     if let Some(max) = record.spec.max_items {
         require!(
             record.minted < max,
@@ -175,6 +184,7 @@ pub fn transfer(collection: u64, item: u64, actor: Holder, to: Holder) -> Result
         "{} holds item {item} already",
         text(&to)
     );
+    require_recipient(&to)?;
     let from = record.owner;
     OWNED.remove(&names::owned(&from, collection, item));
     OWNED.set(&names::owned(&to, collection, item), &());

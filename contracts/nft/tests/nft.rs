@@ -206,8 +206,20 @@ fn the_issuer_mints_and_owners_move_items_through_approvals_and_operators() {
     // An approved holder moves the item once; the approval goes with the move.
     s.call(3, "approve", &(c, a, holder(3), Some(holder(4))))
         .unwrap();
-    s.call(4, "transfer", &(c, a, holder(4), holder(5)))
-        .unwrap();
+    let receipt = s
+        .chain
+        .call(account(4), s.nft, "transfer", &(c, a, holder(4), holder(5)));
+    assert_eq!(
+        receipt.events_of::<(u64, u64, Holder, Holder, Holder)>("nft_transferred"),
+        vec![(c, a, holder(3), holder(5), holder(4))]
+    );
+    s.refused("the recipient did:weft:weft-test:", |s| {
+        s.call(
+            5,
+            "transfer",
+            &(c, a, holder(5), Holder::Did(DidId([9; 32]))),
+        )
+    });
     let moved = s.item(c, a).unwrap();
     assert_eq!((moved.owner, moved.approved), (holder(5), None));
     s.refused("is neither the owner", |s| {

@@ -108,6 +108,14 @@ fn require_not_frozen(token: &Token, holder: &Holder, role: &str) -> Result<()> 
     Ok(())
 }
 
+/// A DID recipient must exist and be active: nothing sent to a mistyped DID is stuck for ever.
+fn require_recipient(to: &Holder) -> Result<()> {
+    if let Holder::Did(id) = to {
+        identity::active_did(&chain(), id, "the recipient")?;
+    }
+    Ok(())
+}
+
 fn require_amount(amount: u128) -> Result<()> {
     require!(amount > 0, "the amount is 0; send at least 1 base unit");
     Ok(())
@@ -147,6 +155,7 @@ fn move_units(token: &Token, from: &Holder, to: &Holder, amount: u128) -> Result
     require_moving(token)?;
     require_not_frozen(token, from, "the sender")?;
     require_not_frozen(token, to, "the recipient")?;
+    require_recipient(to)?;
     let have = balance_of(token.id, from);
     require!(
         have >= amount,
@@ -260,7 +269,10 @@ pub fn mint(token: u64, minter: Holder, to: Holder, amount: u128) -> Result<()> 
         .checked_add(amount)
         .ok_or("the minter's count would overflow")?;
     MINTERS.set(&key, &right);
-    let theirs = balance_of(token, &to) + amount;
+    require_recipient(&to)?;
+    let theirs = balance_of(token, &to)
+        .checked_add(amount)
+        .ok_or("the recipient's balance would overflow")?;
     set_balance(token, &to, theirs);
     TOKENS.set(&token, &record);
     emit("token_minted", &(token, minter, to, amount));

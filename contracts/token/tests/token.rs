@@ -230,6 +230,13 @@ fn a_token_is_created_minted_moved_and_burned_exactly() {
     s.refused("is not a minter", |s| {
         s.call(2, "mint", &(t, holder(2), holder(2), 1u128))
     });
+    s.refused("the recipient did:weft:weft-test:", |s| {
+        s.call(
+            2,
+            "transfer",
+            &(t, holder(2), Holder::Did(DidId([9; 32])), 1u128),
+        )
+    });
     s.refused("there is no token 9", |s| {
         s.call(2, "transfer", &(9u64, holder(2), holder(3), 1u128))
     });
@@ -370,12 +377,16 @@ fn allowances_are_spent_down_and_expire() {
         &(t, holder(2), holder(3), 30u128, Some(until)),
     )
     .unwrap();
-    s.call(
-        3,
+    let receipt = s.chain.call(
+        account(3),
+        s.token,
         "transfer_from",
         &(t, holder(3), holder(2), holder(4), 20u128),
-    )
-    .unwrap();
+    );
+    assert_eq!(
+        receipt.events_of::<(u64, Holder, Holder, u128, u128)>("token_allowance_used"),
+        vec![(t, holder(2), holder(3), 20, 10)]
+    );
     let left: Option<Allowance> = s
         .chain
         .view(s.token, "allowance", &(t, holder(2), holder(3)))
@@ -428,7 +439,13 @@ fn a_relayed_permit_pays_once_before_its_deadline() {
     };
     // Key 4 relays; key 2 never sends a transaction.
     let signed = s.permit(2, &permit);
-    s.call(4, "transfer_signed", &signed).unwrap();
+    let receipt = s
+        .chain
+        .call(account(4), s.token, "transfer_signed", &signed);
+    assert_eq!(
+        receipt.events_of::<(Holder, u64)>("token_permit_used"),
+        vec![(holder(2), 0)]
+    );
     assert_eq!(s.balance(t, holder(3)), 40);
     s.refused("it was used already", |s| {
         s.call(5, "transfer_signed", &signed)
