@@ -56,28 +56,32 @@ async fn create_token(client: &Client, owner: &Party, spec: TokenSpec) -> Result
     Ok((signer, id))
 }
 
-/// A permit of `payer` (signed with its own key, as a device would, offline) to pay `amount`
-/// of `token` to `to`.
-async fn permit(
+/// A leg of a deal: `payer` pays `amount` of `token` to `to`, under its next permit number.
+async fn leg(
     client: &Client,
-    chain: &str,
     payer: &Party,
     token_id: u64,
     to: &Party,
     amount: u128,
-) -> Result<(Permit, [u8; 32], [u8; 64])> {
+) -> Result<Permit> {
     let from = holder(payer)?;
-    let permit = Permit {
+    Ok(Permit {
         token: token_id,
         from,
         to: holder(to)?,
         amount,
         nonce: token::nonce(client, &from).await?,
         deadline_ms: crate::now() * 1_000 + 120_000,
-    };
-    let key = Keypair::from_seed(payer.key.seed());
-    let (signer, signature) = token::sign_permit(&key, chain, &permit);
-    Ok((permit, signer, signature))
+    })
+}
+
+/// Both payers sign the whole deal, each with its own key (offline, as a device would): one
+/// signature per leg, so neither leg ever applies without the other.
+fn sign_deal(chain: &str, legs: &[Permit], payers: &[&Party]) -> Vec<([u8; 32], [u8; 64])> {
+    payers
+        .iter()
+        .map(|p| token::sign_settlement(&Keypair::from_seed(p.key.seed()), chain, legs))
+        .collect()
 }
 
 struct Books<'a> {
@@ -277,30 +281,33 @@ pub async fn run(target: &Target) -> Result<()> {
         bail!("expected meter A credited and meter B refused as revoked; got {decisions:?}");
     }
 
-    println!("\nNora buys 5 kWh from meter A at 0.28 EURC/kWh. Each side signs a permit offline");
     println!(
-        "(the meter sends no transaction: its DID's key signs); the market settles both at once:"
+        "\nNora buys 5 kWh from meter A at 0.28 EURC/kWh: a deal of two legs, credits to Nora"
     );
-    let goods = permit(
-        &client,
-        &chain,
-        &meter_a,
-        credits,
-        &neighbour,
-        parse_amount("5", 3)?,
-    )
-    .await?;
-    let price = permit(
-        &client,
-        &chain,
-        &neighbour,
-        euro,
-        &meter_a,
-        parse_amount("1.40", 2)?,
-    )
-    .await?;
-    let legs = vec![goods, price];
-    send(&client, &tx::settle(&mut market_signer, &legs)).await?;
+    println!("and euros to the meter. Both sign the whole deal offline (the meter sends no");
+    println!(
+        "transaction: its DID's key signs); the market relays it, and both legs apply or neither:"
+    );
+    let legs = vec![
+        leg(
+            &client,
+            &meter_a,
+            credits,
+            &neighbour,
+            parse_amount("5", 3)?,
+        )
+        .await?,
+        leg(
+            &client,
+            &neighbour,
+            euro,
+            &meter_a,
+            parse_amount("1.40", 2)?,
+        )
+        .await?,
+    ];
+    let signatures = sign_deal(&chain, &legs, &[&meter_a, &neighbour]);
+    send(&client, &tx::settle(&mut market_signer, &legs, &signatures)).await?;
     wait_anchored(&client).await?;
     let books = Books {
         client: &client,
@@ -312,10 +319,10 @@ pub async fn run(target: &Target) -> Result<()> {
     books.expect(&neighbour, "5", "18.6").await?;
     books.expect(&meter_b, "0", "0").await?;
 
-    println!("\nThe same settlement relayed again is refused: every permit applies once:");
+    println!("\nThe same deal relayed again is refused: every leg applies once:");
     let error = refused(
         &client,
-        &tx::settle(&mut market_signer, &legs),
+        &tx::settle(&mut market_signer, &legs, &signatures),
         "it was used already",
     )
     .await?;
@@ -324,28 +331,35 @@ pub async fn run(target: &Target) -> Result<()> {
     println!(
         "\nNora offers 30 EURC she does not have for 7.5 more kWh: nothing moves, not even the credits:"
     );
-    let goods = permit(
-        &client,
-        &chain,
-        &meter_a,
-        credits,
-        &neighbour,
-        parse_amount("7.5", 3)?,
-    )
-    .await?;
-    let price = permit(
-        &client,
-        &chain,
-        &neighbour,
-        euro,
-        &meter_a,
-        parse_amount("30", 2)?,
-    )
-    .await?;
+    let legs = vec![
+        leg(
+            &client,
+            &meter_a,
+            credits,
+            &neighbour,
+            parse_amount("7.5", 3)?,
+        )
+        .await?,
+        leg(&client, &neighbour, euro, &meter_a, parse_amount("30", 2)?).await?,
+    ];
+    let signatures = sign_deal(&chain, &legs, &[&meter_a, &neighbour]);
     let error = refused(
         &client,
-        &tx::settle(&mut market_signer, &[goods, price]),
+        &tx::settle(&mut market_signer, &legs, &signatures),
         "leg 1",
+    )
+    .await?;
+    println!("  ✘ {error}");
+    println!("\nThe meter's signature of that deal is no permit: its leg never applies alone:");
+    let error = refused(
+        &client,
+        &tx::transfer_signed(
+            &mut market_signer,
+            &legs[0],
+            &signatures[0].0,
+            &signatures[0].1,
+        ),
+        "does not verify",
     )
     .await?;
     println!("  ✘ {error}");

@@ -2,10 +2,11 @@
 //! next to the ed25519 floor measured in the same run.
 //!
 //! Setup: an owner creates a token, mints to itself, and pays `--senders` accounts in batch
-//! transfers. Then every sender's `--transfers` transfers (1 base unit each, to the next sender)
-//! are signed up front and sent over the binary ingest path at once; the rate is committed
-//! transfers per second from the first request to the block holding the last one. Last, the run
-//! checks every balance and that the supply is still the sum of the balances.
+//! transfers. Then every sender's `--transfers` transfers (1 base unit each, to its own
+//! receiver, an account that never sends) are signed up front and sent over the binary ingest
+//! path at once; the rate is committed transfers per second from the first request to the block
+//! holding the last one. Last, the run checks every balance (each sender at 0, each receiver at
+//! `--transfers`: a failed transfer shows) and that the supply is still the sum of the balances.
 //!
 //! ```sh
 //! cargo build --release -p weft-cli --bin weft -p weft-benches --bin weft-token-bench
@@ -64,8 +65,8 @@ async fn signer(client: &Client, chain: &str, key: Keypair) -> Result<Signer> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    if args.senders < 2 {
-        bail!("--senders must be at least 2: each sender pays the next");
+    if args.senders == 0 || args.transfers == 0 {
+        bail!("--senders and --transfers must be at least 1");
     }
     let (_node, urls) = args.target.start()?;
     let floor = Floor::measure();
@@ -119,7 +120,16 @@ async fn main() -> Result<()> {
         .await?;
     }
 
-    // Every transfer signed up front: sender i pays 1 unit to sender i + 1, `transfers` times.
+    // Every transfer signed up front: sender i pays 1 unit to receiver i, `transfers` times.
+    let receivers: Vec<Holder> = (0..args.senders)
+        .map(|i| {
+            Holder::Account(
+                Keypair::from_seed(seed(run, args.senders + i))
+                    .public_key()
+                    .address(),
+            )
+        })
+        .collect();
     let mut txs = Vec::with_capacity(args.senders * args.transfers);
     let mut signers = Vec::with_capacity(args.senders);
     for key in keys {
@@ -127,8 +137,7 @@ async fn main() -> Result<()> {
     }
     for _ in 0..args.transfers {
         for (i, s) in signers.iter_mut().enumerate() {
-            let to = holders[(i + 1) % holders.len()];
-            txs.push(tx::transfer(s, id, &holders[i], &to, 1));
+            txs.push(tx::transfer(s, id, &holders[i], &receivers[i], 1));
         }
     }
     let senders: Vec<BinarySender> = urls
@@ -158,7 +167,8 @@ async fn main() -> Result<()> {
     let took = started.elapsed();
     let rate = txs.len() as f64 / took.as_secs_f64();
 
-    // Every transfer moved exactly one unit: each sender paid `transfers` and received as many.
+    // Every transfer moved exactly one unit: each sender is empty, each receiver holds
+    // `transfers`.
     let last = txs.last().context("at least one transfer")?.tx.hash();
     let deadline = Instant::now() + Duration::from_secs(30);
     while client.receipt(&last).await?.is_none() {
@@ -168,14 +178,17 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut sum = 0u128;
-    for h in &holders {
-        let balance = token::balance(&client, id, h).await?;
-        if balance != each {
+    for (sender, receiver) in holders.iter().zip(&receivers) {
+        let (sent, received) = (
+            token::balance(&client, id, sender).await?,
+            token::balance(&client, id, receiver).await?,
+        );
+        if sent != 0 || received != each {
             bail!(
-                "a sender holds {balance}, expected {each}: a transfer failed or moved the wrong amount"
+                "a sender holds {sent} and its receiver {received}, expected 0 and {each}: a transfer failed or moved the wrong amount"
             );
         }
-        sum += balance;
+        sum += sent + received;
     }
     let info = token::info(&client, id)
         .await?

@@ -161,12 +161,18 @@ pub enum TokenCommand {
         #[arg(long)]
         nonce: Option<u64>,
     },
-    /// Send permits signed with `weft token permit` (any key may): one is a transfer; several
-    /// settle together, all or none (delivery against payment).
+    /// Send a permit signed with `weft token permit`, or a deal every payer signed with `weft
+    /// token deal sign` (any key may).
     Relay {
-        /// The permit files (1 to 8).
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
+        /// The permit or deal file.
+        file: PathBuf,
+    },
+    /// Build a deal: legs paid by different holders (goods against payment) that apply together
+    /// or not at all. Each payer adds its legs, then each signs the whole deal; any account relays
+    /// it.
+    Deal {
+        #[command(subcommand)]
+        command: DealCommand,
     },
     /// Pause every movement of a pausable token, or restart them (as its owner).
     Pause {
@@ -201,6 +207,116 @@ pub enum TokenCommand {
         /// The token's number.
         token: u64,
     },
+}
+
+/// `weft token deal …`.
+#[derive(Subcommand)]
+pub enum DealCommand {
+    /// Add a leg you pay to a deal file (created if missing); signatures in it are dropped, since
+    /// every payer signs all the legs.
+    Add {
+        /// The deal file.
+        file: PathBuf,
+        /// The token's number.
+        token: u64,
+        /// The recipient.
+        to: String,
+        /// The amount, in the token's units.
+        amount: String,
+        /// When the leg lapses (RFC 3339) [default: in an hour].
+        #[arg(long)]
+        deadline: Option<String>,
+        /// The permit number [default: the payer's next one, after its legs already in the deal].
+        #[arg(long)]
+        nonce: Option<u64>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Sign every leg of a deal file that you pay, over all its legs.
+    Sign {
+        /// The deal file.
+        file: PathBuf,
+        #[command(flatten)]
+        acting: Acting,
+    },
+}
+
+/// A deal file: legs and, per leg, its payer's signature over all of them.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DealJson {
+    chain: String,
+    legs: Vec<PermitJson>,
+    signatures: Vec<Option<SignatureJson>>,
+}
+
+/// A key and its signature.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignatureJson {
+    signer: String,
+    signature: String,
+}
+
+impl PermitJson {
+    fn of(permit: &Permit, chain: &str) -> Self {
+        Self {
+            token: permit.token,
+            from: permit.from.to_text(chain),
+            to: permit.to.to_text(chain),
+            amount: permit.amount.to_string(),
+            nonce: permit.nonce,
+            deadline_ms: permit.deadline_ms,
+        }
+    }
+
+    fn permit(&self, chain: &str) -> Result<Permit> {
+        Ok(Permit {
+            token: self.token,
+            from: holder(&self.from, chain, "the payer")?,
+            to: holder(&self.to, chain, "the recipient")?,
+            amount: self.amount.parse().map_err(|_| {
+                anyhow!(
+                    "the amount {:?} is not a whole number of base units",
+                    self.amount
+                )
+            })?,
+            nonce: self.nonce,
+            deadline_ms: self.deadline_ms,
+        })
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(file: &Path, what: &str) -> Result<T> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not {what}", file.display()))
+}
+
+fn write_json(file: &Path, value: &impl Serialize) -> Result<()> {
+    std::fs::write(file, format!("{}\n", serde_json::to_string_pretty(value)?))
+        .with_context(|| format!("writing {}", file.display()))
+}
+
+fn check_chain(file: &Path, of: &str, chain: &str, rpc: &str) -> Result<()> {
+    if of != chain {
+        bail!(
+            "{} is for chain `{of}`, but the node at {rpc} serves chain `{chain}`",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// Reads the key file that signs permits and deals.
+fn permit_key(cli: &Global) -> Result<Keypair> {
+    let path = key_path(cli);
+    keyfile::read(&path).with_context(|| {
+        format!(
+            "permits and deals are signed with your key: pass --key or set WEFT_KEY (read {})",
+            path.display()
+        )
+    })
 }
 
 /// A permit as `weft token permit` writes it: amounts in base units, holders as text.
@@ -716,51 +832,213 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                 }
             }
         }
-        TokenCommand::Relay { files } => {
-            if files.len() > weft_types::token::MAX_LEGS {
-                bail!(
-                    "{} permits given; a settlement carries out at most {}",
-                    files.len(),
-                    weft_types::token::MAX_LEGS
+        TokenCommand::Relay { file } => {
+            let value: Value = read_json(file, "a permit or deal file")?;
+            let mut signer = signer(cli, &client).await?;
+            if value.get("legs").is_some() {
+                let deal: DealJson = read_json(file, "a deal file written by `weft token deal`")?;
+                check_chain(file, &deal.chain, &chain, &cli.rpc)?;
+                let legs = deal
+                    .legs
+                    .iter()
+                    .map(|l| l.permit(&chain))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut signatures = Vec::new();
+                for (i, s) in deal.signatures.iter().enumerate() {
+                    let Some(s) = s else {
+                        bail!(
+                            "leg {i} (paid by {}) is not signed yet: its payer runs `weft token deal sign {}`",
+                            deal.legs[i].from,
+                            file.display()
+                        );
+                    };
+                    signatures.push((
+                        bytes(&s.signer, "signer key")?,
+                        bytes(&s.signature, "signature")?,
+                    ));
+                }
+                if signatures.len() != legs.len() {
+                    bail!(
+                        "{} has {} legs but {} signature slots",
+                        file.display(),
+                        legs.len(),
+                        signatures.len()
+                    );
+                }
+                let receipt = send(
+                    &client,
+                    tx::settle(&mut signer, &legs, &signatures),
+                    "token",
+                )
+                .await?;
+                let lines: Vec<String> = deal
+                    .legs
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{} pays {} base units of token {} to {}",
+                            l.from, l.amount, l.token, l.to
+                        )
+                    })
+                    .collect();
+                report(
+                    cli,
+                    receipt.height,
+                    &format!("settled together:\n  {}", lines.join("\n  ")),
+                    json!({ "legs": deal.legs }),
+                );
+            } else {
+                let signed: SignedPermitJson =
+                    read_json(file, "a permit written by `weft token permit`")?;
+                check_chain(file, &signed.chain, &chain, &cli.rpc)?;
+                let permit = signed.permit.permit(&chain)?;
+                let record = load(&client, permit.token).await?;
+                let tx = tx::transfer_signed(
+                    &mut signer,
+                    &permit,
+                    &bytes(&signed.signer, "signer key")?,
+                    &bytes(&signed.signature, "signature")?,
+                );
+                let receipt = send(&client, tx, "token").await?;
+                report(
+                    cli,
+                    receipt.height,
+                    &format!(
+                        "relayed permit {} of {}: {} to {}",
+                        permit.nonce,
+                        signed.permit.from,
+                        units(&record, permit.amount),
+                        signed.permit.to
+                    ),
+                    json!({ "permit": signed.permit }),
                 );
             }
-            let mut legs = Vec::new();
-            let mut lines = Vec::new();
-            let mut shown = Vec::new();
-            for file in files {
-                let (permit, signer_key, signature) = read_permit(file, &chain, &cli.rpc)?;
-                let record = load(&client, permit.token).await?;
-                lines.push(format!(
-                    "permit {} of {}: {} to {}",
-                    permit.nonce,
-                    permit.from.to_text(&chain),
-                    units(&record, permit.amount),
-                    permit.to.to_text(&chain)
-                ));
-                shown.push(json!({
-                    "token": permit.token,
-                    "from": permit.from.to_text(&chain),
-                    "to": permit.to.to_text(&chain),
-                    "amount": permit.amount.to_string(),
-                    "nonce": permit.nonce,
-                }));
-                legs.push((permit, signer_key, signature));
-            }
-            let mut signer = signer(cli, &client).await?;
-            let tx = match legs.as_slice() {
-                [(permit, key, signature)] => {
-                    tx::transfer_signed(&mut signer, permit, key, signature)
-                }
-                _ => tx::settle(&mut signer, &legs),
-            };
-            let receipt = send(&client, tx, "token").await?;
-            let what = if legs.len() == 1 {
-                format!("relayed {}", lines[0])
-            } else {
-                format!("settled together:\n  {}", lines.join("\n  "))
-            };
-            report(cli, receipt.height, &what, json!({ "permits": shown }));
         }
+        TokenCommand::Deal { command } => match command {
+            DealCommand::Add {
+                file,
+                token,
+                to,
+                amount: text,
+                deadline,
+                nonce,
+                acting,
+            } => {
+                let key = permit_key(cli)?;
+                let record = load(&client, *token).await?;
+                let from = acting.holder(&key, &chain)?;
+                let mut deal = if file.exists() {
+                    let deal: DealJson =
+                        read_json(file, "a deal file written by `weft token deal`")?;
+                    check_chain(file, &deal.chain, &chain, &cli.rpc)?;
+                    deal
+                } else {
+                    DealJson {
+                        chain: chain.clone(),
+                        legs: Vec::new(),
+                        signatures: Vec::new(),
+                    }
+                };
+                if deal.legs.len() >= weft_types::token::MAX_LEGS {
+                    bail!(
+                        "{} has {} legs already, the most a deal carries",
+                        file.display(),
+                        deal.legs.len()
+                    );
+                }
+                let deadline_ms = match deadline {
+                    Some(t) => time(t, "--deadline")?,
+                    None => now_ms() + 3_600_000,
+                };
+                let nonce = match nonce {
+                    Some(n) => *n,
+                    None => {
+                        let mine = deal
+                            .legs
+                            .iter()
+                            .filter(|l| l.from == from.to_text(&chain))
+                            .count();
+                        sdk::nonce(&client, &from).await? + mine as u64
+                    }
+                };
+                let permit = Permit {
+                    token: *token,
+                    from,
+                    to: holder(to, &chain, "the recipient")?,
+                    amount: amount(text, &record)?,
+                    nonce,
+                    deadline_ms,
+                };
+                let dropped = deal.signatures.iter().filter(|s| s.is_some()).count();
+                deal.legs.push(PermitJson::of(&permit, &chain));
+                deal.signatures = deal.legs.iter().map(|_| None).collect();
+                write_json(file, &deal)?;
+                if !cli.json {
+                    out!(
+                        "leg {} added to {}: {} pays {} to {}{}",
+                        deal.legs.len() - 1,
+                        file.display(),
+                        permit.from.to_text(&chain),
+                        units(&record, permit.amount),
+                        permit.to.to_text(&chain),
+                        if dropped > 0 {
+                            format!(" ({dropped} signature(s) dropped: sign again)")
+                        } else {
+                            String::new()
+                        }
+                    );
+                } else {
+                    print_json(
+                        &json!({"file": file.display().to_string(), "legs": deal.legs.len()}),
+                    );
+                }
+            }
+            DealCommand::Sign { file, acting } => {
+                let key = permit_key(cli)?;
+                let mut deal: DealJson =
+                    read_json(file, "a deal file written by `weft token deal`")?;
+                check_chain(file, &deal.chain, &chain, &cli.rpc)?;
+                let payer = acting.holder(&key, &chain)?;
+                let legs = deal
+                    .legs
+                    .iter()
+                    .map(|l| l.permit(&chain))
+                    .collect::<Result<Vec<_>>>()?;
+                let (signer_key, signature) = sdk::sign_settlement(&key, &chain, &legs);
+                let mut signed = 0;
+                deal.signatures.resize_with(legs.len(), || None);
+                for (leg, slot) in legs.iter().zip(deal.signatures.iter_mut()) {
+                    if leg.from == payer {
+                        *slot = Some(SignatureJson {
+                            signer: format!("0x{}", hex::encode(signer_key)),
+                            signature: format!("0x{}", hex::encode(signature)),
+                        });
+                        signed += 1;
+                    }
+                }
+                if signed == 0 {
+                    bail!(
+                        "{} pays no leg of {}; sign as a payer (--as DID for a DID's legs)",
+                        payer.to_text(&chain),
+                        file.display()
+                    );
+                }
+                write_json(file, &deal)?;
+                let missing = deal.signatures.iter().filter(|s| s.is_none()).count();
+                if cli.json {
+                    print_json(&json!({"signed": signed, "missing": missing}));
+                } else if missing == 0 {
+                    out!(
+                        "signed {signed} leg(s); every leg is signed: any account sends it with `weft token relay {}`",
+                        file.display()
+                    );
+                } else {
+                    out!(
+                        "signed {signed} leg(s); {missing} leg(s) still wait for their payers' signatures"
+                    );
+                }
+            }
+        },
         TokenCommand::Pause { token, off } => {
             let record = load(&client, *token).await?;
             let mut signer = signer(cli, &client).await?;
@@ -860,43 +1138,4 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Reads a permit file written by `weft token permit` for chain `chain`.
-fn read_permit(file: &Path, chain: &str, rpc: &str) -> Result<(Permit, [u8; 32], [u8; 64])> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let signed: SignedPermitJson = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a permit written by `weft token permit`",
-            file.display()
-        )
-    })?;
-    if signed.chain != chain {
-        bail!(
-            "{} is a permit for chain `{}`, but the node at {rpc} serves chain `{chain}`",
-            file.display(),
-            signed.chain
-        );
-    }
-    let p = &signed.permit;
-    let permit = Permit {
-        token: p.token,
-        from: holder(&p.from, chain, "the permit's payer")?,
-        to: holder(&p.to, chain, "the permit's recipient")?,
-        amount: p.amount.parse().map_err(|_| {
-            anyhow!(
-                "{}: the amount {:?} is not a whole number of base units",
-                file.display(),
-                p.amount
-            )
-        })?,
-        nonce: p.nonce,
-        deadline_ms: p.deadline_ms,
-    };
-    Ok((
-        permit,
-        bytes(&signed.signer, "signer key")?,
-        bytes(&signed.signature, "signature")?,
-    ))
 }

@@ -1,5 +1,5 @@
 //! `weft token` and `weft nft` as a user types them, against a real `weft dev` committee: a token created,
-//! minted, moved, approved, paid by relayed permits (one alone, two settled together) and read
+//! minted, moved, approved, paid by a relayed permit and by a deal both payers signed, and read
 //! with proofs; a soulbound ticket minted to a DID that then never moves; listings.
 
 #![allow(
@@ -93,37 +93,51 @@ async fn tokens_and_nfts_from_the_command_line() {
     let (ok, _, err) = as_key("ben.json", &["token", "transfer", &token, &ana, "0.001"]);
     assert!(!ok && err.contains("2 decimals"), "{err}");
 
-    // Ben signs two permits, numbers 0 and 1, before either is relayed. The relayer, who holds
-    // nothing, sends the first alone (once only), then settles the second together with Ana's
-    // permit to Ben.
-    let permit = |key: &str, to: &str, amount: &str, nonce: &str, file: &str| {
-        let (ok, _, err) = as_key(
-            key,
-            &[
-                "token",
-                "permit",
-                &token,
-                to,
-                amount,
-                "--nonce",
-                nonce,
-                "--out",
-                &path(file),
-            ],
-        );
-        assert!(ok, "{err}");
-    };
-    permit("ben.json", &ana, "3", "0", "p0.json");
-    permit("ben.json", &ana, "4", "1", "p1.json");
-    permit("ana.json", &ben, "0.5", "0", "p2.json");
+    // Ben signs a permit (number 0, given explicitly as one would offline); the relayer, who
+    // holds nothing, sends it, once only.
+    let (ok, _, err) = as_key(
+        "ben.json",
+        &[
+            "token",
+            "permit",
+            &token,
+            &ana,
+            "3",
+            "--nonce",
+            "0",
+            "--out",
+            &path("p0.json"),
+        ],
+    );
+    assert!(ok, "{err}");
     json("relayer.json", &["token", "relay", &path("p0.json")]);
     let (ok, _, err) = as_key("relayer.json", &["token", "relay", &path("p0.json")]);
     assert!(!ok && err.contains("used already"), "{err}");
-    let settled = json(
-        "relayer.json",
-        &["token", "relay", &path("p1.json"), &path("p2.json")],
+
+    // A deal: Ben pays Ana 4, Ana pays Ben 0.5; each adds a leg, each signs all of it, and it
+    // goes through only once both have signed.
+    let deal = path("deal.json");
+    json(
+        "ben.json",
+        &["token", "deal", "add", &deal, &token, &ana, "4"],
     );
-    assert_eq!(settled["permits"].as_array().unwrap().len(), 2);
+    json(
+        "ana.json",
+        &["token", "deal", "add", &deal, &token, &ben, "0.5"],
+    );
+    json("ben.json", &["token", "deal", "sign", &deal]);
+    let (ok, _, err) = as_key("relayer.json", &["token", "relay", &deal]);
+    assert!(
+        !ok && err.contains("leg 1") && err.contains("not signed yet"),
+        "{err}"
+    );
+    let (ok, _, err) = as_key("relayer.json", &["token", "deal", "sign", &deal]);
+    assert!(!ok && err.contains("pays no leg"), "{err}");
+    json("ana.json", &["token", "deal", "sign", &deal]);
+    let settled = json("relayer.json", &["token", "relay", &deal]);
+    assert_eq!(settled["legs"].as_array().unwrap().len(), 2, "{settled}");
+    let (ok, _, err) = as_key("relayer.json", &["token", "relay", &deal]);
+    assert!(!ok && err.contains("used already"), "{err}");
 
     // Balances, the last one read with proofs against the genesis file's committee.
     let balance = |who: &str| -> Value { json("issuer.json", &["token", "balance", &token, who]) };

@@ -32,13 +32,16 @@ fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
     error(codes::INTERNAL, e.to_string())
 }
 
-/// Reads `keys` of `contract` with proofs at the latest anchored height; returns the values
-/// decoded and the proof as JSON.
+/// Values read, in order (`None`: absent).
+type Values = Vec<Option<Vec<u8>>>;
+
+/// Reads `keys` of `contract` with proofs at the latest anchored height; returns the proof and
+/// the values.
 fn read_proven(
     node: &dyn NodeApi,
     contract: &str,
     keys: Vec<Vec<u8>>,
-) -> Result<(StatesResult, Vec<Option<Vec<u8>>>), ErrorObjectOwned> {
+) -> Result<(StatesResult, Values), ErrorObjectOwned> {
     let contract = ContractId::system(contract);
     let reads: Vec<StateRead> = keys
         .into_iter()
@@ -163,6 +166,7 @@ fn get_item(node: &dyn NodeApi, p: ItemParams) -> Result<Value, ErrorObjectOwned
         // Absent is an answer too, with its proof of absence.
         None => json!({"collection": p.collection, "item": p.item, "exists": false}),
     };
+    answer["exists"] = answer.get("exists").cloned().unwrap_or(Value::Bool(true));
     answer["height"] = proof.height.into();
     answer["proof"] = serde_json::to_value(&proof).map_err(internal)?;
     Ok(answer)

@@ -12,13 +12,14 @@
 //! carries amounts as decimal strings of base units, since JSON numbers lose precision above 2^53.
 //!
 //! Holders move their balances themselves, through allowances ([`Allowance`], with an optional
-//! expiry), or by a [`Permit`] they signed that any account relays: a device with a key but no
-//! account of its own can pay. Permits carry the signer's next permit number, so none can be
-//! replayed, and a deadline.
+//! expiry), or by a [`Permit`] they signed that any account relays: a device with a key that
+//! sends no transactions can pay. Permits carry the payer's next permit number, so none can be
+//! replayed, and a deadline. Several permits settle together when every payer signs all of
+//! them ([`settlement_message`]): delivery against payment, all or none.
 
 use crate::Hash32;
 use crate::holder::Holder;
-use crate::ids::domain_hash;
+use crate::ids::{ContractId, domain_hash};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// A token's number in the contract, counted from 1.
@@ -234,16 +235,30 @@ pub struct Permit {
     pub to: Holder,
     /// Base units.
     pub amount: u128,
-    /// The signer's next permit number (its permits apply once each, in order).
+    /// The payer's next permit number (its permits apply once each, in order).
     pub nonce: u64,
     /// The permit is refused in blocks at or after this time (ms since the Unix epoch).
     pub deadline_ms: u64,
 }
 
-/// What the holder's key signs for `permit` on chain `chain`.
-pub fn permit_message(chain: &str, permit: &Permit) -> Hash32 {
+/// What the payer's key signs for `permit` to the token contract `contract` (the system one,
+/// `ContractId::system("token")`, or another instance of the same code) on chain `chain`.
+pub fn permit_message(chain: &str, contract: &ContractId, permit: &Permit) -> Hash32 {
     let permit = borsh::to_vec(permit).expect("borsh encoding into a Vec cannot fail");
-    domain_hash("weft/token/permit/v1", &[chain.as_bytes(), &permit])
+    domain_hash(
+        "weft/token/permit/v2",
+        &[chain.as_bytes(), &contract.0, &permit],
+    )
+}
+
+/// What every payer of a settlement signs: all its legs, in order, so no leg applies without
+/// the others (a payer's signature of one leg is no permit on its own).
+pub fn settlement_message(chain: &str, contract: &ContractId, legs: &[Permit]) -> Hash32 {
+    let legs = borsh::to_vec(legs).expect("borsh encoding into a Vec cannot fail");
+    domain_hash(
+        "weft/token/settlement/v1",
+        &[chain.as_bytes(), &contract.0, &legs],
+    )
 }
 
 /// Base units as decimal text with `decimals` places, without trailing zeros

@@ -120,6 +120,64 @@ pub enum SignatureError {
     /// The signature does not verify.
     #[error("the signature does not match the transaction and its sender key {0:?}")]
     Mismatch(PublicKey),
+    /// The key is a point of small order, under which any signature would verify.
+    #[error(
+        "the public key {0:?} is a point of small order: no key pair has it, and any signature would verify under it"
+    )]
+    WeakKey(PublicKey),
+}
+
+/// Every 32-byte encoding of a point of small order (the eight torsion points) that
+/// ed25519 decompression accepts: canonical and non-canonical `y`, either sign bit.
+///
+/// A signature under such a key proves nothing: with `R` = the key and `s = 0`, ZIP-215's
+/// cofactored equation holds for every message. No real key pair has one of these public keys,
+/// so Weft refuses them as keys everywhere ([`is_small_order`]): nobody can act for such an
+/// account, sign for such a DID key or a permit by such a payer.
+pub const SMALL_ORDER_KEYS: [[u8; 32]; 14] = {
+    const fn with_top(mut b: [u8; 32], top: u8) -> [u8; 32] {
+        b[31] = top;
+        b
+    }
+    const fn y(low: u8, fill: u8, top: u8) -> [u8; 32] {
+        let mut b = [fill; 32];
+        b[0] = low;
+        b[31] = top;
+        b
+    }
+    // The order-8 points' y, and p minus it, little-endian.
+    const Y8: [u8; 32] = [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ];
+    const P_MINUS_Y8: [u8; 32] = [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ];
+    [
+        y(0x01, 0x00, 0x00), // y = 1: the identity
+        y(0x01, 0x00, 0x80),
+        y(0xee, 0xff, 0x7f), // y = p + 1: the identity, non-canonical
+        y(0xee, 0xff, 0xff),
+        y(0xec, 0xff, 0x7f), // y = p - 1: order 2
+        y(0xec, 0xff, 0xff),
+        y(0x00, 0x00, 0x00), // y = 0: order 4
+        y(0x00, 0x00, 0x80),
+        y(0xed, 0xff, 0x7f), // y = p: order 4, non-canonical
+        y(0xed, 0xff, 0xff),
+        Y8, // order 8
+        with_top(Y8, 0xfa),
+        P_MINUS_Y8,
+        with_top(P_MINUS_Y8, 0x85),
+    ]
+};
+
+/// Whether `key` encodes a point of small order ([`SMALL_ORDER_KEYS`]), which no signature
+/// check accepts as a key.
+pub fn is_small_order(key: &[u8; 32]) -> bool {
+    SMALL_ORDER_KEYS.contains(key)
 }
 
 #[cfg(feature = "signing")]
@@ -172,6 +230,9 @@ mod signing {
     impl VerifyingKey {
         /// Decompresses `key`.
         pub fn new(key: &PublicKey) -> Result<Self, SignatureError> {
+            if is_small_order(&key.0) {
+                return Err(SignatureError::WeakKey(*key));
+            }
             ed25519_zebra::VerificationKey::try_from(key.0)
                 .map(Self)
                 .map_err(|_| SignatureError::BadKey(*key))
@@ -187,7 +248,8 @@ mod signing {
 
     /// Verifies an ed25519 signature of a 32-byte hash under the ZIP-215 rules
     /// (`ed25519-zebra`): the cofactored equation, any encoding of the key and of `R` that
-    /// decompresses, `s` canonical. Single and batch verification ([`verify_batch`]) accept
+    /// decompresses, `s` canonical; and a key of small order never verifies
+    /// ([`SMALL_ORDER_KEYS`]). Single and batch verification ([`verify_batch`]) accept
     /// exactly the same signatures, so every node judges every block alike however it batches.
     /// Every signature check in Weft goes through here or [`verify_batch`]: transactions, votes,
     /// certificates, Tangle blocks, anchors, and contracts' `ed25519_verify`.
@@ -202,6 +264,9 @@ mod signing {
     /// Whether every signature is valid, in one batch check (no search for the bad one: for
     /// senders who relay only what they checked, one bad signature condemns the lot).
     pub fn verify_all(items: &[(PublicKey, Hash32, Signature)]) -> bool {
+        if items.iter().any(|(key, _, _)| is_small_order(&key.0)) {
+            return false;
+        }
         let mut batch = ed25519_zebra::batch::Verifier::new();
         for (key, hash, signature) in items {
             batch.queue((
@@ -292,12 +357,12 @@ mod tests {
         assert!(verify_batch(&[]).is_empty());
     }
 
-    /// ZIP-215's defining cases: the identity as key and as `R`, with `s = 0`, satisfies the
+    /// ZIP-215's defining case: the identity as key and as `R`, with `s = 0`, satisfies the
     /// cofactored equation for any message, and so does the non-canonical encoding of the
-    /// identity (y = 1 + p). Strict verification (RFC 8032 with checks) refuses both; ZIP-215
-    /// accepts both, alone and in a batch, which is what makes every node's verdict the same.
+    /// identity (y = 1 + p). Weft refuses every small-order key, alone and in a batch alike, so
+    /// nobody can sign for such an account.
     #[test]
-    fn zip215_accepts_small_order_and_non_canonical_encodings_alike_single_and_batch() {
+    fn small_order_keys_never_verify_single_or_batch() {
         let identity = {
             let mut b = [0u8; 32];
             b[0] = 1;
@@ -315,22 +380,51 @@ mod tests {
             let mut signature = [0u8; 64];
             signature[..32].copy_from_slice(&encoding);
             let signature = Signature(signature);
+            // The equation holds: only the small-order rule refuses it.
+            let zebra = ed25519_zebra::VerificationKey::try_from(encoding)
+                .unwrap()
+                .verify(
+                    &ed25519_zebra::Signature::from_bytes(&signature.0),
+                    &[0u8; 32],
+                );
+            assert!(zebra.is_ok(), "ZIP-215 alone accepts it");
             for message in [[0u8; 32], [0xAB; 32]] {
                 let hash = Hash32(message);
-                assert!(verify_hash(&key, &hash, &signature).is_ok());
+                assert!(matches!(
+                    verify_hash(&key, &hash, &signature),
+                    Err(SignatureError::WeakKey(_))
+                ));
                 assert_eq!(
                     verify_batch(&[(key, hash, signature), signed(1, 2)]),
-                    vec![true, true]
+                    vec![false, true]
                 );
             }
-            let strict = ed25519_dalek::VerifyingKey::from_bytes(&encoding).and_then(|k| {
-                k.verify_strict(
-                    &[0u8; 32],
-                    &ed25519_dalek::Signature::from_bytes(&signature.0),
-                )
-            });
-            assert!(strict.is_err(), "strict verification refuses it");
         }
+    }
+
+    /// The list holds exactly the encodings of the eight torsion points that decompress.
+    #[test]
+    fn the_small_order_list_is_every_torsion_encoding() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        for encoding in SMALL_ORDER_KEYS {
+            let point = CompressedEdwardsY(encoding)
+                .decompress()
+                .unwrap_or_else(|| panic!("{} decompresses", hex::encode(encoding)));
+            assert!(point.is_small_order(), "{}", hex::encode(encoding));
+        }
+        for point in curve25519_dalek::constants::EIGHT_TORSION {
+            assert!(is_small_order(&point.compress().0));
+        }
+        let mut unique = SMALL_ORDER_KEYS.to_vec();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 14);
+        // A real key is not on the list.
+        assert!(!is_small_order(&Keypair::from_seed([9; 32]).public_key().0));
+    }
+
+    #[test]
+    fn non_canonical_s_is_refused_single_and_batch() {
         // A non-canonical s (s + l) is refused by both rules.
         let (key, hash, mut signature) = signed(4, 4);
         let l: [u8; 32] = [

@@ -255,6 +255,25 @@ fn the_issuer_mints_and_owners_move_items_through_approvals_and_operators() {
     assert_eq!(all.iter().map(|i| i.id).collect::<Vec<_>>(), vec![1, 3]);
     let page: Vec<Item> = s.chain.view(s.nft, "items_in", &(c, 1u64, 100u32)).unwrap();
     assert_eq!(page.iter().map(|i| i.id).collect::<Vec<_>>(), vec![3]);
+    // A second collection: listings by owner page across both (two at a time), by collection
+    // never leak into the other.
+    let d = s.collection(1, None, false);
+    for _ in 0..3 {
+        s.mint(1, d, holder(2), false).unwrap();
+    }
+    assert_eq!(s.owned(holder(2)), vec![(c, 3), (d, 1), (d, 2), (d, 3)]);
+    let first: Vec<Item> = s.chain.view(s.nft, "items_in", &(d, 0u64, 2u32)).unwrap();
+    let rest: Vec<Item> = s.chain.view(s.nft, "items_in", &(d, 2u64, 2u32)).unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .chain(&rest)
+            .map(|i| (i.collection, i.id))
+            .collect::<Vec<_>>(),
+        vec![(d, 1), (d, 2), (d, 3)]
+    );
+    let none: Vec<Item> = s.chain.view(s.nft, "items_in", &(c, 3u64, 100u32)).unwrap();
+    assert!(none.is_empty());
 }
 
 #[test]
@@ -340,44 +359,103 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Who holds what and who may move it, as plainly as possible.
+struct Model {
+    owner: [Option<u8>; 7],
+    approved: [Option<u8>; 7],
+    operators: std::collections::BTreeSet<(u8, u8)>,
+}
+
+impl Model {
+    fn may_move(&self, item: u64, actor: u8) -> bool {
+        let i = item as usize;
+        match self.owner[i] {
+            Some(owner) => {
+                actor == owner
+                    || self.approved[i] == Some(actor)
+                    || self.operators.contains(&(owner, actor))
+            }
+            None => false,
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// Whatever anyone tries, a soulbound item never changes owner, and the listing by owner
-    /// always shows exactly the items each holder owns.
+    /// Every request succeeds exactly when the model says it may and a refused one changes
+    /// nothing; whatever anyone tries, a soulbound item never changes owner; the listing by
+    /// owner always shows exactly the items each holder owns.
     #[test]
     fn soulbound_items_never_move_and_listings_stay_true(ops in prop::collection::vec(op(), 1..40)) {
         let mut s = Setup::new();
         let c = s.collection(9, None, false);
         // Items 1-3 soulbound, 4-6 not, to keys 1, 2, 3, 1, 2, 3.
+        let mut m = Model { owner: [None; 7], approved: [None; 7], operators: Default::default() };
         for i in 0..6u8 {
             s.mint(9, c, holder(1 + i % 3), i < 3).unwrap();
+            m.owner[usize::from(i) + 1] = Some(1 + i % 3);
         }
         let bound: Vec<Holder> = (1..=3).map(|i| s.item(c, i).unwrap().owner).collect();
         for op in ops {
             let before = s.chain.storage(s.nft);
-            let result = match &op {
+            let (expected, result) = match &op {
                 Op::Transfer { item, actor, to } => {
-                    s.call(*actor, "transfer", &(c, *item, holder(*actor), holder(*to)))
+                    let i = *item as usize;
+                    let ok = *item > 3 && m.may_move(*item, *actor) && m.owner[i] != Some(*to);
+                    if ok {
+                        m.owner[i] = Some(*to);
+                        m.approved[i] = None;
+                    }
+                    (ok, s.call(*actor, "transfer", &(c, *item, holder(*actor), holder(*to))))
                 }
                 Op::Approve { item, actor, to } => {
-                    s.call(*actor, "approve", &(c, *item, holder(*actor), to.map(holder)))
+                    let i = *item as usize;
+                    let ok = m.owner[i].is_some_and(|o| o == *actor || m.operators.contains(&(o, *actor)))
+                        && (*item > 3 || to.is_none());
+                    if ok {
+                        m.approved[i] = *to;
+                    }
+                    (ok, s.call(*actor, "approve", &(c, *item, holder(*actor), to.map(holder))))
                 }
                 Op::Operator { owner, operator, allowed } => {
-                    s.call(*owner, "set_operator", &(c, holder(*owner), holder(*operator), *allowed))
+                    let ok = owner != operator;
+                    if ok {
+                        if *allowed {
+                            m.operators.insert((*owner, *operator));
+                        } else {
+                            m.operators.remove(&(*owner, *operator));
+                        }
+                    }
+                    (ok, s.call(*owner, "set_operator", &(c, holder(*owner), holder(*operator), *allowed)))
                 }
-                Op::Burn { item, actor } if *item > 3 => {
-                    s.call(*actor, "burn", &(c, *item, holder(*actor)))
+                Op::Burn { item, actor } => {
+                    let i = *item as usize;
+                    let ok = if *item > 3 {
+                        m.may_move(*item, *actor)
+                    } else {
+                        m.owner[i] == Some(*actor)
+                    };
+                    if ok {
+                        m.owner[i] = None;
+                        m.approved[i] = None;
+                    }
+                    (ok, s.call(*actor, "burn", &(c, *item, holder(*actor))))
                 }
-                Op::Burn { .. } => continue,
             };
+            prop_assert_eq!(result.is_ok(), expected, "{:?}: {:?}", op, result);
             if result.is_err() {
                 prop_assert_eq!(&s.chain.storage(s.nft), &before, "refused {:?} changed storage", op);
             }
             for i in 1..=3u64 {
-                let item = s.item(c, i).unwrap();
-                prop_assert_eq!(item.owner, bound[i as usize - 1]);
-                prop_assert_eq!(item.approved, None);
+                if let Some(item) = s.item(c, i) {
+                    prop_assert_eq!(item.owner, bound[i as usize - 1]);
+                    prop_assert_eq!(item.approved, None);
+                }
+            }
+            for i in 1..=6u64 {
+                let item = s.item(c, i);
+                prop_assert_eq!(item.as_ref().map(|x| x.owner), m.owner[i as usize].map(holder));
             }
             let mut listed: Vec<(u64, u64)> = (1..=4).flat_map(|k| s.owned(holder(k))).collect();
             listed.sort();

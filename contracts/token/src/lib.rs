@@ -6,8 +6,8 @@
 //! metadata ([`set_metadata`]) and hands ownership on or renounces it ([`set_owner`]). Holders
 //! move balances themselves ([`transfer`], [`transfer_batch`], [`burn`]), through allowances
 //! ([`approve`], [`transfer_from`]), or by a signed permit any account relays
-//! ([`transfer_signed`]); several permits settle together, all or none ([`settle`]: delivery
-//! against payment).
+//! ([`transfer_signed`]); several legs signed by all their payers settle together, all or none
+//! ([`settle`]: delivery against payment).
 //!
 //! A holder is an account (the sender's key) or a `did:weft` DID, which acts through a key under
 //! its `capabilityInvocation` relationship, read from the identity contract. There are no fees
@@ -22,7 +22,7 @@ use weft_types::did::{self, CAPABILITY_INVOCATION};
 use weft_types::holder::Holder;
 use weft_types::token::{
     Allowance, MAX_BATCH, MAX_LEGS, Metadata, Minter, Permit, Token, TokenSpec, format_amount,
-    permit_message, storage as names,
+    permit_message, settlement_message, storage as names,
 };
 
 const CHAIN: Item<String> = Item::new(names::CHAIN);
@@ -410,35 +410,52 @@ pub fn transfer_from(
 }
 
 /// Carries out `permit`, signed by `signer` (the paying account, or a capabilityInvocation key
-/// of the paying DID) over `weft_types::token::permit_message`; any account may relay it. The
-/// permit must carry the payer's next permit number ([`nonce`]) and a deadline after the block
-/// time, so it applies once.
+/// of the paying DID) over `weft_types::token::permit_message` for this contract; any account
+/// may relay it. The permit must carry the payer's next permit number ([`nonce`]) and a
+/// deadline after the block time, so it applies once.
 #[call]
 pub fn transfer_signed(permit: Permit, signer: [u8; 32], signature: [u8; 64]) -> Result<()> {
-    apply_permit(&permit, &signer, &signature)
+    let message = permit_message(&chain(), &self_id(), &permit);
+    apply_permit(&permit, &signer, &signature, &message, "permit_message")
 }
 
-/// Carries out several permits at once, all or none (at most `weft_types::token::MAX_LEGS`),
-/// in order: delivery against payment, where one leg moves what is sold and another the price,
-/// each signed by its payer and relayed together by anyone.
+/// Carries out several permits at once, all or none, in order (at most
+/// `weft_types::token::MAX_LEGS`): delivery against payment, where one leg moves what is sold
+/// and another the price. Every leg's payer signs all the legs
+/// (`weft_types::token::settlement_message`), so no leg applies without the others;
+/// `signatures[i]` is leg `i`'s, and any account relays the settlement.
 #[call]
-pub fn settle(legs: Vec<(Permit, [u8; 32], [u8; 64])>) -> Result<()> {
+pub fn settle(legs: Vec<Permit>, signatures: Vec<([u8; 32], [u8; 64])>) -> Result<()> {
     require!(
         (1..=MAX_LEGS).contains(&legs.len()),
         "a settlement has 1 to {MAX_LEGS} legs, not {}",
         legs.len()
     );
-    for (i, (permit, signer, signature)) in legs.iter().enumerate() {
-        apply_permit(permit, signer, signature).map_err(|e| format!("leg {i}: {e}"))?;
+    require!(
+        signatures.len() == legs.len(),
+        "a settlement carries one signature per leg: {} legs, {} signatures",
+        legs.len(),
+        signatures.len()
+    );
+    let message = settlement_message(&chain(), &self_id(), &legs);
+    for (i, (permit, (signer, signature))) in legs.iter().zip(&signatures).enumerate() {
+        apply_permit(permit, signer, signature, &message, "settlement_message")
+            .map_err(|e| format!("leg {i}: {e}"))?;
     }
     Ok(())
 }
 
-fn apply_permit(permit: &Permit, signer: &[u8; 32], signature: &[u8; 64]) -> Result<()> {
+fn apply_permit(
+    permit: &Permit,
+    signer: &[u8; 32],
+    signature: &[u8; 64],
+    message: &weft_types::Hash32,
+    signed: &str,
+) -> Result<()> {
     let record = load(permit.token)?;
     require!(
-        ed25519_verify(signer, signature, &permit_message(&chain(), permit).0),
-        "the permit's signature does not verify: it must be key 0x{}'s ed25519 signature of weft_types::token::permit_message on chain {}",
+        ed25519_verify(signer, signature, &message.0),
+        "the signature does not verify: it must be key 0x{}'s ed25519 signature of weft_types::token::{signed} for this contract on chain {}",
         hex(signer),
         chain()
     );
@@ -535,6 +552,9 @@ pub fn set_metadata(token: u64, metadata: Metadata) -> Result<()> {
 pub fn set_owner(token: u64, owner: Option<Holder>) -> Result<()> {
     let mut record = load(token)?;
     require_owner(&record)?;
+    if let Some(new) = &owner {
+        require_recipient(new)?;
+    }
     record.owner = owner;
     TOKENS.set(&token, &record);
     emit("token_owner_set", &(token, owner));

@@ -15,7 +15,9 @@ use std::time::Duration;
 use weft_testkit::{Address, Chain, ContractId, build_contract};
 use weft_types::did::{AUTHENTICATION, CAPABILITY_INVOCATION, DidId, Document, VerificationMethod};
 use weft_types::holder::Holder;
-use weft_types::token::{Allowance, Metadata, Permit, Token, TokenSpec, permit_message};
+use weft_types::token::{
+    Allowance, Metadata, Permit, Token, TokenSpec, permit_message, settlement_message,
+};
 
 const CHAIN: &str = "weft-test";
 
@@ -145,7 +147,7 @@ impl Setup {
     }
 
     fn permit(&self, key: u8, permit: &Permit) -> (Permit, [u8; 32], [u8; 64]) {
-        let signature = signing(key).sign(&permit_message(CHAIN, permit).0);
+        let signature = signing(key).sign(&permit_message(CHAIN, &self.token, permit).0);
         (permit.clone(), account(key).0, signature.to_bytes())
     }
 
@@ -488,12 +490,38 @@ fn a_relayed_permit_pays_once_before_its_deadline() {
             nonce: 1,
             ..permit.clone()
         };
-        let signature = signing(2).sign(&permit_message("weft-other", &p).0);
+        let signature = signing(2).sign(&permit_message("weft-other", &s.token, &p).0);
         s.call(
             4,
             "transfer_signed",
             &(p, account(2).0, signature.to_bytes()),
         )
+    });
+    s.refused("does not verify", |s| {
+        // Signed for another contract running the same code.
+        let p = Permit {
+            nonce: 1,
+            ..permit.clone()
+        };
+        let other = ContractId::system("not-the-token");
+        let signature = signing(2).sign(&permit_message(CHAIN, &other, &p).0);
+        s.call(
+            4,
+            "transfer_signed",
+            &(p, account(2).0, signature.to_bytes()),
+        )
+    });
+    // Nobody signs for an account at a point of small order, where any signature would verify
+    // under ZIP-215's equation (R = the key, s = 0).
+    let weak = Holder::Account(Address([0; 32]));
+    s.call(1, "mint", &(t, holder(1), weak, 10u128)).unwrap();
+    s.refused("does not verify", |s| {
+        let p = Permit {
+            from: weak,
+            nonce: 0,
+            ..permit.clone()
+        };
+        s.call(4, "transfer_signed", &(p, [0u8; 32], [0u8; 64]))
     });
     s.chain.advance_time(Duration::from_secs(60));
     s.refused("deadline", |s| {
@@ -552,28 +580,93 @@ fn a_settlement_moves_goods_against_payment_all_or_none() {
         nonce: 0,
         deadline_ms: deadline,
     };
+    let sign = |s: &Setup, legs: &[Permit], keys: &[u8]| -> Vec<([u8; 32], [u8; 64])> {
+        let message = settlement_message(CHAIN, &s.token, legs);
+        keys.iter()
+            .map(|k| (account(*k).0, signing(*k).sign(&message.0).to_bytes()))
+            .collect()
+    };
     // One leg short: nothing moves, not even the leg that could.
     let short = Permit {
         amount: 201,
         ..price.clone()
     };
     s.refused("leg 1: ", |s| {
+        let legs = vec![goods.clone(), short.clone()];
+        let signatures = sign(s, &legs, &[2, 3]);
+        s.call(4, "settle", &(legs, signatures))
+    });
+    // A seller's signature of a settlement is no permit: the goods leg never applies alone.
+    s.refused("does not verify", |s| {
+        let legs = vec![goods.clone(), short.clone()];
+        let signatures = sign(s, &legs, &[2, 3]);
         s.call(
-            4,
-            "settle",
-            &(vec![s.permit(2, &goods), s.permit(3, &short)],),
+            5,
+            "transfer_signed",
+            &(goods.clone(), signatures[0].0, signatures[0].1),
         )
     });
-    let legs = vec![s.permit(2, &goods), s.permit(3, &price)];
-    s.call(4, "settle", &(legs.clone(),)).unwrap();
+    // Nor in another settlement: every payer signed exactly these legs.
+    s.refused("leg 0: the signature does not verify", |s| {
+        let signatures = sign(s, &[goods.clone(), price.clone()], &[2, 3]);
+        let cheaper = Permit {
+            amount: 1,
+            ..price.clone()
+        };
+        s.call(5, "settle", &(vec![goods.clone(), cheaper], signatures))
+    });
+    s.refused("one signature per leg", |s| {
+        let legs = vec![goods.clone(), price.clone()];
+        let signatures = sign(s, &legs, &[2]);
+        s.call(4, "settle", &(legs, signatures))
+    });
+    let legs = vec![goods.clone(), price.clone()];
+    let signatures = sign(&s, &legs, &[2, 3]);
+    s.call(4, "settle", &(legs.clone(), signatures.clone()))
+        .unwrap();
     assert_eq!(s.balance(credits, holder(3)), 5_000);
     assert_eq!(s.balance(euro, holder(2)), 140);
     assert_eq!(s.balance(euro, holder(3)), 60);
     s.refused("leg 0: the permit carries number 0", |s| {
-        s.call(5, "settle", &(legs,))
+        s.call(5, "settle", &(legs, signatures))
     });
     s.refused("1 to 8 legs", |s| {
-        s.call(4, "settle", &(Vec::<(Permit, [u8; 32], [u8; 64])>::new(),))
+        s.call(
+            4,
+            "settle",
+            &(Vec::<Permit>::new(), Vec::<([u8; 32], [u8; 64])>::new()),
+        )
+    });
+}
+
+#[test]
+fn listings_page_within_one_token_and_ownership_goes_only_to_live_holders() {
+    let mut s = Setup::new();
+    let a = s.token(None);
+    let b = s.token(None);
+    for k in 2..=6u8 {
+        s.call(1, "mint", &(a, holder(1), holder(k), u128::from(k)))
+            .unwrap();
+        s.call(1, "mint", &(b, holder(1), holder(k), 100u128))
+            .unwrap();
+    }
+    // Page token a two at a time: every holder once, none of token b's.
+    let mut seen = Vec::new();
+    let mut after: Option<Holder> = None;
+    loop {
+        let page: Vec<(Holder, u128)> =
+            s.chain.view(s.token, "holders", &(a, after, 2u32)).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = Some(page.last().unwrap().0);
+        seen.extend(page);
+    }
+    let mut expected: Vec<(Holder, u128)> = (2..=6u8).map(|k| (holder(k), u128::from(k))).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+    s.refused("the recipient did:weft:weft-test:", |s| {
+        s.call(1, "set_owner", &(a, Some(Holder::Did(DidId([9; 32])))))
     });
 }
 

@@ -13,7 +13,7 @@ use crate::credentials::{CredentialVerifier, VerifierError};
 use weft_types::holder::Holder;
 #[cfg(feature = "transport")]
 use weft_types::token::{Allowance, Minter, Token, TokenId, storage};
-use weft_types::token::{Permit, permit_message};
+use weft_types::token::{Permit, permit_message, settlement_message};
 use weft_types::{ContractId, Keypair};
 
 /// The token system contract.
@@ -153,10 +153,15 @@ pub mod tx {
         )
     }
 
-    /// `settle(legs)`: carries out several signed permits at once, all or none (delivery
-    /// against payment); any account may send it.
-    pub fn settle(signer: &mut Signer, legs: &[(Permit, [u8; 32], [u8; 64])]) -> SignedTransaction {
-        call(signer, "settle", &(legs,))
+    /// `settle(legs, signatures)`: carries out several legs at once, all or none (delivery
+    /// against payment), each signed by its payer over all of them with
+    /// [`super::sign_settlement`]; any account may send it.
+    pub fn settle(
+        signer: &mut Signer,
+        legs: &[Permit],
+        signatures: &[([u8; 32], [u8; 64])],
+    ) -> SignedTransaction {
+        call(signer, "settle", &(legs, signatures))
     }
 
     /// `pause(token, paused)`, by the owner of a pausable token (`false` restarts movements).
@@ -197,7 +202,15 @@ pub mod tx {
 /// `capabilityInvocation` key of the paying DID): returns the signer's public key and the
 /// signature, the last two arguments of [`tx::transfer_signed`].
 pub fn sign_permit(key: &Keypair, chain: &str, permit: &Permit) -> ([u8; 32], [u8; 64]) {
-    let signature = key.sign_hash(&permit_message(chain, permit));
+    let signature = key.sign_hash(&permit_message(chain, &contract(), permit));
+    (key.public_key().0, signature.0)
+}
+
+/// Signs all the legs of a settlement with `key` (the payer of one or more of them): returns
+/// the public key and the signature, the entry of [`tx::settle`]'s `signatures` for each leg
+/// this key pays. Every payer signs the same legs, so none applies without the others.
+pub fn sign_settlement(key: &Keypair, chain: &str, legs: &[Permit]) -> ([u8; 32], [u8; 64]) {
+    let signature = key.sign_hash(&settlement_message(chain, &contract(), legs));
     (key.public_key().0, signature.0)
 }
 
@@ -416,10 +429,10 @@ mod tests {
         };
         let (signer, signature) = sign_permit(&key, "weft-test", &permit);
         assert_eq!(signer, key.public_key().0);
-        let message = permit_message("weft-test", &permit);
+        let message = permit_message("weft-test", &contract(), &permit);
         let signature = weft_types::Signature(signature);
         assert!(weft_types::verify_hash(&key.public_key(), &message, &signature).is_ok());
-        let other = permit_message("other-chain", &permit);
+        let other = permit_message("other-chain", &contract(), &permit);
         assert!(weft_types::verify_hash(&key.public_key(), &other, &signature).is_err());
     }
 }

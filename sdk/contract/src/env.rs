@@ -69,8 +69,11 @@ pub fn blake3(data: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Whether `signature` is a valid ed25519 signature of `message` by `public_key` (strict
-/// verification: non-canonical encodings are rejected).
+/// Whether `signature` is a valid ed25519 signature of `message` by `public_key`, under the
+/// rule every Weft signature check follows (`weft_types::verify_hash`): ZIP-215 (the cofactored
+/// equation; any encoding of the key and of `R` that decompresses; `s` canonical), and never
+/// for a key of small order (`weft_types::tx::SMALL_ORDER_KEYS`), under which any signature
+/// would verify.
 pub fn ed25519_verify(public_key: &[u8; 32], signature: &[u8; 64], message: &[u8]) -> bool {
     // SAFETY: each pointer is readable for the length passed or implied (32, 64).
     unsafe {
