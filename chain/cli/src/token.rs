@@ -843,6 +843,14 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                     .iter()
                     .map(|l| l.permit(&chain))
                     .collect::<Result<Vec<_>>>()?;
+                if deal.signatures.len() != legs.len() {
+                    bail!(
+                        "{} has {} legs but {} signature slots: it was not written by `weft token deal`",
+                        file.display(),
+                        legs.len(),
+                        deal.signatures.len()
+                    );
+                }
                 let mut signatures = Vec::new();
                 for (i, s) in deal.signatures.iter().enumerate() {
                     let Some(s) = s else {
@@ -856,14 +864,6 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                         bytes(&s.signer, "signer key")?,
                         bytes(&s.signature, "signature")?,
                     ));
-                }
-                if signatures.len() != legs.len() {
-                    bail!(
-                        "{} has {} legs but {} signature slots",
-                        file.display(),
-                        legs.len(),
-                        signatures.len()
-                    );
                 }
                 let receipt = send(
                     &client,
@@ -950,6 +950,12 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                     Some(t) => time(t, "--deadline")?,
                     None => now_ms() + 3_600_000,
                 };
+                if deadline_ms <= now_ms() {
+                    bail!(
+                        "--deadline {} has passed already; a leg is refused at or after its deadline",
+                        weft_did::format_time(deadline_ms)
+                    );
+                }
                 let nonce = match nonce {
                     Some(n) => *n,
                     None => {
@@ -1004,6 +1010,20 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                     .iter()
                     .map(|l| l.permit(&chain))
                     .collect::<Result<Vec<_>>>()?;
+                if !cli.json {
+                    out!("signing all {} leg(s) of {}:", legs.len(), file.display());
+                    for (i, leg) in legs.iter().enumerate() {
+                        let record = load(&client, leg.token).await?;
+                        out!(
+                            "  leg {i}: {} pays {} to {} (permit {}, until {})",
+                            leg.from.to_text(&chain),
+                            units(&record, leg.amount),
+                            leg.to.to_text(&chain),
+                            leg.nonce,
+                            weft_did::format_time(leg.deadline_ms)
+                        );
+                    }
+                }
                 let (signer_key, signature) = sdk::sign_settlement(&key, &chain, &legs);
                 let mut signed = 0;
                 deal.signatures.resize_with(legs.len(), || None);
