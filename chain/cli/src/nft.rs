@@ -186,26 +186,7 @@ fn collection_json(c: &Collection, chain: &str) -> Value {
 }
 
 fn item_json(item: &Item, chain: &str) -> Value {
-    let meta = &item.meta;
-    let attributes: Vec<Value> = meta
-        .attributes
-        .iter()
-        .map(|a| json!({"traitType": a.trait_type, "value": a.value}))
-        .collect();
-    json!({
-        "collection": item.collection,
-        "item": item.id,
-        "owner": item.owner.to_text(chain),
-        "approved": item.approved.map(|h| h.to_text(chain)),
-        "soulbound": item.soulbound,
-        "name": meta.name,
-        "description": meta.description,
-        "uri": meta.uri,
-        "mediaType": meta.media_type,
-        "mediaSha256": meta.media_sha256.map(hex::encode),
-        "attributes": attributes,
-        "mintedHeight": item.minted_height,
-    })
+    sdk::item_to_json(item, chain)
 }
 
 fn show_collection(c: &Collection, chain: &str) {

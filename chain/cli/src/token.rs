@@ -444,22 +444,7 @@ fn now_ms() -> u64 {
 }
 
 fn info_json(token: &Token, chain: &str) -> Value {
-    json!({
-        "token": token.id,
-        "name": token.spec.name,
-        "symbol": token.spec.symbol,
-        "decimals": token.spec.decimals,
-        "supply": token.supply.to_string(),
-        "maxSupply": token.spec.max_supply.map(|m| m.to_string()),
-        "owner": token.owner.map(|o| o.to_text(chain)),
-        "pausable": token.spec.pausable,
-        "paused": token.paused,
-        "freezable": token.spec.freezable,
-        "description": token.spec.metadata.description,
-        "url": token.spec.metadata.url,
-        "logoUrl": token.spec.metadata.logo_url,
-        "createdHeight": token.created_height,
-    })
+    sdk::to_json(token, chain)
 }
 
 fn show_info(token: &Token, chain: &str) {

@@ -64,44 +64,6 @@ fn decode<T: borsh::BorshDeserialize>(
         .transpose()
 }
 
-fn token_json(t: &Token, chain: &str) -> Value {
-    json!({
-        "token": t.id,
-        "name": t.spec.name,
-        "symbol": t.spec.symbol,
-        "decimals": t.spec.decimals,
-        "supply": t.supply.to_string(),
-        "maxSupply": t.spec.max_supply.map(|m| m.to_string()),
-        "owner": t.owner.map(|o| o.to_text(chain)),
-        "pausable": t.spec.pausable,
-        "paused": t.paused,
-        "freezable": t.spec.freezable,
-        "description": t.spec.metadata.description,
-        "url": t.spec.metadata.url,
-        "logoUrl": t.spec.metadata.logo_url,
-        "createdHeight": t.created_height,
-    })
-}
-
-fn item_json(i: &Item, chain: &str) -> Value {
-    json!({
-        "collection": i.collection,
-        "item": i.id,
-        "owner": i.owner.to_text(chain),
-        "approved": i.approved.map(|h| h.to_text(chain)),
-        "soulbound": i.soulbound,
-        "name": i.meta.name,
-        "description": i.meta.description,
-        "uri": i.meta.uri,
-        "mediaType": i.meta.media_type,
-        "mediaSha256": i.meta.media_sha256.map(hex::encode),
-        "attributes": i.meta.attributes.iter()
-            .map(|a| json!({"traitType": a.trait_type, "value": a.value}))
-            .collect::<Vec<_>>(),
-        "mintedHeight": i.minted_height,
-    })
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokenParams {
@@ -133,7 +95,7 @@ fn get_token(node: &dyn NodeApi, p: TokenParams) -> Result<Value, ErrorObjectOwn
             p.token, proof.height
         )));
     };
-    let mut answer = token_json(&record, &chain);
+    let mut answer = weft_client::token::to_json(&record, &chain);
     if let Some(h) = who {
         let balance = decode::<u128>(values.remove(0), "balance")?.unwrap_or(0);
         answer = json!({
@@ -162,7 +124,7 @@ fn get_item(node: &dyn NodeApi, p: ItemParams) -> Result<Value, ErrorObjectOwned
     let keys = vec![nft::storage::item_key(p.collection, p.item)];
     let (proof, mut values) = read_proven(node, "nft", keys)?;
     let mut answer = match decode::<Item>(values.remove(0), "item")? {
-        Some(item) => item_json(&item, &node.chain_id().0),
+        Some(item) => weft_client::nft::item_to_json(&item, &node.chain_id().0),
         // Absent is an answer too, with its proof of absence.
         None => json!({"collection": p.collection, "item": p.item, "exists": false}),
     };
@@ -243,7 +205,7 @@ fn list_items(node: &dyn NodeApi, p: ListParams) -> Result<Value, ErrorObjectOwn
             None => last.id.to_string(),
         });
     Ok(json!({
-        "items": items.iter().map(|i| item_json(i, &chain)).collect::<Vec<_>>(),
+        "items": items.iter().map(|i| weft_client::nft::item_to_json(i, &chain)).collect::<Vec<_>>(),
         "next": next,
         "height": outcome.height,
     }))

@@ -15,7 +15,7 @@
 use weft_sdk::abort;
 use weft_sdk::identity;
 use weft_sdk::prelude::*;
-use weft_types::did::{self, CAPABILITY_INVOCATION};
+use weft_types::did;
 use weft_types::holder::Holder;
 use weft_types::nft::{
     Collection, CollectionSpec, Item as NftItem, ItemMeta, MAX_PAGE, storage as names,
@@ -38,35 +38,12 @@ fn text(holder: &Holder) -> String {
     holder.to_text(&chain())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Checks that the sender speaks for `holder`: it is the account, or holds a
-/// capabilityInvocation key of the active DID.
 fn require_sender(holder: &Holder, role: &str) -> Result<()> {
-    let key = caller().0;
-    match holder {
-        Holder::Account(account) => {
-            require!(
-                account.0 == key,
-                "{role} is account {account}, but the request comes from 0x{}",
-                hex(&key)
-            );
-            Ok(())
-        }
-        Holder::Did(id) => {
-            identity::require_key(&chain(), id, &key, CAPABILITY_INVOCATION, role).map(|_| ())
-        }
-    }
+    identity::require_sender_holds(&chain(), holder, role)
 }
 
-/// A DID recipient must exist and be active: nothing sent to a mistyped DID is stuck for ever.
 fn require_recipient(to: &Holder) -> Result<()> {
-    if let Holder::Did(id) = to {
-        identity::active_did(&chain(), id, "the recipient")?;
-    }
-    Ok(())
+    identity::require_recipient(&chain(), to)
 }
 
 fn load_collection(collection: u64) -> Result<Collection> {

@@ -18,7 +18,7 @@
 use weft_sdk::abort;
 use weft_sdk::identity;
 use weft_sdk::prelude::*;
-use weft_types::did::{self, CAPABILITY_INVOCATION};
+use weft_types::did;
 use weft_types::holder::Holder;
 use weft_types::token::{
     Allowance, MAX_BATCH, MAX_LEGS, Metadata, Minter, Permit, Token, TokenSpec, format_amount,
@@ -44,27 +44,12 @@ fn text(holder: &Holder) -> String {
     holder.to_text(&chain())
 }
 
-/// Checks that `key` speaks for `holder`: it is the account, or a capabilityInvocation key of
-/// the active DID.
 fn require_speaks_for(holder: &Holder, key: &[u8; 32], role: &str) -> Result<()> {
-    match holder {
-        Holder::Account(account) => {
-            require!(
-                &account.0 == key,
-                "{role} is account {}, but the request comes from 0x{}",
-                account,
-                hex(key)
-            );
-            Ok(())
-        }
-        Holder::Did(id) => {
-            identity::require_key(&chain(), id, key, CAPABILITY_INVOCATION, role).map(|_| ())
-        }
-    }
+    identity::require_holder(&chain(), holder, key, role)
 }
 
 fn require_sender(holder: &Holder, role: &str) -> Result<()> {
-    require_speaks_for(holder, &caller().0, role)
+    identity::require_sender_holds(&chain(), holder, role)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -108,12 +93,8 @@ fn require_not_frozen(token: &Token, holder: &Holder, role: &str) -> Result<()> 
     Ok(())
 }
 
-/// A DID recipient must exist and be active: nothing sent to a mistyped DID is stuck for ever.
 fn require_recipient(to: &Holder) -> Result<()> {
-    if let Holder::Did(id) = to {
-        identity::active_did(&chain(), id, "the recipient")?;
-    }
-    Ok(())
+    identity::require_recipient(&chain(), to)
 }
 
 fn require_amount(amount: u128) -> Result<()> {

@@ -19,6 +19,30 @@ pub fn contract() -> ContractId {
     ContractId::system("nft")
 }
 
+/// An item as JSON, as the CLI prints it and `nft_getItem` answers: holders as text, the media
+/// digest as plain hex (as `sha256sum` prints it).
+pub fn item_to_json(item: &weft_types::nft::Item, chain: &str) -> serde_json::Value {
+    let meta = &item.meta;
+    serde_json::json!({
+        "collection": item.collection,
+        "item": item.id,
+        "owner": item.owner.to_text(chain),
+        "approved": item.approved.map(|h| h.to_text(chain)),
+        "soulbound": item.soulbound,
+        "name": meta.name,
+        "description": meta.description,
+        "uri": meta.uri,
+        "mediaType": meta.media_type,
+        "mediaSha256": meta.media_sha256.map(hex::encode),
+        "attributes": meta
+            .attributes
+            .iter()
+            .map(|a| serde_json::json!({"traitType": a.trait_type, "value": a.value}))
+            .collect::<Vec<_>>(),
+        "mintedHeight": item.minted_height,
+    })
+}
+
 /// Transactions of the NFT contract, built and signed by a [`crate::Signer`] whose key speaks for
 /// the holder named (its account, or a `capabilityInvocation` key of its DID).
 pub mod tx {

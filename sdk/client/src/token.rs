@@ -214,6 +214,27 @@ pub fn sign_settlement(key: &Keypair, chain: &str, legs: &[Permit]) -> ([u8; 32]
     (key.public_key().0, signature.0)
 }
 
+/// A token as JSON, as the CLI prints it and `token_getInfo` answers: amounts as decimal
+/// strings of base units, the owner as text (`null` once renounced).
+pub fn to_json(token: &weft_types::token::Token, chain: &str) -> serde_json::Value {
+    serde_json::json!({
+        "token": token.id,
+        "name": token.spec.name,
+        "symbol": token.spec.symbol,
+        "decimals": token.spec.decimals,
+        "supply": token.supply.to_string(),
+        "maxSupply": token.spec.max_supply.map(|m| m.to_string()),
+        "owner": token.owner.map(|o| o.to_text(chain)),
+        "pausable": token.spec.pausable,
+        "paused": token.paused,
+        "freezable": token.spec.freezable,
+        "description": token.spec.metadata.description,
+        "url": token.spec.metadata.url,
+        "logoUrl": token.spec.metadata.logo_url,
+        "createdHeight": token.created_height,
+    })
+}
+
 /// Calls view `method` of contract `contract` and decodes its borsh answer.
 #[cfg(feature = "transport")]
 pub(crate) async fn view<T: borsh::BorshDeserialize>(

@@ -1,11 +1,13 @@
 //! Asking the identity system contract about a DID from another contract: whether it exists and
 //! is active, and whether the sender holds one of its keys. System contracts that act for DIDs
-//! (status lists, the trust registry) authorize with these.
+//! (status lists, the trust registry) authorize with these, and those that keep assets for
+//! holders (tokens, NFTs) with [`require_holder`].
 
 use crate::env::{call_contract, caller};
 use crate::error::{ContractError, Result};
 use weft_types::ContractId;
-use weft_types::did::{Did, DidId, DidRecord, DidVersion, RELATIONSHIPS};
+use weft_types::did::{CAPABILITY_INVOCATION, Did, DidId, DidRecord, DidVersion, RELATIONSHIPS};
+use weft_types::holder::Holder;
 
 /// The current version of DID `id` of chain `chain`, which must exist and be active; `role`
 /// ("the issuer", …) names it in errors.
@@ -60,4 +62,36 @@ pub fn require_key(
         )));
     }
     Ok(version)
+}
+
+/// Requires `key` (the sender, or the signer of a relayed request) to speak for `holder`: to be
+/// the account, or a capabilityInvocation key of the active DID. `role` ("the owner", …) names
+/// the holder in errors. The token and NFT contracts authorize every request with this.
+pub fn require_holder(chain: &str, holder: &Holder, key: &[u8; 32], role: &str) -> Result<()> {
+    match holder {
+        Holder::Account(account) => {
+            if &account.0 != key {
+                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                return Err(ContractError(format!(
+                    "{role} is account {account}, but the request comes from 0x{hex}"
+                )));
+            }
+            Ok(())
+        }
+        Holder::Did(id) => require_key(chain, id, key, CAPABILITY_INVOCATION, role).map(|_| ()),
+    }
+}
+
+/// Requires the sender to speak for `holder` ([`require_holder`]).
+pub fn require_sender_holds(chain: &str, holder: &Holder, role: &str) -> Result<()> {
+    require_holder(chain, holder, &caller().0, role)
+}
+
+/// Requires a DID recipient to exist and be active, so nothing sent to a mistyped DID is stuck
+/// for ever (an account cannot be checked: any key may be one).
+pub fn require_recipient(chain: &str, to: &Holder) -> Result<()> {
+    if let Holder::Did(id) = to {
+        active_did(chain, id, "the recipient")?;
+    }
+    Ok(())
 }
