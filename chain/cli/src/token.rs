@@ -856,16 +856,16 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                     "token",
                 )
                 .await?;
-                let lines: Vec<String> = deal
-                    .legs
-                    .iter()
-                    .map(|l| {
-                        format!(
-                            "{} pays {} base units of token {} to {}",
-                            l.from, l.amount, l.token, l.to
-                        )
-                    })
-                    .collect();
+                let mut lines = Vec::new();
+                for (leg, shown) in legs.iter().zip(&deal.legs) {
+                    let record = load(&client, leg.token).await?;
+                    lines.push(format!(
+                        "{} paid {} to {}",
+                        shown.from,
+                        units(&record, leg.amount),
+                        shown.to
+                    ));
+                }
                 report(
                     cli,
                     receipt.height,
