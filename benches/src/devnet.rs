@@ -226,3 +226,39 @@ pub fn committee_of(info: &weft_client::json::ChainInfo) -> Result<weft_types::C
     weft_types::Committee::new(0, members)
         .map_err(|e| anyhow::anyhow!("the chain has no committee to verify against: {e}"))
 }
+
+/// Sends `txs` over the binary ingest path in requests of 500, spread over the nodes at `urls`,
+/// and waits until blocks seen by `client` hold as many transactions; returns the time from the
+/// first request to that block. `what` names the transactions in errors ("a transfer").
+pub async fn send_all(
+    client: &Client,
+    urls: &[String],
+    txs: &[weft_types::SignedTransaction],
+    what: &str,
+) -> Result<Duration> {
+    use weft_client::binary::{BinarySender, TxOutcome};
+    let senders: Vec<BinarySender> = urls
+        .iter()
+        .map(|u| BinarySender::new(u))
+        .collect::<Result<_, _>>()?;
+    let mut blocks = client.subscribe_blocks().await?;
+    let started = Instant::now();
+    for (i, batch) in txs.chunks(500).enumerate() {
+        let outcomes = senders[i % senders.len()].send(batch).await?;
+        if let Some(TxOutcome::Rejected { message, .. }) = outcomes
+            .iter()
+            .find(|o| matches!(o, TxOutcome::Rejected { .. }))
+        {
+            bail!("{what} was refused: {message}");
+        }
+    }
+    let mut seen = 0u64;
+    while seen < txs.len() as u64 {
+        let header = tokio::time::timeout(Duration::from_secs(300), blocks.next())
+            .await
+            .with_context(|| format!("{} did not commit within 5 minutes", txs.len()))?
+            .context("the block subscription ended")??;
+        seen += header.tx_count;
+    }
+    Ok(started.elapsed())
+}

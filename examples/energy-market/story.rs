@@ -1,6 +1,8 @@
 //! Energy credits in a local market (see `README.md` next to this file).
 
-use crate::smart_meters::{certificate, reading, reading_issuer, status_index};
+use crate::smart_meters::{
+    certificate, check_reading, jwt_claims, reading, reading_issuer, status_index,
+};
 use crate::{Party, Target, wait_anchored};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -244,20 +246,8 @@ pub async fn run(target: &Target) -> Result<()> {
             .iter()
             .find(|(m, _)| m.did == meter_did)
             .context("a certificate for every meter")?;
-        let signature = verifier
-            .verify_credential(
-                &client,
-                signed,
-                &Options {
-                    trusted_roots: Vec::new(),
-                    ..options.clone()
-                },
-            )
-            .await?;
-        let certified = verifier.verify_credential(&client, cert, &options).await?;
-        let mut reasons = signature.reasons();
-        reasons.extend(certified.reasons());
-        if signature.verified && certified.verified {
+        let reasons = check_reading(&verifier, &client, signed, cert, &options).await?;
+        if reasons.is_empty() {
             let kwh = signed_kwh(signed)?;
             let amount = parse_amount(&kwh, 3)?;
             send(
@@ -397,14 +387,8 @@ pub async fn run(target: &Target) -> Result<()> {
 
 /// The energy of a reading, as decimal text (`12.5`).
 fn signed_kwh(signed: &Value) -> Result<String> {
-    let compact = signed["id"]
-        .as_str()
-        .and_then(|id| id.split_once(','))
-        .map(|(_, c)| c)
-        .unwrap_or_default();
-    let payload = weft_credentials::jose::Jws::parse(compact, None)?.payload;
-    let kwh = &payload["credentialSubject"]["energyKWh"];
-    kwh.as_f64()
+    jwt_claims(signed)?["credentialSubject"]["energyKWh"]
+        .as_f64()
         .map(|v| format!("{v}"))
         .context("a reading states its energyKWh")
 }

@@ -15,12 +15,11 @@
 //! target/release/weft-channel-bench --spawn --nodes 4
 //! ```
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Parser;
 use std::time::{Duration, Instant};
-use weft_benches::devnet::{Floor, Target, connect};
+use weft_benches::devnet::{Floor, Target, connect, send_all};
 use weft_channels::{AgreementSecret, EpochSecret};
-use weft_client::binary::{BinarySender, TxOutcome};
 use weft_client::channels::{self, tx};
 use weft_client::credentials::CredentialVerifier;
 use weft_client::json::Status;
@@ -209,31 +208,8 @@ async fn main() -> Result<()> {
             txs.push(tx::write(signer, &id, did, &input));
         }
     }
-    let senders: Vec<BinarySender> = urls
-        .iter()
-        .map(|u| BinarySender::new(u))
-        .collect::<Result<_, _>>()?;
     eprintln!("writing {} entries…", txs.len());
-    let mut blocks = client.subscribe_blocks().await?;
-    let started = Instant::now();
-    for (i, batch) in txs.chunks(500).enumerate() {
-        let outcomes = senders[i % senders.len()].send(batch).await?;
-        if let Some(TxOutcome::Rejected { message, .. }) = outcomes
-            .iter()
-            .find(|o| matches!(o, TxOutcome::Rejected { .. }))
-        {
-            bail!("an entry was refused: {message}");
-        }
-    }
-    let mut seen = 0u64;
-    while seen < txs.len() as u64 {
-        let header = tokio::time::timeout(Duration::from_secs(300), blocks.next())
-            .await
-            .context("entries did not commit within 5 minutes")?
-            .context("the block subscription ended")??;
-        seen += header.tx_count;
-    }
-    let took = started.elapsed();
+    let took = send_all(&client, &urls, &txs, "an entry").await?;
     let write_rate = txs.len() as f64 / took.as_secs_f64();
 
     // Read with proofs, then validate and decrypt.

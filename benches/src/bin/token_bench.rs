@@ -17,8 +17,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use std::time::{Duration, Instant};
-use weft_benches::devnet::{Floor, Target, connect};
-use weft_client::binary::{BinarySender, TxOutcome};
+use weft_benches::devnet::{Floor, Target, connect, send_all};
 use weft_client::json::Status;
 use weft_client::token::{self, tx};
 use weft_client::{Client, Signer};
@@ -140,31 +139,8 @@ async fn main() -> Result<()> {
             txs.push(tx::transfer(s, id, &holders[i], &receivers[i], 1));
         }
     }
-    let senders: Vec<BinarySender> = urls
-        .iter()
-        .map(|u| BinarySender::new(u))
-        .collect::<Result<_, _>>()?;
     eprintln!("sending {} transfers…", txs.len());
-    let mut blocks = client.subscribe_blocks().await?;
-    let started = Instant::now();
-    for (i, batch) in txs.chunks(500).enumerate() {
-        let outcomes = senders[i % senders.len()].send(batch).await?;
-        if let Some(TxOutcome::Rejected { message, .. }) = outcomes
-            .iter()
-            .find(|o| matches!(o, TxOutcome::Rejected { .. }))
-        {
-            bail!("a transfer was refused: {message}");
-        }
-    }
-    let mut seen = 0u64;
-    while seen < txs.len() as u64 {
-        let header = tokio::time::timeout(Duration::from_secs(300), blocks.next())
-            .await
-            .context("transfers did not commit within 5 minutes")?
-            .context("the block subscription ended")??;
-        seen += header.tx_count;
-    }
-    let took = started.elapsed();
+    let took = send_all(&client, &urls, &txs, "a transfer").await?;
     let rate = txs.len() as f64 / took.as_secs_f64();
 
     // Every transfer moved exactly one unit: each sender is empty, each receiver holds
