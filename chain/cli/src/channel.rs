@@ -6,14 +6,14 @@
 //! file (`weft channel key`) whose public key their DID lists under `keyAgreement`. Reading
 //! and validating use state proven against the committee of a genesis file.
 
-use crate::output::{Global, connect, key_path, out, print_json};
+use crate::output::{Global, connect, out, print_json};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use weft_client::Client;
 use weft_client::channels::{self, Manager};
 use weft_client::credentials::CredentialVerifier;
-use weft_client::{Client, keyfile};
 use weft_types::Hash32;
 use weft_types::channel::{ChannelSpec, Entry, Rights};
 use weft_types::did::Did;
@@ -226,22 +226,10 @@ fn load_secrets(path: &Path, channel: &Hash32) -> Result<Vec<(u32, [u8; 32])>> {
         .collect()
 }
 
-fn own_key(cli: &Global) -> Result<weft_types::Keypair> {
-    let path = key_path(cli);
-    keyfile::read(&path)
-        .with_context(|| format!("your key signs: pass --key (read {})", path.display()))
-}
-
-async fn verifier(proven: &Proven) -> Result<CredentialVerifier> {
-    let text = std::fs::read_to_string(&proven.genesis).with_context(|| {
-        format!(
-            "the genesis file {} (its committee proves state)",
-            proven.genesis.display()
-        )
-    })?;
-    let (chain, committee) =
-        weft_client::genesis::committee_of_genesis(&text).map_err(|e| anyhow!(e))?;
-    Ok(CredentialVerifier::new(chain, committee))
+/// The verifier of `proven`'s genesis file, checked against the chain the node serves.
+async fn verifier(client: &Client, proven: &Proven) -> Result<CredentialVerifier> {
+    let chain = client.chain_info().await?.chain_id;
+    crate::output::verifier(&proven.genesis, &chain)
 }
 
 async fn manager<'a>(
@@ -253,7 +241,14 @@ async fn manager<'a>(
 ) -> Result<(Manager<'a>, PathBuf)> {
     let path = secrets_path(secrets, channel);
     let kept = load_secrets(&path, channel)?;
-    let manager = Manager::open(client, own_key(cli)?, &acting.did, *channel, kept).await?;
+    let manager = Manager::open(
+        client,
+        crate::output::own_key(cli)?,
+        &acting.did,
+        *channel,
+        kept,
+    )
+    .await?;
     Ok((manager, path))
 }
 
@@ -307,7 +302,8 @@ pub async fn run(cli: &Global, command: &ChannelCommand) -> Result<()> {
                 private: *private,
             };
             spec.check()?;
-            let manager = Manager::create(&client, own_key(cli)?, &acting.did, &spec).await?;
+            let manager =
+                Manager::create(&client, crate::output::own_key(cli)?, &acting.did, &spec).await?;
             let id = manager.id();
             if *private {
                 let path = secrets_path(secrets, &id);
@@ -436,7 +432,7 @@ pub async fn run(cli: &Global, command: &ChannelCommand) -> Result<()> {
             proven,
         } => {
             let client = connect(cli).await?;
-            let verifier = verifier(proven).await?;
+            let verifier = verifier(&client, proven).await?;
             let read = channels::read_channel(&client, &verifier, channel).await?;
             weft_channels::validate(&read.entries, &read.channel.head)
                 .map_err(|e| anyhow!("the channel does not validate: {e}"))?;
@@ -492,7 +488,8 @@ pub async fn run(cli: &Global, command: &ChannelCommand) -> Result<()> {
         }
         ChannelCommand::Export { channel, proven } => {
             let client = connect(cli).await?;
-            let read = channels::read_channel(&client, &verifier(proven).await?, channel).await?;
+            let read =
+                channels::read_channel(&client, &verifier(&client, proven).await?, channel).await?;
             let entries: Vec<String> = read
                 .entries
                 .iter()
@@ -509,7 +506,8 @@ pub async fn run(cli: &Global, command: &ChannelCommand) -> Result<()> {
             proven,
         } => {
             let client = connect(cli).await?;
-            let read = channels::read_channel(&client, &verifier(proven).await?, channel).await?;
+            let read =
+                channels::read_channel(&client, &verifier(&client, proven).await?, channel).await?;
             weft_channels::validate(&read.entries, &read.channel.head)
                 .map_err(|e| anyhow!("the channel does not validate: {e}"))?;
             out!(

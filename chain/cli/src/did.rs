@@ -208,14 +208,7 @@ async fn send(
     let mut signer = signer(cli, client).await?;
     let tx = signer.call(identity(), method, args);
     eprintln!("sent {}; waiting for it to be committed…", tx.tx.hash());
-    let receipt = client.send_and_wait(&tx).await?;
-    if receipt.status != Status::Success {
-        bail!(
-            "the identity contract refused it: {}",
-            receipt.error.as_deref().unwrap_or("no reason given")
-        );
-    }
-    Ok(receipt)
+    crate::output::send(client, &tx, "identity").await
 }
 
 async fn change(cli: &Global, did: &str, ops: Vec<Op>, args: &ChangeArgs) -> Result<()> {

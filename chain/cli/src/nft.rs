@@ -6,8 +6,9 @@
 //! account or `--as` a DID. Holders are accounts (`0x…`) or `did:weft` DIDs of the chain.
 //! Listings page: each prints the cursor (`--after`) of the next page.
 
+use crate::output::send;
 use crate::output::{Global, out, print_json, signer};
-use crate::token::{Acting, connect_to, holder, report, send};
+use crate::token::{Acting, connect_to, holder, report};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -277,7 +278,7 @@ pub async fn run(cli: &Global, command: &NftCommand) -> Result<()> {
             let mut signer = signer(cli, &client).await?;
             let issuer = acting.holder(signer.key(), &chain)?;
             let tx = tx::create_collection(&mut signer, &issuer, &spec);
-            let receipt = send(&client, tx, "NFT").await?;
+            let receipt = send(&client, &tx, "NFT").await?;
             let id: u64 = borsh::from_slice(&receipt.return_data)?;
             report(
                 cli,
@@ -329,7 +330,7 @@ pub async fn run(cli: &Global, command: &NftCommand) -> Result<()> {
             meta.check()?;
             let mut signer = signer(cli, &client).await?;
             let tx = tx::mint(&mut signer, *collection, &to, &meta, *soulbound);
-            let receipt = send(&client, tx, "NFT").await?;
+            let receipt = send(&client, &tx, "NFT").await?;
             let id: u64 = borsh::from_slice(&receipt.return_data)?;
             report(
                 cli,
@@ -357,7 +358,7 @@ pub async fn run(cli: &Global, command: &NftCommand) -> Result<()> {
             let mut signer = signer(cli, &client).await?;
             let actor = acting.holder(signer.key(), &chain)?;
             let tx = tx::transfer(&mut signer, *collection, *item, &actor, &to);
-            let receipt = send(&client, tx, "NFT").await?;
+            let receipt = send(&client, &tx, "NFT").await?;
             report(
                 cli,
                 receipt.height,
@@ -382,7 +383,7 @@ pub async fn run(cli: &Global, command: &NftCommand) -> Result<()> {
             let mut signer = signer(cli, &client).await?;
             let actor = acting.holder(signer.key(), &chain)?;
             let tx = tx::approve(&mut signer, *collection, *item, &actor, approved);
-            let receipt = send(&client, tx, "NFT").await?;
+            let receipt = send(&client, &tx, "NFT").await?;
             let text = match approved {
                 Some(h) => format!(
                     "{} may move item {item} of collection {collection} once",
@@ -411,7 +412,7 @@ pub async fn run(cli: &Global, command: &NftCommand) -> Result<()> {
             let mut signer = signer(cli, &client).await?;
             let owner = acting.holder(signer.key(), &chain)?;
             let tx = tx::set_operator(&mut signer, *collection, &owner, &who, !remove);
-            let receipt = send(&client, tx, "NFT").await?;
+            let receipt = send(&client, &tx, "NFT").await?;
             report(
                 cli,
                 receipt.height,
@@ -437,7 +438,7 @@ pub async fn run(cli: &Global, command: &NftCommand) -> Result<()> {
             let mut signer = signer(cli, &client).await?;
             let actor = acting.holder(signer.key(), &chain)?;
             let tx = tx::burn(&mut signer, *collection, *item, &actor);
-            let receipt = send(&client, tx, "NFT").await?;
+            let receipt = send(&client, &tx, "NFT").await?;
             report(
                 cli,
                 receipt.height,

@@ -76,3 +76,58 @@ pub async fn signer(cli: &Global, client: &Client) -> Result<Signer> {
     let account = client.account(&key.public_key().address()).await?;
     Ok(Signer::new(key, &info.chain_id, account.next_nonce))
 }
+
+/// Reads your key file (`--key`, `WEFT_KEY` or the default) for what you sign off chain: permits,
+/// deals, channel keys.
+pub fn own_key(cli: &Global) -> Result<weft_types::Keypair> {
+    let path = key_path(cli);
+    keyfile::read(&path).with_context(|| {
+        format!(
+            "your key signs this: pass --key or set WEFT_KEY (read {})",
+            path.display()
+        )
+    })
+}
+
+/// Sends `tx` and waits; fails with the `contract` contract's reason when the receipt is a
+/// failure.
+pub async fn send(
+    client: &Client,
+    tx: &weft_types::SignedTransaction,
+    contract: &str,
+) -> Result<weft_client::json::ReceiptJson> {
+    let receipt = client.send_and_wait(tx).await?;
+    if receipt.status != weft_client::json::Status::Success {
+        anyhow::bail!(
+            "the {contract} contract refused it: {}",
+            receipt.error.as_deref().unwrap_or("no reason given")
+        );
+    }
+    Ok(receipt)
+}
+
+/// The verifier of the chain of genesis file `genesis`, whose committee proves what the node
+/// serves; the node must serve that chain (`chain`).
+pub fn verifier(
+    genesis: &Path,
+    chain: &str,
+) -> Result<weft_client::credentials::CredentialVerifier> {
+    let text = std::fs::read_to_string(genesis).with_context(|| {
+        format!(
+            "reading the genesis file {} (its committee proves state)",
+            genesis.display()
+        )
+    })?;
+    let (genesis_chain, committee) =
+        weft_client::genesis::committee_of_genesis(&text).map_err(anyhow::Error::msg)?;
+    if genesis_chain != chain {
+        anyhow::bail!(
+            "{} is the genesis file of chain `{genesis_chain}`, but the node serves chain `{chain}`",
+            genesis.display()
+        );
+    }
+    Ok(weft_client::credentials::CredentialVerifier::new(
+        genesis_chain,
+        committee,
+    ))
+}

@@ -7,21 +7,20 @@
 //! include it. `permit` signs a transfer offline that any account sends with `relay`;
 //! `balance --genesis` reads the balance with a proof checked against a genesis file's committee.
 
-use crate::output::{Global, connect, key_path, out, print_json, signer};
+use crate::output::{Global, connect, out, own_key, print_json, send, signer, verifier};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use weft_client::credentials::CredentialVerifier;
-use weft_client::json::{ReceiptJson, Status};
+
 use weft_client::token::{self as sdk, tx};
-use weft_client::{Client, Keypair, keyfile};
+use weft_client::{Client, Keypair};
+use weft_types::ContractId;
 use weft_types::holder::Holder;
 use weft_types::token::{
     MAX_BATCH, Metadata, Permit, Token, TokenSpec, format_amount, parse_amount,
 };
-use weft_types::{ContractId, SignedTransaction};
 
 /// Whom the signing key acts for.
 #[derive(Args, Clone)]
@@ -308,17 +307,6 @@ fn check_chain(file: &Path, of: &str, chain: &str, rpc: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads the key file that signs permits and deals.
-fn permit_key(cli: &Global) -> Result<Keypair> {
-    let path = key_path(cli);
-    keyfile::read(&path).with_context(|| {
-        format!(
-            "permits and deals are signed with your key: pass --key or set WEFT_KEY (read {})",
-            path.display()
-        )
-    })
-}
-
 /// A permit as `weft token permit` writes it: amounts in base units, holders as text.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -363,18 +351,6 @@ pub async fn connect_to(cli: &Global, name: &str) -> Result<(Client, String)> {
     Ok((client, info.chain_id))
 }
 
-/// Sends `tx` and waits; fails with the contract's reason when the receipt is a failure.
-pub async fn send(client: &Client, tx: SignedTransaction, contract: &str) -> Result<ReceiptJson> {
-    let receipt = client.send_and_wait(&tx).await?;
-    if receipt.status != Status::Success {
-        bail!(
-            "the {contract} contract refused it: {}",
-            receipt.error.as_deref().unwrap_or("no reason given")
-        );
-    }
-    Ok(receipt)
-}
-
 /// Prints `text` with the block height, or `value` with a `height` field under `--json`.
 pub fn report(cli: &Global, height: u64, text: &str, mut value: Value) {
     if cli.json {
@@ -383,25 +359,6 @@ pub fn report(cli: &Global, height: u64, text: &str, mut value: Value) {
     } else {
         out!("{text} (block {height})");
     }
-}
-
-/// The verifier of a genesis file's chain, whose committee proves what the node serves.
-pub fn verifier(genesis: &Path, chain: &str) -> Result<CredentialVerifier> {
-    let text = std::fs::read_to_string(genesis).with_context(|| {
-        format!(
-            "reading the genesis file {} (its committee proves state)",
-            genesis.display()
-        )
-    })?;
-    let (genesis_chain, committee) =
-        weft_client::genesis::committee_of_genesis(&text).map_err(|e| anyhow!(e))?;
-    if genesis_chain != chain {
-        bail!(
-            "{} is the genesis file of chain `{genesis_chain}`, but the node serves chain `{chain}`",
-            genesis.display()
-        );
-    }
-    Ok(CredentialVerifier::new(genesis_chain, committee))
 }
 
 async fn load(client: &Client, token: u64) -> Result<Token> {
@@ -530,7 +487,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
             let mut signer = signer(cli, &client).await?;
             let owner = acting.holder(signer.key(), &chain)?;
             let tx = tx::create(&mut signer, &owner, &spec);
-            let receipt = send(&client, tx, "token").await?;
+            let receipt = send(&client, &tx, "token").await?;
             let id: u64 = borsh::from_slice(&receipt.return_data)?;
             report(
                 cli,
@@ -567,7 +524,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                     format!("{minter} may mint {} {limit}", record.spec.symbol),
                 )
             };
-            let receipt = send(&client, tx, "token").await?;
+            let receipt = send(&client, &tx, "token").await?;
             report(
                 cli,
                 receipt.height,
@@ -592,7 +549,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
             let mut signer = signer(cli, &client).await?;
             let minter = acting.holder(signer.key(), &chain)?;
             let tx = tx::mint(&mut signer, *token, &minter, &to, amount);
-            let receipt = send(&client, tx, "token").await?;
+            let receipt = send(&client, &tx, "token").await?;
             report(
                 cli,
                 receipt.height,
@@ -619,7 +576,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
             let mut signer = signer(cli, &client).await?;
             let from = acting.holder(signer.key(), &chain)?;
             let tx = tx::burn(&mut signer, *token, &from, amount);
-            let receipt = send(&client, tx, "token").await?;
+            let receipt = send(&client, &tx, "token").await?;
             report(
                 cli,
                 receipt.height,
@@ -672,7 +629,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                 [(to, amount)] => tx::transfer(&mut signer, *token, &from, to, *amount),
                 _ => tx::transfer_batch(&mut signer, *token, &from, &transfers),
             };
-            let receipt = send(&client, tx, "token").await?;
+            let receipt = send(&client, &tx, "token").await?;
             if cli.json {
                 let rows: Vec<Value> = transfers
                     .iter()
@@ -708,7 +665,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
             let mut signer = signer(cli, &client).await?;
             let owner = acting.holder(signer.key(), &chain)?;
             let tx = tx::approve(&mut signer, *token, &owner, &who, amount, expires_ms);
-            let receipt = send(&client, tx, "token").await?;
+            let receipt = send(&client, &tx, "token").await?;
             let text = if amount == 0 {
                 format!(
                     "{spender} may no longer move {}'s {}",
@@ -748,13 +705,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
             out: file,
             nonce: number,
         } => {
-            let path = key_path(cli);
-            let key = keyfile::read(&path).with_context(|| {
-                format!(
-                    "the permit is signed with your key: pass --key or set WEFT_KEY (read {})",
-                    path.display()
-                )
-            })?;
+            let key = own_key(cli)?;
             let record = load(&client, *token).await?;
             let from = acting.holder(&key, &chain)?;
             let to = holder(to, &chain, "the recipient")?;
@@ -852,7 +803,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                 }
                 let receipt = send(
                     &client,
-                    tx::settle(&mut signer, &legs, &signatures),
+                    &tx::settle(&mut signer, &legs, &signatures),
                     "token",
                 )
                 .await?;
@@ -884,7 +835,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                     &bytes(&signed.signer, "signer key")?,
                     &bytes(&signed.signature, "signature")?,
                 );
-                let receipt = send(&client, tx, "token").await?;
+                let receipt = send(&client, &tx, "token").await?;
                 report(
                     cli,
                     receipt.height,
@@ -909,7 +860,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                 nonce,
                 acting,
             } => {
-                let key = permit_key(cli)?;
+                let key = own_key(cli)?;
                 let record = load(&client, *token).await?;
                 let from = acting.holder(&key, &chain)?;
                 let mut deal = if file.exists() {
@@ -985,7 +936,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                 }
             }
             DealCommand::Sign { file, acting } => {
-                let key = permit_key(cli)?;
+                let key = own_key(cli)?;
                 let mut deal: DealJson =
                     read_json(file, "a deal file written by `weft token deal`")?;
                 check_chain(file, &deal.chain, &chain, &cli.rpc)?;
@@ -1048,7 +999,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
             let record = load(&client, *token).await?;
             let mut signer = signer(cli, &client).await?;
             let tx = tx::pause(&mut signer, *token, !off);
-            let receipt = send(&client, tx, "token").await?;
+            let receipt = send(&client, &tx, "token").await?;
             report(
                 cli,
                 receipt.height,
@@ -1069,7 +1020,7 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
             let who = holder(text, &chain, "the holder")?;
             let mut signer = signer(cli, &client).await?;
             let tx = tx::freeze(&mut signer, *token, &who, !off);
-            let receipt = send(&client, tx, "token").await?;
+            let receipt = send(&client, &tx, "token").await?;
             report(
                 cli,
                 receipt.height,
