@@ -11,11 +11,11 @@ use weft_client::json::Status;
 use weft_client::token::{self, tx};
 use weft_client::{Client, Signer};
 use weft_credentials::{Format, Options, Reason};
+use weft_types::SignedTransaction;
 use weft_types::did::Did;
 use weft_types::holder::Holder;
 use weft_types::status::{Change, ListSpec, MIN_ENTRIES, Purpose};
 use weft_types::token::{Metadata, Permit, TokenSpec, format_amount, parse_amount};
-use weft_types::{Keypair, SignedTransaction};
 
 /// Sends `tx` and waits for it; fails with the contract's message unless it succeeds.
 async fn send(client: &Client, tx: &SignedTransaction) -> Result<Vec<u8>> {
@@ -82,7 +82,7 @@ async fn leg(
 fn sign_deal(chain: &str, legs: &[Permit], payers: &[&Party]) -> Vec<([u8; 32], [u8; 64])> {
     payers
         .iter()
-        .map(|p| token::sign_settlement(&Keypair::from_seed(p.key.seed()), chain, legs))
+        .map(|p| token::sign_settlement(&p.key, chain, legs))
         .collect()
 }
 

@@ -161,7 +161,9 @@ async fn main() -> Result<()> {
         );
         if sent != 0 || received != each {
             bail!(
-                "a sender holds {sent} and its receiver {received}, expected 0 and {each}: a transfer failed or moved the wrong amount"
+                "sender {} holds {sent} and its receiver {} holds {received}, expected 0 and {each}: a transfer failed or moved the wrong amount",
+                sender.to_text(&chain),
+                receiver.to_text(&chain)
             );
         }
         sum += sent + received;

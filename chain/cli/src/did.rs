@@ -10,7 +10,6 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use weft_client::Client;
 use weft_client::did::{DidResolution, ResolveOptions};
-use weft_client::json::Status;
 use weft_types::ContractId;
 use weft_types::did::{
     self as model, CAPABILITY_INVOCATION, Controller, Did, DidId, Document, KeyFormat, KeyType, Op,

@@ -361,6 +361,19 @@ pub fn report(cli: &Global, height: u64, text: &str, mut value: Value) {
     }
 }
 
+/// Tokens read once per command, for commands that show several amounts.
+#[derive(Default)]
+struct Tokens(std::collections::BTreeMap<u64, Token>);
+
+impl Tokens {
+    async fn get(&mut self, client: &Client, token: u64) -> Result<&Token> {
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.0.entry(token) {
+            slot.insert(load(client, token).await?);
+        }
+        Ok(&self.0[&token])
+    }
+}
+
 async fn load(client: &Client, token: u64) -> Result<Token> {
     sdk::info(client, token)
         .await?
@@ -772,7 +785,12 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
             let value: Value = read_json(file, "a permit or deal file")?;
             let mut signer = signer(cli, &client).await?;
             if value.get("legs").is_some() {
-                let deal: DealJson = read_json(file, "a deal file written by `weft token deal`")?;
+                let deal: DealJson = serde_json::from_value(value).with_context(|| {
+                    format!(
+                        "{} is not a deal file written by `weft token deal`",
+                        file.display()
+                    )
+                })?;
                 check_chain(file, &deal.chain, &chain, &cli.rpc)?;
                 let legs = deal
                     .legs
@@ -808,12 +826,13 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                 )
                 .await?;
                 let mut lines = Vec::new();
+                let mut tokens = Tokens::default();
                 for (leg, shown) in legs.iter().zip(&deal.legs) {
-                    let record = load(&client, leg.token).await?;
+                    let record = tokens.get(&client, leg.token).await?;
                     lines.push(format!(
                         "{} paid {} to {}",
                         shown.from,
-                        units(&record, leg.amount),
+                        units(record, leg.amount),
                         shown.to
                     ));
                 }
@@ -825,7 +844,12 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                 );
             } else {
                 let signed: SignedPermitJson =
-                    read_json(file, "a permit written by `weft token permit`")?;
+                    serde_json::from_value(value).with_context(|| {
+                        format!(
+                            "{} is not a permit written by `weft token permit`",
+                            file.display()
+                        )
+                    })?;
                 check_chain(file, &signed.chain, &chain, &cli.rpc)?;
                 let permit = signed.permit.permit(&chain)?;
                 let record = load(&client, permit.token).await?;
@@ -948,12 +972,13 @@ pub async fn run(cli: &Global, command: &TokenCommand) -> Result<()> {
                     .collect::<Result<Vec<_>>>()?;
                 if !cli.json {
                     out!("signing all {} leg(s) of {}:", legs.len(), file.display());
+                    let mut tokens = Tokens::default();
                     for (i, leg) in legs.iter().enumerate() {
-                        let record = load(&client, leg.token).await?;
+                        let record = tokens.get(&client, leg.token).await?;
                         out!(
                             "  leg {i}: {} pays {} to {} (permit {}, until {})",
                             leg.from.to_text(&chain),
-                            units(&record, leg.amount),
+                            units(record, leg.amount),
                             leg.to.to_text(&chain),
                             leg.nonce,
                             weft_did::format_time(leg.deadline_ms)

@@ -83,10 +83,7 @@ fn get_token(node: &dyn NodeApi, p: TokenParams) -> Result<Value, ErrorObjectOwn
     let mut keys = vec![token::storage::token_key(p.token)];
     if let Some(h) = &who {
         keys.push(token::storage::balance_key(p.token, h));
-        keys.push(weft_types::did::storage::map_key(
-            token::storage::FROZEN,
-            &token::storage::token_holder(p.token, h),
-        ));
+        keys.push(token::storage::frozen_key(p.token, h));
     }
     let (proof, mut values) = read_proven(node, "token", keys)?;
     let Some(record) = decode::<Token>(values.remove(0), "token")? else {
@@ -95,10 +92,11 @@ fn get_token(node: &dyn NodeApi, p: TokenParams) -> Result<Value, ErrorObjectOwn
             p.token, proof.height
         )));
     };
-    let mut answer = weft_client::token::to_json(&record, &chain);
-    if let Some(h) = who {
-        let balance = decode::<u128>(values.remove(0), "balance")?.unwrap_or(0);
-        answer = json!({
+    let mut answer = match who {
+        None => weft_client::token::to_json(&record, &chain),
+        Some(h) => {
+            let balance = decode::<u128>(values.remove(0), "balance")?.unwrap_or(0);
+            json!({
             "token": record.id,
             "symbol": record.spec.symbol,
             "decimals": record.spec.decimals,
@@ -106,8 +104,9 @@ fn get_token(node: &dyn NodeApi, p: TokenParams) -> Result<Value, ErrorObjectOwn
             "balance": balance.to_string(),
             "formatted": format_amount(balance, record.spec.decimals),
             "frozen": values.remove(0).is_some(),
-        });
-    }
+            })
+        }
+    };
     answer["height"] = proof.height.into();
     answer["proof"] = serde_json::to_value(&proof).map_err(internal)?;
     Ok(answer)
@@ -124,11 +123,14 @@ fn get_item(node: &dyn NodeApi, p: ItemParams) -> Result<Value, ErrorObjectOwned
     let keys = vec![nft::storage::item_key(p.collection, p.item)];
     let (proof, mut values) = read_proven(node, "nft", keys)?;
     let mut answer = match decode::<Item>(values.remove(0), "item")? {
-        Some(item) => weft_client::nft::item_to_json(&item, &node.chain_id().0),
+        Some(item) => {
+            let mut answer = weft_client::nft::item_to_json(&item, &node.chain_id().0);
+            answer["exists"] = true.into();
+            answer
+        }
         // Absent is an answer too, with its proof of absence.
         None => json!({"collection": p.collection, "item": p.item, "exists": false}),
     };
-    answer["exists"] = answer.get("exists").cloned().unwrap_or(Value::Bool(true));
     answer["height"] = proof.height.into();
     answer["proof"] = serde_json::to_value(&proof).map_err(internal)?;
     Ok(answer)

@@ -372,6 +372,11 @@ pub mod storage {
         map_key(BALANCES, &token_holder(token, holder))
     }
 
+    /// The contract's storage key of a holder's freeze mark (present: frozen).
+    pub fn frozen_key(token: TokenId, holder: &Holder) -> Vec<u8> {
+        map_key(FROZEN, &token_holder(token, holder))
+    }
+
     /// The contract's storage key of an allowance.
     pub fn allowance_key(token: TokenId, owner: &Holder, spender: &Holder) -> Vec<u8> {
         map_key(ALLOWANCES, &allowance_pair(token, owner, spender))

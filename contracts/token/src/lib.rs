@@ -52,10 +52,6 @@ fn require_sender(holder: &Holder, role: &str) -> Result<()> {
     identity::require_sender_holds(&chain(), holder, role)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn load(token: u64) -> Result<Token> {
     TOKENS
         .get(&token)
@@ -235,7 +231,7 @@ pub fn mint(token: u64, minter: Holder, to: Holder, amount: u128) -> Result<()> 
     if let Some(room) = right.room() {
         require!(
             amount <= room,
-            "{} may mint {} more, less than {}",
+            "{} may mint {} more, less than {}; the token's owner raises the cap with set_minter",
             text(&minter),
             amount_text(&record, room),
             amount_text(&record, amount)
@@ -358,6 +354,13 @@ pub fn transfer_from(
     let allowance = ALLOWANCES.get(&key);
     let available = allowance.map_or(0, |a| a.available(block_time_ms()));
     require!(
+        allowance.is_some(),
+        "{} has not approved {} to move its token {token} ({}): it approves with `approve` first",
+        text(&from),
+        text(&spender),
+        record.spec.symbol
+    );
+    require!(
         amount <= available,
         "{} may move {} of {}'s balance, less than {}{}",
         text(&spender),
@@ -436,8 +439,8 @@ fn apply_permit(
     let record = load(permit.token)?;
     require!(
         ed25519_verify(signer, signature, &message.0),
-        "the signature does not verify: it must be key 0x{}'s ed25519 signature of weft_types::token::{signed} for this contract on chain {}",
-        hex(signer),
+        "the signature does not verify: it must be key {}'s ed25519 signature of weft_types::token::{signed} for this contract on chain {}",
+        Address(*signer),
         chain()
     );
     require_speaks_for(&permit.from, signer, "the payer")?;

@@ -215,7 +215,7 @@ fn a_token_is_created_minted_moved_and_burned_exactly() {
     s.refused("send to itself", |s| {
         s.call(2, "transfer", &(t, holder(2), holder(2), 1u128))
     });
-    s.refused("the request comes from", |s| {
+    s.refused("but the request is signed by key", |s| {
         s.call(3, "transfer", &(t, holder(2), holder(3), 1u128))
     });
     s.refused("transfer 1:", |s| {
@@ -394,6 +394,13 @@ fn allowances_are_spent_down_and_expire() {
         .view(s.token, "allowance", &(t, holder(2), holder(3)))
         .unwrap();
     assert_eq!(left.unwrap().amount, 10);
+    s.refused("has not approved", |s| {
+        s.call(
+            4,
+            "transfer_from",
+            &(t, holder(4), holder(2), holder(5), 1u128),
+        )
+    });
     s.refused("may move 0.01 SOLAR", |s| {
         s.call(
             3,
@@ -401,7 +408,7 @@ fn allowances_are_spent_down_and_expire() {
             &(t, holder(3), holder(2), holder(4), 11u128),
         )
     });
-    s.refused("the request comes from", |s| {
+    s.refused("but the request is signed by key", |s| {
         s.call(
             4,
             "transfer_from",

@@ -5,9 +5,9 @@
 
 use crate::env::{call_contract, caller};
 use crate::error::{ContractError, Result};
-use weft_types::ContractId;
 use weft_types::did::{CAPABILITY_INVOCATION, Did, DidId, DidRecord, DidVersion, RELATIONSHIPS};
 use weft_types::holder::Holder;
+use weft_types::{Address, ContractId};
 
 /// The current version of DID `id` of chain `chain`, which must exist and be active; `role`
 /// ("the issuer", …) names it in errors.
@@ -50,14 +50,14 @@ pub fn require_key(
             .iter()
             .find(|(bit, _)| *bit == relationship)
             .map_or("required", |(_, name)| name);
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
             "an"
         } else {
             "a"
         };
         return Err(ContractError(format!(
-            "the key 0x{hex} is not {article} {name} key of {role} {}",
+            "the key {} is not {article} {name} key of {role} {}",
+            Address(*key),
             Did::new(chain, *id)
         )));
     }
@@ -71,9 +71,9 @@ pub fn require_holder(chain: &str, holder: &Holder, key: &[u8; 32], role: &str) 
     match holder {
         Holder::Account(account) => {
             if &account.0 != key {
-                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
                 return Err(ContractError(format!(
-                    "{role} is account {account}, but the request comes from 0x{hex}"
+                    "{role} is account {account}, but the request is signed by key {}: sign with that account's key, or name a DID whose capabilityInvocation keys include yours",
+                    Address(*key)
                 )));
             }
             Ok(())
