@@ -81,18 +81,18 @@ async fn create_did(client: &Client, chain: &str, seed: u8) -> Result<String> {
 }
 
 async fn wait_anchored(client: &Client, chain: &str) -> Result<()> {
-    let head = client.chain_info().await?.height;
+    let head = client.chain_info().await?;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if client
             .latest_anchor(chain)
             .await?
-            .is_some_and(|a| a.height >= head)
+            .is_some_and(|a| a.height >= head.height || a.state_root == head.state_root)
         {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("height {head} was not anchored within 120 s");
+            bail!("height {} was not anchored within 120 s", head.height);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -154,6 +154,7 @@ pub async fn run(args: &DevArgs) -> Result<()> {
     let genesis = Genesis {
         chain_id: "weft-devnet".into(),
         validators: members,
+        blocks: Default::default(),
         anchoring: Default::default(),
         tangle: Default::default(),
         system_contracts: weft_node::genesis::system_contract_hashes(),

@@ -74,6 +74,10 @@ pub struct GenesisArgs {
     /// Where to write the file (never overwritten).
     #[arg(long, default_value = "genesis.toml")]
     pub out: PathBuf,
+    /// An empty "heartbeat" block once the last block is this old, in milliseconds (0: never).
+    /// Without transactions the committee makes no other blocks.
+    #[arg(long, default_value_t = weft_node::genesis::BlocksGenesis::default().heartbeat_ms)]
+    pub heartbeat_ms: u64,
 }
 
 /// Runs `weft node …`.
@@ -223,6 +227,9 @@ pub fn genesis(args: &GenesisArgs) -> Result<()> {
             .iter()
             .map(|m| parse_member(m))
             .collect::<Result<_>>()?,
+        blocks: weft_node::genesis::BlocksGenesis {
+            heartbeat_ms: args.heartbeat_ms,
+        },
         anchoring: Default::default(),
         tangle: Default::default(),
         system_contracts: weft_node::genesis::system_contract_hashes(),

@@ -61,6 +61,8 @@ const MAX_BLOCKS_PER_HEIGHT: usize = 32;
 const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a member sends its status to the others (also whenever its height or round changes).
 pub const STATUS_EVERY: Duration = Duration::from_millis(200);
+/// How often an idle member sends its status.
+pub const IDLE_STATUS_EVERY: Duration = Duration::from_secs(2);
 /// A member not heard from for this long is taken to be down.
 pub const SILENT_AFTER: Duration = Duration::from_secs(1);
 /// The propose timeout of a round whose proposer is down.
@@ -174,6 +176,12 @@ struct Member {
     replaying: bool,
     /// Double-signing refusals already counted in the metrics.
     refusals_counted: u64,
+    /// The genesis' heartbeat: an empty block once the last one is this old (`None`: never).
+    heartbeat: Option<Duration>,
+    /// The height is entered but consensus has not started it: nothing waits to be committed.
+    idle: bool,
+    /// When the last status left.
+    last_status_at: Instant,
 }
 
 /// Runs this node as a member of the committee in `genesis` until `shutdown` resolves.
@@ -361,6 +369,10 @@ pub async fn run(
         proposed_at: None,
         replaying: false,
         refusals_counted: 0,
+        heartbeat: (genesis.blocks.heartbeat_ms > 0)
+            .then(|| Duration::from_millis(genesis.blocks.heartbeat_ms)),
+        idle: false,
+        last_status_at: Instant::now(),
     };
     if recovered.height == Some(height) {
         tracing::info!(
@@ -421,6 +433,24 @@ pub async fn run(
                 None => std::future::pending().await,
             }
         };
+        // While idle: a transaction admitted here (or gossiped from elsewhere), or the heartbeat.
+        let wake = {
+            let (idle, node, heartbeat) = (member.idle, member.node.clone(), member.heartbeat_at());
+            async move {
+                if !idle {
+                    return std::future::pending().await;
+                }
+                tokio::select! {
+                    () = node.transaction_admitted() => {}
+                    () = async {
+                        match heartbeat {
+                            Some(at) => tokio::time::sleep_until(at).await,
+                            None => std::future::pending().await,
+                        }
+                    } => {}
+                }
+            }
+        };
         tokio::select! {
             () = &mut shutdown => {
                 member.wal.sync().map_err(|e| CommitteeError::Fatal(format!("write-ahead log: {e}")))?;
@@ -430,8 +460,12 @@ pub async fn run(
             Some(event) = events.recv() => member.network(event).await?,
             Some(done) = internal_rx.recv() => member.internal(done).await?,
             () = sleep => member.fire_timers().await?,
+            () = wake => member.wake_if_due().await?,
             _ = tick.tick() => member.tick(),
-            _ = status_tick.tick() => member.status_tick(),
+            _ = status_tick.tick() => {
+                member.status_tick();
+                member.wake_if_due().await?;
+            }
         }
         member.status_if_moved();
     }
@@ -477,6 +511,49 @@ impl Member {
         self.ahead = None;
         self.proposed_at = None;
         self.node.metrics().round.set(0);
+        // Nothing to commit and nobody else started: wait without running consensus, so an idle
+        // chain makes no blocks (block 1 installs the system contracts and is always made).
+        if height > 1 && !self.future.iter().any(|e| e.height == height) && !self.wake_due() {
+            self.idle = true;
+            self.node.metrics().idle.set(1);
+            self.send_status();
+            return Ok(());
+        }
+        self.start().await
+    }
+
+    /// Whether an idle height should start: a transaction is ready, or the heartbeat is due.
+    fn wake_due(&self) -> bool {
+        !self.node.propose(1).is_empty()
+            || self.heartbeat_at().is_some_and(|at| at <= Instant::now())
+    }
+
+    /// When the heartbeat block is due: the last block's time plus the heartbeat.
+    fn heartbeat_at(&self) -> Option<Instant> {
+        let heartbeat = self.heartbeat?;
+        let due_ms = self
+            .node
+            .head()
+            .time_ms
+            .saturating_add(heartbeat.as_millis() as u64);
+        let wait = Duration::from_millis(due_ms.saturating_sub(now_ms()));
+        Some(Instant::now() + wait)
+    }
+
+    /// Starts an idle height if it is due.
+    async fn wake_if_due(&mut self) -> Result<(), CommitteeError> {
+        if self.idle && self.wake_due() {
+            self.start().await?;
+        }
+        Ok(())
+    }
+
+    /// Runs consensus for the entered height.
+    async fn start(&mut self) -> Result<(), CommitteeError> {
+        let height = self.height;
+        self.idle = false;
+        self.node.metrics().idle.set(0);
+        self.started = std::time::Instant::now();
         let actions = self
             .consensus
             .start_height(Height(height), self.validators.clone(), false)
@@ -572,7 +649,12 @@ impl Member {
         let node = self.node.clone();
         let internal = self.internal.clone();
         let proposer = self.key.public_key();
-        let empty_after = Duration::from_millis(node.config().consensus.empty_block_interval_ms);
+        // A heartbeat block is due: nothing to wait for.
+        let empty_after = if self.heartbeat_at().is_some_and(|at| at <= Instant::now()) {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(node.config().consensus.empty_block_interval_ms)
+        };
         let fill = Duration::from_millis(node.config().block.interval_ms);
         tokio::spawn(async move {
             // Propose as soon as transactions are ready (after `fill` for more to arrive), or an
@@ -784,7 +866,7 @@ impl Member {
 
     /// The backstop: while a height stalls, send this member's messages (and block) again.
     fn tick(&mut self) {
-        if self.last_tick_height == self.height {
+        if self.last_tick_height == self.height && !self.idle {
             for (height, round, bytes) in self.previous_sent.iter().chain(&self.sent) {
                 self.net.send(
                     None,
@@ -908,6 +990,10 @@ impl Member {
                 self.request_sync(Some(peer));
             }
         } else if height == self.height {
+            if self.idle {
+                // Another member started this height: join it.
+                self.start().await?;
+            }
             self.hold(&wire, Arc::new(data));
             self.deliver(message).await?;
             self.check_blocks().await?;
@@ -1099,6 +1185,7 @@ impl Member {
     fn send_status(&mut self) {
         let status = self.status();
         self.last_status = (status.height, status.round);
+        self.last_status_at = Instant::now();
         self.net.send(
             None,
             Outgoing::new(
@@ -1120,6 +1207,13 @@ impl Member {
     /// Every [`STATUS_EVERY`]: the status, and a propose timeout cut short if the round's
     /// proposer fell silent after the round started.
     fn status_tick(&mut self) {
+        if self.idle {
+            // Idle members only need to hear that nobody is behind: every few seconds is enough.
+            if self.last_status_at.elapsed() >= IDLE_STATUS_EVERY {
+                self.send_status();
+            }
+            return;
+        }
         self.send_status();
         self.cut_silent_propose();
     }

@@ -10,8 +10,11 @@
 //! address = "/ip4/10.0.0.1/tcp/30300"
 //! power = 1
 //!
+//! [blocks]                          # optional; this is the default
+//! heartbeat_ms = 600000             # an empty block after this long without one (0: never)
+//!
 //! [anchoring]                       # optional; these are the defaults
-//! every_blocks = 1                  # anchor every block…
+//! every_blocks = 1                  # anchor every block that changed the state…
 //! interval_ms = 0                   # …or when this much block time passed (0: off)
 //!
 //! [tangle]                          # optional; the Tangle network the members embed
@@ -47,10 +50,29 @@ fn one() -> u64 {
     1
 }
 
+/// `[blocks]`: when the committee makes blocks. Blocks are made only when transactions wait, and
+/// an empty "heartbeat" block when the last block is `heartbeat_ms` old, so an idle chain costs
+/// next to nothing and still shows it is alive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlocksGenesis {
+    /// An empty block once the last block is this old (milliseconds of block time; 0: never).
+    pub heartbeat_ms: u64,
+}
+
+impl Default for BlocksGenesis {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 600_000,
+        }
+    }
+}
+
 /// `[anchoring]`: which committed blocks the committee anchors on the Tangle. A block is anchored
 /// when `every_blocks` blocks passed since the last anchored one, or (with `interval_ms` > 0) when
-/// its block time is that much later than the last anchored block's. Both depend only on the
-/// chain, so every member signs the same anchors.
+/// its block time is that much later than the last anchored block's, and only if its state root
+/// differs from the last anchored one (an empty block changes nothing worth anchoring). All of
+/// this depends only on the chain, so every member signs the same anchors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AnchoringConfig {
@@ -88,6 +110,9 @@ pub struct Genesis {
     pub chain_id: String,
     /// The committee.
     pub validators: Vec<GenesisValidator>,
+    /// Block pacing.
+    #[serde(default)]
+    pub blocks: BlocksGenesis,
     /// Anchoring cadence.
     #[serde(default)]
     pub anchoring: AnchoringConfig,
@@ -310,6 +335,7 @@ mod tests {
         let genesis = Genesis {
             chain_id: "weft-test".into(),
             validators: (1..=4).map(member).collect(),
+            blocks: Default::default(),
             anchoring: Default::default(),
             tangle: Default::default(),
             system_contracts: system_contract_hashes(),

@@ -56,6 +56,8 @@ pub struct Metrics {
     pub block_seconds: Histogram,
     /// The consensus round in progress (committee members).
     pub round: Gauge,
+    /// 1 while the committee member waits idle (no transaction, no heartbeat due), else 0.
+    pub idle: Gauge,
     /// Valid consensus votes received.
     pub votes_received: Counter,
     /// Valid consensus votes received, by round and kind.
@@ -125,6 +127,7 @@ impl Metrics {
             txs_committed: Counter::default(),
             block_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             round: Gauge::default(),
+            idle: Gauge::default(),
             votes_received: Counter::default(),
             votes_by_round: Family::default(),
             votes_per_height: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
@@ -181,6 +184,11 @@ impl Metrics {
             "consensus_round",
             "Consensus round in progress",
             m.round.clone(),
+        );
+        registry.register(
+            "consensus_idle",
+            "1 while the member waits idle: no transaction to commit and no heartbeat due",
+            m.idle.clone(),
         );
         registry.register(
             "consensus_votes_received",

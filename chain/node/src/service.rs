@@ -246,6 +246,12 @@ impl Node {
         self.0.blocks.subscribe()
     }
 
+    /// Resolves when a transaction is admitted after the last call (at once if one was admitted
+    /// while nobody waited).
+    pub async fn transaction_admitted(&self) {
+        self.0.wake.notified().await;
+    }
+
     /// Resolves once a pending transaction arrives (for producers).
     pub async fn wait_for_transactions(&self) {
         loop {
@@ -674,7 +680,9 @@ impl Node {
             }
         }
         let args = args(&abi_method).map_err(QueryError::BadArgs)?;
-        let time_ms = self.head().time_ms;
+        // A view runs as if in the next block: an idle chain makes no blocks, so the head's
+        // time may be long past, and expiries must be judged at the present.
+        let time_ms = self.head().time_ms.max(now_ms());
         let limit = self.0.config.query_gas;
         let call = Call {
             caller,

@@ -7,7 +7,9 @@
 //!
 //! [`run`] is the task around it:
 //! - **Validator blocks.** Every `tangle.validator_interval_ms`, while a block with a payload awaits
-//!   confirmation, a validator issues a validation block on the selected tips.
+//!   confirmation without this validator's approval, it issues a validation block on the
+//!   selected tips. One block per validator per payload is the usual cost; nothing is issued
+//!   while nothing waits.
 //! - **Anchoring.** After each committed block that the genesis' `[anchoring]` rule selects, the
 //!   member signs the anchor `{chain_id, state_index, height, block_hash, state_root, prev_anchor,
 //!   epoch}` and gossips its signature. Whoever holds signatures of more than two thirds of the
@@ -226,12 +228,17 @@ impl TangleService {
     /// The first anchor of this chain at `height` or later (an anchored state includes every
     /// earlier block).
     pub fn anchor_covering(&self, height: u64) -> Result<Option<AnchorRecord>, String> {
-        for h in height..height.saturating_add(self.0.anchoring.every_blocks) {
-            if let Some(record) = self.anchor_at_height(h)? {
-                return Ok(Some(record));
-            }
-        }
-        Ok(None)
+        let t = lock(&self.0.tangle);
+        let Some(index) = t
+            .store()
+            .anchor_from_height(&self.0.chain, height)
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        t.store()
+            .anchor(&self.0.chain, index)
+            .map_err(|e| e.to_string())
     }
 
     /// The chain's registered committees and anchor head.
@@ -456,11 +463,21 @@ impl TangleService {
     }
 }
 
+/// The last anchor computed, which the next one follows.
+#[derive(Clone, Default)]
+struct LastAnchor {
+    index: u64,
+    id: StatementId,
+    height: u64,
+    time_ms: u64,
+    state_root: weft_types::Hash32,
+}
+
 /// Where the member's anchoring stands.
 struct Anchoring {
     next_height: u64,
-    /// The last anchor this member computed: (index, id, height, block time).
-    last: Option<(u64, StatementId, u64, u64)>,
+    /// The last anchor this member computed.
+    last: Option<LastAnchor>,
     collected: HashMap<StatementId, Collected>,
     /// This member's signatures of statements not applied yet, by anchor index (0: registration).
     own: BTreeMap<u64, StatementSignature>,
@@ -593,7 +610,7 @@ fn validate(s: &TangleService) {
     }
     let parents = {
         let t = lock(&s.0.tangle);
-        if !t.has_unconfirmed() {
+        if !t.awaits_approval_of(&s.0.key.public_key()) {
             return;
         }
         t.select_parents(&mut rand::thread_rng(), 8, now_ms())
@@ -622,7 +639,13 @@ impl Anchoring {
                 .ok()
                 .flatten()
                 .map_or(0, |b| b.header.time_ms);
-            anchoring.last = Some((a.state_index, a.id(), a.height, time));
+            anchoring.last = Some(LastAnchor {
+                index: a.state_index,
+                id: a.id(),
+                height: a.height,
+                time_ms: time,
+                state_root: a.state_root,
+            });
             anchoring.next_height = a.height + 1;
         }
         anchoring
@@ -642,24 +665,33 @@ impl Anchoring {
                 }
             };
             let header = &block.header;
-            let (index, prev, last_height, last_time) = self.last.unwrap_or_default();
+            let last = self.last.clone().unwrap_or_default();
             let rule = &s.0.anchoring;
-            let due = h - last_height >= rule.every_blocks
+            let due = h - last.height >= rule.every_blocks
                 || (rule.interval_ms > 0
-                    && header.time_ms.saturating_sub(last_time) >= rule.interval_ms);
-            if due {
+                    && header.time_ms.saturating_sub(last.time_ms) >= rule.interval_ms);
+            // A block that changed nothing (a heartbeat) is not worth an anchor.
+            let changed = self.last.is_none() || header.state_root != last.state_root;
+            if due && changed {
+                let index = last.index;
                 let anchor = Anchor {
                     chain_id: s.0.chain.clone(),
                     state_index: index + 1,
                     height: h,
                     block_hash: header.hash(),
                     state_root: header.state_root,
-                    prev_anchor: prev,
+                    prev_anchor: last.id,
                     epoch: s.0.committee.epoch,
                 };
                 let id = anchor.id();
                 self.sign(s, Statement::Anchor(anchor), index + 1);
-                self.last = Some((index + 1, id, h, header.time_ms));
+                self.last = Some(LastAnchor {
+                    index: index + 1,
+                    id,
+                    height: h,
+                    time_ms: header.time_ms,
+                    state_root: header.state_root,
+                });
             }
             self.next_height += 1;
         }

@@ -147,6 +147,23 @@ impl Store for RocksStore {
             .transpose()
     }
 
+    fn anchor_from_height(&self, chain: &ChainId, height: u64) -> Result<Option<u64>> {
+        let prefix = chain_prefix(chain);
+        let start = chain_key(chain, height);
+        let mode = IteratorMode::From(&start, rocksdb::Direction::Forward);
+        match self.db.iterator_cf(self.cf(HEIGHTS), mode).next() {
+            Some(item) => {
+                let (key, value) = item.map_err(storage)?;
+                if key.starts_with(&prefix) && key.len() == prefix.len() + 8 {
+                    Ok(Some(decode("anchor height", &value)?))
+                } else {
+                    Ok(None)
+                }
+            }
+            None => Ok(None),
+        }
+    }
+
     fn evidence(&self, chain: &ChainId) -> Result<Vec<Evidence>> {
         let prefix = chain_prefix(chain);
         let mode = IteratorMode::From(&prefix, rocksdb::Direction::Forward);

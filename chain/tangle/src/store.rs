@@ -164,6 +164,8 @@ pub trait Store: Send {
     fn anchor(&self, chain: &ChainId, index: u64) -> Result<Option<AnchorRecord>>;
     /// The index of the anchor of `chain` for block `height`.
     fn anchor_at_height(&self, chain: &ChainId, height: u64) -> Result<Option<u64>>;
+    /// The index of the first anchor of `chain` at `height` or later.
+    fn anchor_from_height(&self, chain: &ChainId, height: u64) -> Result<Option<u64>>;
     /// The evidence kept about `chain`.
     fn evidence(&self, chain: &ChainId) -> Result<Vec<Evidence>>;
     /// Everything a restart needs.
@@ -219,6 +221,15 @@ impl Store for MemStore {
 
     fn anchor_at_height(&self, chain: &ChainId, height: u64) -> Result<Option<u64>> {
         Ok(self.lock().heights.get(&(chain.clone(), height)).copied())
+    }
+
+    fn anchor_from_height(&self, chain: &ChainId, height: u64) -> Result<Option<u64>> {
+        Ok(self
+            .lock()
+            .heights
+            .range((chain.clone(), height)..=(chain.clone(), u64::MAX))
+            .next()
+            .map(|(_, index)| *index))
     }
 
     fn evidence(&self, chain: &ChainId) -> Result<Vec<Evidence>> {

@@ -290,6 +290,19 @@ impl<S: Store> Tangle<S> {
         self.live.values().any(|m| m.solid && !m.validation)
     }
 
+    /// Whether a solid block with a payload awaits confirmation and validator `key` has not
+    /// approved it yet: all a validator's blocks are for. Once each validator approved what waits,
+    /// nothing more is issued until something new arrives, so an idle Tangle stays quiet.
+    pub fn awaits_approval_of(&self, key: &PublicKey) -> bool {
+        let Some(v) = self.validator_index(key) else {
+            return false;
+        };
+        let bit = 1u64 << v;
+        self.live
+            .values()
+            .any(|m| m.solid && !m.validation && m.approvers & bit == 0)
+    }
+
     /// Live solid blocks not yet confirmed.
     pub fn unconfirmed_count(&self) -> usize {
         self.live.values().filter(|m| m.solid).count()

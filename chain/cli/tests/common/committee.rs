@@ -40,8 +40,14 @@ pub struct Committee {
 }
 
 impl Committee {
-    /// Sets up `n` members the way the operator recipe in the README does.
+    /// Sets up `n` members the way the operator recipe in the README does, with a 500 ms
+    /// heartbeat: these tests watch consensus under faults, on a chain that moves without load.
     pub fn new(n: usize) -> Self {
+        Self::with_heartbeat(n, 500)
+    }
+
+    /// Sets up `n` members whose genesis has this heartbeat (0: no empty blocks at all).
+    pub fn with_heartbeat(n: usize, heartbeat_ms: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut members = Vec::new();
         let mut entries = Vec::new();
@@ -84,12 +90,15 @@ impl Committee {
             });
         }
         let genesis = dir.path().join("genesis.toml");
+        let heartbeat = heartbeat_ms.to_string();
         let mut args = vec![
             "genesis",
             "--chain-id",
             CHAIN,
             "--out",
             genesis.to_str().unwrap(),
+            "--heartbeat-ms",
+            &heartbeat,
         ];
         for e in &entries {
             args.push("--member");
@@ -358,6 +367,13 @@ impl Drop for Committee {
 
 pub async fn metrics(port: u16) -> String {
     super::http_get(port, "/metrics").await
+}
+
+/// The value of an unlabelled metric in a Prometheus text exposition.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric `{name}` in:\n{text}"))
 }
 
 /// `senders` senders, each sending `each` increments one after the other (waiting for each to
