@@ -277,6 +277,7 @@ async fn run_node(config: NodeConfig, key: Keypair, stop_on_stdin_close: bool) -
         tracing::info!(addr = %m, "metrics at /metrics");
         tokio::spawn(weft_node::metrics::serve(listener, metrics));
     }
+    tokio::spawn(weft_node::storage::run_pruning(node.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         if stop_on_stdin_close {

@@ -27,8 +27,13 @@ pub const RECEIPTS: &str = "receipts";
 pub const TX_INDEX: &str = "tx_index";
 /// Column family of commit certificates by height (big-endian), borsh `StoredCertificate`.
 pub const CERTIFICATES: &str = "certificates";
+/// Column family of the executor's own bookkeeping (the oldest block kept).
+pub const EXECUTOR_META: &str = "executor_meta";
 /// The column families the executor adds to the state store.
-pub const COLUMN_FAMILIES: &[&str] = &[BLOCKS, RECEIPTS, TX_INDEX, CERTIFICATES];
+pub const COLUMN_FAMILIES: &[&str] = &[BLOCKS, RECEIPTS, TX_INDEX, CERTIFICATES, EXECUTOR_META];
+const OLDEST_BLOCK: &[u8] = b"oldest_block";
+/// Blocks one pruning batch deletes.
+const PRUNE_BLOCKS_BATCH: u64 = 256;
 
 /// Why a block could not be executed. A bad transaction makes the whole block invalid.
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +225,56 @@ impl Executor {
     /// The committed block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<Block>, ExecutorError> {
         self.read(BLOCKS, &big_endian_key(height, None))
+    }
+
+    /// The oldest height whose block, receipts and certificate are kept (1 until pruned).
+    pub fn oldest_block(&self) -> Result<u64, ExecutorError> {
+        let db = self.store.db();
+        let cf = db
+            .cf_handle(EXECUTOR_META)
+            .expect("executor column families are opened with the store");
+        Ok(db
+            .get_cf(cf, OLDEST_BLOCK)
+            .map_err(weft_state::StateError::from)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map_or(1, u64::from_be_bytes))
+    }
+
+    /// Deletes blocks below `keep_from` with their receipts, transaction index entries and
+    /// certificates (state is pruned separately, [`StateStore::prune`]). Returns how many blocks
+    /// went. Batches of a few hundred blocks; safe to interrupt.
+    pub fn prune_blocks(&self, keep_from: u64) -> Result<u64, ExecutorError> {
+        let keep_from = keep_from.min(self.store.version()?.unwrap_or(0));
+        let db = self.store.db();
+        let cf = |name: &str| {
+            db.cf_handle(name)
+                .expect("executor column families are opened with the store")
+        };
+        let mut height = self.oldest_block()?;
+        let mut pruned = 0;
+        while height < keep_from {
+            let end = keep_from.min(height + PRUNE_BLOCKS_BATCH);
+            let mut batch = rocksdb::WriteBatch::default();
+            for h in height..end {
+                if let Some(block) = self.block(h)? {
+                    for tx in &block.txs {
+                        batch.delete_cf(cf(TX_INDEX), tx.tx.hash().0);
+                    }
+                    pruned += 1;
+                }
+                batch.delete_range_cf(
+                    cf(RECEIPTS),
+                    big_endian_key(h, None),
+                    big_endian_key(h + 1, None),
+                );
+                batch.delete_cf(cf(BLOCKS), big_endian_key(h, None));
+                batch.delete_cf(cf(CERTIFICATES), big_endian_key(h, None));
+            }
+            batch.put_cf(cf(EXECUTOR_META), OLDEST_BLOCK, end.to_be_bytes());
+            db.write(batch).map_err(weft_state::StateError::from)?;
+            height = end;
+        }
+        Ok(pruned)
     }
 
     /// The commit certificate stored with the block at `height` (committee chains only).

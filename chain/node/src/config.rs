@@ -29,6 +29,15 @@
 //! precommit_timeout_ms = 300
 //! delta_ms = 200
 //! empty_block_interval_ms = 1000
+//!
+//! [storage]                    # what this node keeps (docs/operations.md)
+//! state_history = 10000        # state versions kept below the head (0: all); anchored ones always
+//! keep_blocks = 0              # blocks, receipts, certificates kept below the head (0: all)
+//! prune_every_s = 60
+//!
+//! [tangle]
+//! prune_after_s = 3600         # confirmed validation blocks are forgotten after this (0: never)
+//! keep_data = true             # keep posted data blocks (channels may point at them)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -193,6 +202,11 @@ pub struct TangleConfig {
     /// How long a member waits for the designated member to issue an anchor before issuing it
     /// itself.
     pub anchor_fallback_ms: u64,
+    /// Confirmed validation blocks older than this (seconds) are forgotten; blocks with
+    /// statements (anchors, registrations, rotations) are kept for good. 0: keep everything.
+    pub prune_after_s: u64,
+    /// Keep confirmed data blocks when pruning (audit-trail channels may point at them).
+    pub keep_data: bool,
 }
 
 impl Default for TangleConfig {
@@ -203,6 +217,32 @@ impl Default for TangleConfig {
             max_tip_age_ms: 10_000,
             below_max_depth_ms: 30_000,
             anchor_fallback_ms: 2_000,
+            prune_after_s: 3_600,
+            keep_data: true,
+        }
+    }
+}
+
+/// `[storage]`: what history this node keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// State versions kept below the head, for reads and proofs at past heights (0: all). The
+    /// latest anchored version is always kept, so proofs at it never fail.
+    pub state_history: u64,
+    /// Blocks (with receipts, the transaction index and certificates) kept below the head
+    /// (0: all). A node that prunes blocks cannot serve them to a member syncing by blocks.
+    pub keep_blocks: u64,
+    /// How often pruning runs, in seconds.
+    pub prune_every_s: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            state_history: 10_000,
+            keep_blocks: 0,
+            prune_every_s: 60,
         }
     }
 }
@@ -256,6 +296,9 @@ pub struct NodeConfig {
     /// The embedded Tangle.
     #[serde(default)]
     pub tangle: TangleConfig,
+    /// History kept.
+    #[serde(default)]
+    pub storage: StorageConfig,
 }
 
 impl NodeConfig {
@@ -275,6 +318,7 @@ impl NodeConfig {
             p2p: P2pConfig::default(),
             consensus: ConsensusConfig::default(),
             tangle: TangleConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 
@@ -349,6 +393,19 @@ impl NodeConfig {
             || c.regossip_ms == 0
         {
             return Err("consensus timeouts and regossip_ms must be at least 1 millisecond".into());
+        }
+        let t = &self.tangle;
+        if t.prune_after_s > 0
+            && t.prune_after_s * 1000 < 2 * t.below_max_depth_ms.max(t.max_tip_age_ms)
+        {
+            return Err(format!(
+                "tangle.prune_after_s ({}) must be 0 (never) or at least twice the tip-age rules ({} s): a block still selectable as a parent must not be forgotten",
+                t.prune_after_s,
+                2 * t.below_max_depth_ms.max(t.max_tip_age_ms) / 1000
+            ));
+        }
+        if self.storage.prune_every_s == 0 {
+            return Err("storage.prune_every_s must be at least 1".into());
         }
         if self.block.max_txs == 0 {
             return Err("block.max_txs must be at least 1".into());

@@ -10,6 +10,8 @@
 //! - [`tangle`] is a member's embedded Tangle and the anchoring of every committed state root.
 //! - [`api`] is how the servers and the network see the node: `Node` implements
 //!   `weft_api::NodeApi` (served by `weft-rpc`) and `weft_p2p::Host`.
+//! - [`storage`] is what the node keeps: pruning of old state versions and blocks, the data
+//!   directory's size.
 //! - [`genesis`] is the committee file, [`config`] the node's TOML config, [`metrics`] the
 //!   Prometheus metrics and their HTTP endpoint.
 //!
@@ -23,6 +25,7 @@ pub mod genesis;
 pub mod metrics;
 pub mod producer;
 pub mod service;
+pub mod storage;
 pub mod tangle;
 
 pub use config::NodeConfig;

@@ -86,6 +86,16 @@ pub struct Metrics {
     pub double_sign_refusals: Counter,
     /// Tangle blocks stored (gossiped, fetched or issued here).
     pub tangle_blocks: Counter,
+    /// The oldest state version still readable.
+    pub state_oldest: Gauge,
+    /// State tree nodes and superseded values deleted by pruning.
+    pub pruned_state_entries: Counter,
+    /// Blocks (with receipts and certificates) deleted by pruning.
+    pub pruned_blocks: Counter,
+    /// Confirmed Tangle blocks forgotten by pruning.
+    pub pruned_tangle_blocks: Counter,
+    /// Bytes under the data directory, measured at each pruning pass.
+    pub data_dir_bytes: Gauge,
     /// Tangle blocks confirmed.
     pub tangle_confirmed: Counter,
     /// Tangle tips.
@@ -142,6 +152,11 @@ impl Metrics {
             synced_blocks: Counter::default(),
             double_sign_refusals: Counter::default(),
             tangle_blocks: Counter::default(),
+            state_oldest: Gauge::default(),
+            pruned_state_entries: Counter::default(),
+            pruned_blocks: Counter::default(),
+            pruned_tangle_blocks: Counter::default(),
+            data_dir_bytes: Gauge::default(),
             tangle_confirmed: Counter::default(),
             tangle_tips: Gauge::default(),
             anchor_index: Gauge::default(),
@@ -265,6 +280,31 @@ impl Metrics {
             "double_sign_refusals",
             "Times the double-signing guard refused to sign",
             m.double_sign_refusals.clone(),
+        );
+        registry.register(
+            "state_oldest_version",
+            "The oldest state version still readable (storage.state_history)",
+            m.state_oldest.clone(),
+        );
+        registry.register(
+            "pruned_state_entries",
+            "State tree nodes and superseded values deleted by pruning",
+            m.pruned_state_entries.clone(),
+        );
+        registry.register(
+            "pruned_blocks",
+            "Blocks deleted by pruning (storage.keep_blocks)",
+            m.pruned_blocks.clone(),
+        );
+        registry.register(
+            "pruned_tangle_blocks",
+            "Confirmed Tangle blocks forgotten by pruning (tangle.prune_after_s)",
+            m.pruned_tangle_blocks.clone(),
+        );
+        registry.register(
+            "data_dir_bytes",
+            "Bytes under the data directory, measured at each pruning pass",
+            m.data_dir_bytes.clone(),
         );
         registry.register(
             "tangle_blocks",

@@ -297,6 +297,16 @@ impl Node {
         self.0.committee.get()
     }
 
+    /// The state store.
+    pub fn store(&self) -> &Arc<StateStore> {
+        &self.0.store
+    }
+
+    /// The executor (blocks, receipts, certificates).
+    pub fn executor(&self) -> &Executor {
+        &self.0.executor
+    }
+
     /// The embedded Tangle, when this member has opened it.
     pub fn tangle_service(&self) -> Option<&dyn TangleApi> {
         self.0.tangle.get().map(|t| t.as_ref())

@@ -596,10 +596,30 @@ pub async fn run(
                     if let Ok(n) = pruned && n > 0 {
                         tracing::info!(blocks = n, "gave up on Tangle blocks unconfirmed for too long");
                     }
+                    forget_confirmed(s);
                 }
             }
         }
     }
+}
+
+/// Forgets confirmed validation blocks older than `tangle.prune_after_s` (and data blocks unless
+/// `tangle.keep_data`), off the async runtime: anchors and other statements stay.
+fn forget_confirmed(s: &TangleService) {
+    let config = &s.0.config;
+    if config.prune_after_s == 0 {
+        return;
+    }
+    let before = now_ms().saturating_sub(config.prune_after_s * 1000);
+    let (service, keep_data) = (s.clone(), config.keep_data);
+    tokio::task::spawn_blocking(move || {
+        match lock(&service.0.tangle).prune_confirmed(before, keep_data) {
+            Ok(n) => {
+                service.0.metrics.pruned_tangle_blocks.inc_by(n as u64);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot prune the Tangle; trying again later"),
+        }
+    });
 }
 
 /// Issues a validation block when something awaits confirmation and there is something new to

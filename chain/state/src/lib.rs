@@ -20,5 +20,5 @@ mod version;
 
 pub use proof::{Blake3, ProofError, StateProof, StateRoot};
 #[cfg(feature = "rocksdb")]
-pub use store::{Entry, StateError, StateStore};
+pub use store::{Entry, Pruned, StateError, StateStore};
 pub use version::Version;

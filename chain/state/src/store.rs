@@ -17,7 +17,13 @@ const NODES: &str = "state_nodes";
 const VALUES: &str = "state_values";
 const LATEST: &str = "state_latest";
 const META: &str = "state_meta";
+/// Tree nodes no longer needed from a version on: `stale_since` (8 bytes, big-endian) + node key.
+const STALE: &str = "state_stale";
 const VERSION_KEY: &[u8] = b"version";
+/// The oldest version still readable after pruning.
+const OLDEST_KEY: &[u8] = b"oldest";
+/// How many stale nodes one pruning batch deletes.
+const PRUNE_BATCH: usize = 10_000;
 
 /// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
@@ -52,6 +58,27 @@ pub enum StateError {
         /// The latest one.
         latest: Option<Version>,
     },
+    /// A version older than the history this node keeps.
+    #[error(
+        "the state at version {asked} was pruned; this node keeps versions from {oldest} on (`storage.state_history` in its config)"
+    )]
+    Pruned {
+        /// The version asked for.
+        asked: Version,
+        /// The oldest version kept.
+        oldest: Version,
+    },
+}
+
+/// What one [`StateStore::prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Tree nodes deleted.
+    pub nodes: u64,
+    /// Superseded values deleted.
+    pub values: u64,
+    /// The oldest version readable now.
+    pub oldest: Version,
 }
 
 type Result<T, E = StateError> = std::result::Result<T, E>;
@@ -68,6 +95,14 @@ fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
     let mut out = [0u8; 40];
     out[..32].copy_from_slice(&key_hash.0);
     out[32..].copy_from_slice(&version.to_be_bytes());
+    out
+}
+
+/// The stale index's key: the version a node is stale from, then the node's key.
+fn stale_key(stale_since: Version, node_key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + node_key.len());
+    out.extend_from_slice(&stale_since.to_be_bytes());
+    out.extend_from_slice(node_key);
     out
 }
 
@@ -88,7 +123,10 @@ impl StateStore {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
-        let cfs = [NODES, VALUES, LATEST, META]
+        // RocksDB's own info log is the one file that grows on an idle node: keep it small.
+        options.set_max_log_file_size(1 << 20);
+        options.set_keep_log_file_num(2);
+        let cfs = [NODES, VALUES, LATEST, META, STALE]
             .iter()
             .chain(extra_column_families)
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
@@ -131,6 +169,20 @@ impl StateStore {
         }
     }
 
+    /// The oldest version still readable (0 until something is pruned).
+    pub fn oldest(&self) -> Result<Version> {
+        match self.db.get_cf(self.cf(META), OLDEST_KEY)? {
+            None => Ok(0),
+            Some(bytes) => {
+                let bytes: [u8; 8] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|e| corrupt("oldest version", e))?;
+                Ok(u64::from_le_bytes(bytes))
+            }
+        }
+    }
+
     fn check_version(&self, version: Version) -> Result<()> {
         let latest = self.version()?;
         if latest.is_none_or(|l| version > l) {
@@ -139,7 +191,98 @@ impl StateStore {
                 latest,
             });
         }
+        let oldest = self.oldest()?;
+        if version < oldest {
+            return Err(StateError::Pruned {
+                asked: version,
+                oldest,
+            });
+        }
         Ok(())
+    }
+
+    /// Deletes what only versions before `keep_from` need: tree nodes gone stale by then and
+    /// values superseded by then. Versions from `keep_from` on stay readable and provable; older
+    /// ones answer [`StateError::Pruned`]. Works in batches, never blocking commits for long, and
+    /// is safe to interrupt (what is left is deleted next time).
+    pub fn prune(&self, keep_from: Version) -> Result<Pruned> {
+        let keep_from = keep_from.min(self.version()?.unwrap_or(0));
+        let mut out = Pruned {
+            oldest: self.oldest()?,
+            ..Pruned::default()
+        };
+        if keep_from <= out.oldest {
+            return Ok(out);
+        }
+        // Readers are told first, so nobody reads a version while its nodes go.
+        self.db
+            .put_cf(self.cf(META), OLDEST_KEY, keep_from.to_le_bytes())?;
+        out.oldest = keep_from;
+        let end = (keep_from + 1).to_be_bytes();
+        loop {
+            let mut batch = WriteBatch::default();
+            let mut leaves = Vec::new();
+            let mut n = 0;
+            let mut options = ReadOptions::default();
+            options.set_iterate_upper_bound(end.to_vec());
+            for item in self
+                .db
+                .iterator_cf_opt(self.cf(STALE), options, IteratorMode::Start)
+            {
+                let (key, _) = item?;
+                let node_key = &key[8..];
+                if let Some(bytes) = self.db.get_cf(self.cf(NODES), node_key)?
+                    && let Ok(Node::Leaf(leaf)) = borsh::from_slice::<Node>(&bytes)
+                {
+                    leaves.push(leaf.key_hash());
+                }
+                batch.delete_cf(self.cf(NODES), node_key);
+                batch.delete_cf(self.cf(STALE), &key);
+                n += 1;
+                if n == PRUNE_BATCH {
+                    break;
+                }
+            }
+            for key_hash in leaves {
+                out.values += self.prune_values(&key_hash, keep_from, &mut batch)?;
+            }
+            out.nodes += n as u64;
+            let _writing = self.gate.write().unwrap_or_else(|e| e.into_inner());
+            self.db.write(batch)?;
+            if n < PRUNE_BATCH {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Deletes the values of `key_hash` that a later value at or before `keep_from` supersedes.
+    fn prune_values(
+        &self,
+        key_hash: &KeyHash,
+        keep_from: Version,
+        batch: &mut WriteBatch,
+    ) -> Result<u64> {
+        let mut options = ReadOptions::default();
+        options.set_iterate_upper_bound(value_key(key_hash, keep_from.saturating_add(1)).to_vec());
+        let start = value_key(key_hash, 0);
+        let mut versions = Vec::new();
+        for item in self.db.iterator_cf_opt(
+            self.cf(VALUES),
+            options,
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
+            let (key, _) = item?;
+            if !key.starts_with(&key_hash.0) {
+                break;
+            }
+            versions.push(key.to_vec());
+        }
+        // The newest one at or before `keep_from` is what `keep_from` reads: keep it.
+        versions.pop();
+        for key in &versions {
+            batch.delete_cf(self.cf(VALUES), key);
+        }
+        Ok(versions.len() as u64)
     }
 
     /// The state root at `version`.
@@ -251,6 +394,20 @@ impl StateStore {
             let key = borsh::to_vec(&root_key).map_err(|e| corrupt("node key", e))?;
             let node = borsh::to_vec(&previous).map_err(|e| corrupt("node", e))?;
             batch.put_cf(self.cf(NODES), key, node);
+            // The previous version's root copy is not needed from this version on.
+            if let Some(l) = latest {
+                let previous_key =
+                    borsh::to_vec(&root_node_key(l)).map_err(|e| corrupt("node key", e))?;
+                batch.put_cf(self.cf(STALE), stale_key(version, &previous_key), []);
+            }
+        }
+        for stale in &update.stale_node_index_batch {
+            let node_key = borsh::to_vec(&stale.node_key).map_err(|e| corrupt("node key", e))?;
+            batch.put_cf(
+                self.cf(STALE),
+                stale_key(stale.stale_since_version, &node_key),
+                [],
+            );
         }
         for (node_key, node) in update.node_batch.nodes() {
             let key = borsh::to_vec(node_key).map_err(|e| corrupt("node key", e))?;

@@ -313,3 +313,139 @@ proptest! {
         }
     }
 }
+
+/// Entries in one of the store's column families.
+fn count(store: &StateStore, family: &str) -> usize {
+    let cf = store.db().cf_handle(family).unwrap();
+    store
+        .db()
+        .iterator_cf(cf, rocksdb::IteratorMode::Start)
+        .count()
+}
+
+#[test]
+fn pruning_keeps_the_window_and_bounds_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // One hot key rewritten at every version, a few cold ones, and versions without writes.
+    let mut roots = Vec::new();
+    for v in 1..=300u64 {
+        let mut w = Writes::new();
+        if v % 7 != 0 {
+            w.insert(b"hot".to_vec(), Some(v.to_le_bytes().to_vec()));
+        }
+        if v % 50 == 1 {
+            w.insert(format!("cold-{v}").into_bytes(), Some(b"x".to_vec()));
+        }
+        if v == 120 {
+            w.insert(b"cold-51".to_vec(), None);
+        }
+        roots.push(store.commit(v, &w, |_| {}).unwrap());
+    }
+    let nodes_before = count(&store, "state_nodes");
+    let values_before = count(&store, "state_values");
+    let pruned = store.prune(280).unwrap();
+    assert_eq!(pruned.oldest, 280);
+    assert!(pruned.nodes > 0 && pruned.values > 0, "{pruned:?}");
+    let nodes_after = count(&store, "state_nodes");
+    assert!(
+        nodes_after * 5 < nodes_before,
+        "{nodes_before} tree nodes before pruning, {nodes_after} after"
+    );
+    assert!(count(&store, "state_values") < values_before / 5);
+    // Every kept version still reads and proves against its root.
+    for v in 280..=300u64 {
+        let root = roots[v as usize - 1];
+        let hot_at = (1..=v).rev().find(|x| x % 7 != 0).unwrap();
+        let hot = store.get_at(b"hot", v).unwrap();
+        assert_eq!(hot, Some(hot_at.to_le_bytes().to_vec()), "version {v}");
+        for key in [&b"hot"[..], b"cold-1", b"cold-51", b"cold-251", b"never"] {
+            let proof = store.prove(key, v).unwrap();
+            assert_eq!(
+                proof.verify_key(&root, key).unwrap().map(<[u8]>::to_vec),
+                store.get_at(key, v).unwrap()
+            );
+        }
+        assert_eq!(store.get_at(b"cold-51", v).unwrap(), None);
+        assert_eq!(store.get_at(b"cold-1", v).unwrap(), Some(b"x".to_vec()));
+    }
+    let err = store.get_at(b"hot", 279).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateError::Pruned {
+                asked: 279,
+                oldest: 280
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("keeps versions from 280 on"),
+        "{err}"
+    );
+    // Pruning again changes nothing; commits and later pruning go on.
+    assert_eq!(store.prune(280).unwrap().nodes, 0);
+    let w = writes(&[("hot", Some("after"))]);
+    let root = store.commit(301, &w, |_| {}).unwrap();
+    store.prune(301).unwrap();
+    assert_eq!(store.get_at(b"hot", 301).unwrap(), Some(b"after".to_vec()));
+    assert!(
+        store
+            .prove(b"cold-1", 301)
+            .unwrap()
+            .verify_key(&root, b"cold-1")
+            .is_ok()
+    );
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.oldest().unwrap(), 301);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Random histories pruned at a random version: every kept version reads and proves as the
+    /// model says, every older one is refused as pruned.
+    #[test]
+    fn pruned_history_matches_a_model(
+        blocks in proptest::collection::vec(
+            proptest::collection::btree_map(proptest::collection::vec(0u8..4, 1..3), proptest::option::of(proptest::collection::vec(any::<u8>(), 0..3)), 0..5),
+            2..12),
+        cut in 0usize..12,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut history = Vec::new();
+        for (i, block) in blocks.iter().enumerate() {
+            for (k, v) in block {
+                match v {
+                    Some(v) => model.insert(k.clone(), v.clone()),
+                    None => model.remove(k),
+                };
+            }
+            let root = store.commit(i as u64 + 1, block, |_| {}).unwrap();
+            history.push((root, model.clone()));
+        }
+        let keep_from = (cut % blocks.len()) as u64 + 1;
+        store.prune(keep_from).unwrap();
+        for (i, (root, snapshot)) in history.iter().enumerate() {
+            let version = i as u64 + 1;
+            for a in 0u8..4 {
+                for b in 0u8..4 {
+                    for key in [vec![a], vec![a, b]] {
+                        if version < keep_from {
+                            let pruned = matches!(store.get_at(&key, version), Err(StateError::Pruned { .. }));
+                            prop_assert!(pruned);
+                            continue;
+                        }
+                        let expected = snapshot.get(&key).cloned();
+                        prop_assert_eq!(store.get_at(&key, version).unwrap(), expected.clone());
+                        let proof = store.prove(&key, version).unwrap();
+                        prop_assert_eq!(proof.verify_key(root, &key).unwrap().map(<[u8]>::to_vec), expected);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -16,8 +16,10 @@ const ANCHORS: &str = "anchors";
 const HEIGHTS: &str = "anchor_heights";
 const EVIDENCE: &str = "evidence";
 const PENDING: &str = "pending";
-const FAMILIES: [&str; 9] = [
-    BLOCKS, METAS, CHILDREN, TIPS, CHAINS, ANCHORS, HEIGHTS, EVIDENCE, PENDING,
+/// Confirmed blocks not yet considered for pruning: confirmation time (big-endian) + block id.
+const CONFIRMED: &str = "confirmed";
+const FAMILIES: [&str; 10] = [
+    BLOCKS, METAS, CHILDREN, TIPS, CHAINS, ANCHORS, HEIGHTS, EVIDENCE, PENDING, CONFIRMED,
 ];
 
 /// The Tangle's RocksDB store.
@@ -46,6 +48,12 @@ fn chain_key(chain: &ChainId, n: u64) -> Vec<u8> {
     key
 }
 
+fn confirmed_key(at_ms: u64, id: &TangleBlockId) -> Vec<u8> {
+    let mut key = at_ms.to_be_bytes().to_vec();
+    key.extend_from_slice(&id.0);
+    key
+}
+
 fn chain_prefix(chain: &ChainId) -> Vec<u8> {
     let bytes = chain.0.as_bytes();
     let mut key = Vec::with_capacity(bytes.len() + 9);
@@ -61,6 +69,8 @@ impl RocksStore {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        options.set_max_log_file_size(1 << 20);
+        options.set_keep_log_file_num(2);
         let families = FAMILIES
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
@@ -212,6 +222,9 @@ impl Store for RocksStore {
         }
         for (id, meta) in &changes.metas {
             batch.put_cf(self.cf(METAS), id.0, to_vec(meta));
+            if let Some(at) = meta.confirmed_ms {
+                batch.put_cf(self.cf(CONFIRMED), confirmed_key(at, id), []);
+            }
         }
         for (parent, child) in &changes.children {
             let mut key = parent.0.to_vec();
@@ -254,6 +267,38 @@ impl Store for RocksStore {
         }
         for id in &changes.pending_put {
             batch.put_cf(self.cf(PENDING), id.0, to_vec(&()));
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(self.sync);
+        self.db.write_opt(batch, &options).map_err(storage)
+    }
+
+    fn confirmed_before(&self, before_ms: u64, max: usize) -> Result<Vec<(u64, TangleBlockId)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CONFIRMED), IteratorMode::Start) {
+            let (key, _) = item.map_err(storage)?;
+            let (at, id) = key.split_at(8);
+            let at = u64::from_be_bytes(at.try_into().map_err(storage)?);
+            if at >= before_ms || out.len() >= max {
+                break;
+            }
+            out.push((at, id_of(id)?));
+        }
+        Ok(out)
+    }
+
+    fn forget(&self, blocks: &[TangleBlockId], considered: &[(u64, TangleBlockId)]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        for id in blocks {
+            batch.delete_cf(self.cf(BLOCKS), id.0);
+            batch.delete_cf(self.cf(METAS), id.0);
+            batch.delete_cf(self.cf(TIPS), id.0);
+            let mut end = id.0.to_vec();
+            end.extend_from_slice(&[0xff; 33]);
+            batch.delete_range_cf(self.cf(CHILDREN), id.0.to_vec(), end);
+        }
+        for (at, id) in considered {
+            batch.delete_cf(self.cf(CONFIRMED), confirmed_key(*at, id));
         }
         let mut options = WriteOptions::default();
         options.set_sync(self.sync);

@@ -172,6 +172,12 @@ pub trait Store: Send {
     fn load(&self) -> Result<Loaded>;
     /// Writes `changes` atomically.
     fn commit(&self, changes: Changes) -> Result<()>;
+    /// Up to `max` confirmed blocks not yet considered for pruning, confirmed before
+    /// `before_ms`, oldest first, with their confirmation time.
+    fn confirmed_before(&self, before_ms: u64, max: usize) -> Result<Vec<(u64, TangleBlockId)>>;
+    /// Forgets `blocks` (their bytes, metadata, tip entries and child links) and drops `considered` from the
+    /// pruning index, atomically.
+    fn forget(&self, blocks: &[TangleBlockId], considered: &[(u64, TangleBlockId)]) -> Result<()>;
 
     /// A decoded block.
     fn block(&self, id: &TangleBlockId) -> Result<Option<Block>> {
@@ -190,6 +196,7 @@ struct Mem {
     heights: BTreeMap<(ChainId, u64), u64>,
     evidence: Vec<Evidence>,
     pending: std::collections::BTreeSet<TangleBlockId>,
+    confirmed: std::collections::BTreeSet<(u64, TangleBlockId)>,
 }
 
 /// A [`Store`] in memory, for tests of the Tangle's logic.
@@ -272,6 +279,11 @@ impl Store for MemStore {
         for (id, bytes) in changes.blocks {
             m.blocks.insert(id, bytes);
         }
+        for (id, meta) in &changes.metas {
+            if let Some(at) = meta.confirmed_ms {
+                m.confirmed.insert((at, *id));
+            }
+        }
         m.metas.extend(changes.metas);
         for (parent, child) in changes.children {
             m.children.entry(parent).or_default().push(child);
@@ -293,6 +305,31 @@ impl Store for MemStore {
             m.pending.remove(&id);
         }
         m.pending.extend(changes.pending_put);
+        Ok(())
+    }
+
+    fn confirmed_before(&self, before_ms: u64, max: usize) -> Result<Vec<(u64, TangleBlockId)>> {
+        Ok(self
+            .lock()
+            .confirmed
+            .iter()
+            .take_while(|(at, _)| *at < before_ms)
+            .take(max)
+            .copied()
+            .collect())
+    }
+
+    fn forget(&self, blocks: &[TangleBlockId], considered: &[(u64, TangleBlockId)]) -> Result<()> {
+        let mut m = self.lock();
+        for id in blocks {
+            m.blocks.remove(id);
+            m.metas.remove(id);
+            m.tips.remove(id);
+            m.children.remove(id);
+        }
+        for entry in considered {
+            m.confirmed.remove(entry);
+        }
         Ok(())
     }
 }

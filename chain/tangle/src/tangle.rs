@@ -876,6 +876,38 @@ impl<S: Store> Tangle<S> {
         changes.evidence.push(evidence);
     }
 
+    /// Forgets validation blocks confirmed before `before_ms`, and data blocks too unless
+    /// `keep_data`. Blocks that carry statements (registrations, anchors, rotations) are kept
+    /// for good, so the anchor chain, its evidence and every anchor's block stay checkable.
+    /// Returns how many blocks were forgotten. `before_ms` must be well past the tip-age rules,
+    /// so that no new block can name a forgotten one as its parent.
+    pub fn prune_confirmed(&mut self, before_ms: u64, keep_data: bool) -> Result<usize> {
+        let mut forgotten = 0;
+        loop {
+            let considered = self.store.confirmed_before(before_ms, 1_000)?;
+            if considered.is_empty() {
+                return Ok(forgotten);
+            }
+            let mut blocks = Vec::new();
+            for (_, id) in &considered {
+                let Some(block) = self.store.block(id)? else {
+                    continue;
+                };
+                let forget = match block.essence.payload {
+                    Payload::Validation => true,
+                    Payload::Data { .. } => !keep_data,
+                    Payload::Anchor(_) | Payload::Registration(_) | Payload::Rotation(_) => false,
+                };
+                if forget {
+                    self.tips.remove(id);
+                    blocks.push(*id);
+                }
+            }
+            forgotten += blocks.len();
+            self.store.forget(&blocks, &considered)?;
+        }
+    }
+
     /// Gives up on blocks that stayed unconfirmed (or unsolid) longer than
     /// [`Params::orphan_after_ms`], so memory does not grow with blocks nobody approves.
     pub fn prune(&mut self, now_ms: u64) -> Result<usize> {

@@ -520,3 +520,153 @@ fn restart_keeps_the_dag_tips_confirmations_and_anchors() {
     let out = insert(&mut t, &v3);
     assert!(out.events.contains(&Event::Confirmed(v1.id())));
 }
+
+/// The anchor chain of two anchors with validation blocks confirming each, and a data block.
+fn confirmed_history<S: Store>(w: &World, t: &mut Tangle<S>) -> Vec<Block> {
+    let user = Keypair::from_seed([98; 32]);
+    let reg = w.block(
+        &w.validators[0],
+        &[TangleBlockId::GENESIS],
+        NOW,
+        w.registration(),
+    );
+    let a1 = w.anchor(1, StatementId::default(), 1);
+    let b1 = w.block(&w.validators[0], &[reg.id()], NOW, w.signed_anchor(&a1, 3));
+    let data = w.block(
+        &user,
+        &[b1.id()],
+        NOW,
+        Payload::Data {
+            tag: "audit".into(),
+            data: b"order 17 shipped".to_vec(),
+        },
+    );
+    let mut blocks = vec![reg, b1.clone(), data.clone()];
+    let mut tip = data.id();
+    for v in &w.validators[1..] {
+        let b = w.block(v, &[tip], NOW, Payload::Validation);
+        tip = b.id();
+        blocks.push(b);
+    }
+    let a2 = w.anchor(2, a1.id(), 2);
+    let b2 = w.block(&w.validators[1], &[tip], NOW, w.signed_anchor(&a2, 3));
+    tip = b2.id();
+    blocks.push(b2);
+    for v in [&w.validators[0], &w.validators[2], &w.validators[3]] {
+        let b = w.block(v, &[tip], NOW, Payload::Validation);
+        tip = b.id();
+        blocks.push(b);
+    }
+    for b in &blocks {
+        insert(t, b);
+    }
+    blocks
+}
+
+fn prunes_validation_blocks_and_keeps_the_anchor_chain<S: Store>(
+    w: &World,
+    t: &mut Tangle<S>,
+) -> Vec<Block> {
+    let blocks = confirmed_history(w, t);
+    let (reg, b1, data, b2) = (&blocks[0], &blocks[1], &blocks[2], &blocks[6]);
+    for b in &blocks[..blocks.len() - 3] {
+        assert!(confirmed(t, &b.id()), "block {} not confirmed", b.id());
+    }
+    // Nothing confirmed before the cut-off: nothing goes.
+    assert_eq!(t.prune_confirmed(NOW, true).unwrap(), 0);
+    let forgotten = t.prune_confirmed(NOW + 1, true).unwrap();
+    let validation: Vec<&Block> = blocks
+        .iter()
+        .filter(|b| matches!(b.essence.payload, Payload::Validation))
+        .filter(|b| confirmed_or_gone(t, &b.id()))
+        .collect();
+    assert_eq!(forgotten, validation.len());
+    assert!(forgotten >= 3, "{forgotten}");
+    for b in &validation {
+        assert_eq!(t.store().block(&b.id()).unwrap(), None);
+    }
+    // Statements and data stay, and the anchor chain reads as before.
+    for b in [reg, b1, data, b2] {
+        assert_eq!(t.store().block(&b.id()).unwrap().as_ref(), Some(b));
+    }
+    let first = t.store().anchor(&w.chain, 1).unwrap().unwrap();
+    let second = t.store().anchor(&w.chain, 2).unwrap().unwrap();
+    assert_eq!(
+        second.anchor.statement.prev_anchor,
+        first.anchor.statement.id()
+    );
+    assert_eq!((first.block, second.block), (b1.id(), b2.id()));
+    assert_eq!(t.store().anchor_from_height(&w.chain, 2).unwrap(), Some(2));
+    // Pruning again finds nothing; without `keep_data` the data block goes too.
+    assert_eq!(t.prune_confirmed(NOW + 1, true).unwrap(), 0);
+    blocks
+}
+
+fn confirmed_or_gone<S: Store>(t: &Tangle<S>, id: &TangleBlockId) -> bool {
+    t.meta(id).unwrap().is_none_or(|m| m.confirmed_ms.is_some())
+}
+
+#[test]
+fn pruning_forgets_confirmed_validation_blocks_and_keeps_anchors() {
+    let w = World::new();
+    let mut t = w.tangle();
+    prunes_validation_blocks_and_keeps_the_anchor_chain(&w, &mut t);
+
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = {
+        let mut t = Tangle::open(w.params(), RocksStore::open(dir.path(), true).unwrap()).unwrap();
+        prunes_validation_blocks_and_keeps_the_anchor_chain(&w, &mut t)
+    };
+    // After a restart the pruned blocks stay gone, the anchors stay, and the DAG goes on from
+    // the live tips.
+    let mut t = Tangle::open(w.params(), RocksStore::open(dir.path(), true).unwrap()).unwrap();
+    assert_eq!(t.store().block(&blocks[3].id()).unwrap(), None);
+    assert_eq!(t.chain(&w.chain).unwrap().last_index, 2);
+    assert_eq!(t.prune_confirmed(NOW + 1, true).unwrap(), 0);
+    assert_eq!(
+        t.prune_confirmed(NOW + 1, false).unwrap(),
+        0,
+        "already considered"
+    );
+    let last = blocks.last().unwrap();
+    let next = w.block(&w.validators[1], &[last.id()], NOW, Payload::Validation);
+    let out = insert(&mut t, &next);
+    assert!(out.missing.is_empty());
+    assert!(t.meta(&next.id()).unwrap().unwrap().solid);
+
+    // A node that keeps no data forgets posted data too.
+    let mut t = w.tangle();
+    let blocks = confirmed_history(&w, &mut t);
+    t.prune_confirmed(NOW + 1, false).unwrap();
+    assert_eq!(t.store().block(&blocks[2].id()).unwrap(), None);
+    assert!(t.store().block(&blocks[1].id()).unwrap().is_some());
+}
+
+#[test]
+fn validators_are_asked_only_for_what_awaits_their_approval() {
+    let w = World::new();
+    let mut t = w.tangle();
+    let [v0, v1, v2, v3] = [0, 1, 2, 3].map(|i| w.validators[i].public_key());
+    let reg = w.block(
+        &w.validators[0],
+        &[TangleBlockId::GENESIS],
+        NOW,
+        w.registration(),
+    );
+    insert(&mut t, &reg);
+    // The issuer's own block carries its approval; the others are asked for theirs.
+    assert!(!t.awaits_approval_of(&v0));
+    assert!(t.awaits_approval_of(&v1) && t.awaits_approval_of(&v2));
+    let b = w.block(&w.validators[1], &[reg.id()], NOW, Payload::Validation);
+    insert(&mut t, &b);
+    assert!(!t.awaits_approval_of(&v1));
+    assert!(t.awaits_approval_of(&v2) && t.awaits_approval_of(&v3));
+    // Validation blocks by themselves ask for nothing.
+    let c = w.block(&w.validators[2], &[b.id()], NOW, Payload::Validation);
+    insert(&mut t, &c);
+    assert!(confirmed(&t, &reg.id()));
+    for v in [v0, v1, v2, v3] {
+        assert!(!t.awaits_approval_of(&v));
+    }
+    assert!(!t.awaits_approval_of(&Keypair::from_seed([77; 32]).public_key()));
+}
