@@ -340,6 +340,9 @@ pub trait NodeApi: Send + Sync + 'static {
 
 /// A committee member's embedded Tangle as a server sees it.
 pub trait TangleApi: Send + Sync {
+    /// A consistent copy of the Tangle's database in `dir` (which must not exist yet), for
+    /// backups.
+    fn checkpoint(&self, dir: &std::path::Path) -> Result<(), String>;
     /// A block and its metadata.
     fn block(&self, id: &TangleBlockId) -> Result<Option<(TangleBlock, BlockMeta)>, String>;
     /// The blocks approving `id` directly.

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use weft_client::keyfile;
 use weft_node::config::NodeConfig;
@@ -26,6 +26,31 @@ pub enum NodeCommand {
         /// with it even when it is killed).
         #[arg(long, hide = true)]
         stop_on_stdin_close: bool,
+    },
+    /// Back up a node's data (state, blocks, Tangle, signing guard) into a new directory. A
+    /// running node takes the backup itself, consistently, without stopping; a stopped one is
+    /// read directly.
+    Backup {
+        /// The node's TOML config.
+        #[arg(long)]
+        config: PathBuf,
+        /// Where to write the backup (a new or empty directory).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a stopped node's data from a backup. What it replaces is moved aside, never
+    /// deleted; a member never signs again at a height it may have signed before.
+    Restore {
+        /// The node's TOML config.
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup directory (written by `weft node backup`).
+        #[arg(long)]
+        from: PathBuf,
+        /// For a member whose data directory was lost with its signing guard: a height at or
+        /// above the chain's current one; the member signs only above it.
+        #[arg(long)]
+        signed_up_to: Option<u64>,
     },
 }
 
@@ -96,7 +121,79 @@ pub async fn run(command: &NodeCommand) -> Result<()> {
             let key = keyfile::read(&key_file)?;
             run_node(config, key, *stop_on_stdin_close).await
         }
+        NodeCommand::Backup { config, out } => backup(config, out).await,
+        NodeCommand::Restore {
+            config,
+            from,
+            signed_up_to,
+        } => {
+            let config = NodeConfig::load(config)?;
+            let restored = weft_node::storage::restore(
+                &config.data_dir,
+                &config.chain_id,
+                config.genesis.is_some(),
+                from,
+                *signed_up_to,
+            )
+            .map_err(|e| anyhow!(e))?;
+            let m = &restored.manifest;
+            out!(
+                "restored height {} of chain {} (state root {}) into {}",
+                m.height,
+                m.chain_id,
+                m.state_root,
+                config.data_dir.display()
+            );
+            if let Some(aside) = &restored.moved_aside {
+                out!("the data it replaced is in {}", aside.display());
+            }
+            if config.genesis.is_some() {
+                out!(
+                    "this member signs only above height {}; it follows the others' certificates until then",
+                    restored.signed_up_to
+                );
+            }
+            Ok(())
+        }
     }
+}
+
+/// `weft node backup`: through the running node's admin socket, or directly when it is stopped.
+async fn backup(config: &Path, out: &Path) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = NodeConfig::load(config)?;
+    let out = std::path::absolute(out)
+        .with_context(|| format!("cannot resolve {}", out.display()))?;
+    let socket = config.data_dir.join(weft_node::storage::ADMIN_SOCKET);
+    let started = std::time::Instant::now();
+    let manifest = match tokio::net::UnixStream::connect(&socket).await {
+        Ok(mut stream) => {
+            stream
+                .write_all(format!("backup {}\n", out.display()).as_bytes())
+                .await?;
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await?;
+            if let Some(e) = answer.strip_prefix("error: ") {
+                bail!("the node refused the backup: {}", e.trim());
+            }
+            weft_node::storage::Manifest::parse(&answer)
+                .map_err(|e| anyhow!("the node's answer is not a manifest ({e}): {answer}"))?
+        }
+        Err(_) => {
+            out!("the node is not running; reading its data directly");
+            weft_node::storage::backup_offline(&config.data_dir, &config.chain_id, &out)
+                .map_err(|e| anyhow!(e))?
+        }
+    };
+    out!(
+        "backed up height {} of chain {} (state root {}) into {} in {:.1} s",
+        manifest.height,
+        manifest.chain_id,
+        manifest.state_root,
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 pub fn init(args: &InitArgs) -> Result<()> {
@@ -278,6 +375,7 @@ async fn run_node(config: NodeConfig, key: Keypair, stop_on_stdin_close: bool) -
         tokio::spawn(weft_node::metrics::serve(listener, metrics));
     }
     tokio::spawn(weft_node::storage::run_pruning(node.clone()));
+    tokio::spawn(weft_node::storage::serve_admin(node.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         if stop_on_stdin_close {

@@ -34,6 +34,7 @@
 
 use crate::genesis::Genesis;
 use crate::service::{Node, now_ms};
+use crate::storage::SigningGuard;
 use arc_malachitebft_core_consensus::SignedConsensusMsg;
 use arc_malachitebft_core_types::{CommitCertificate, LinearTimeouts, Round, Timeout};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -182,6 +183,11 @@ struct Member {
     idle: bool,
     /// When the last status left.
     last_status_at: Instant,
+    /// The highest height this member signed at, on disk (`signing.guard`).
+    guard: SigningGuard,
+    /// Not signing at this height: the guard says it may have signed it before, and the
+    /// write-ahead log does not hold it. The member follows the others' certificates.
+    passive: bool,
 }
 
 /// Runs this node as a member of the committee in `genesis` until `shutdown` resolves.
@@ -307,6 +313,8 @@ pub async fn run(
             "cut a torn record off the end of the consensus write-ahead log"
         );
     }
+    let guard = SigningGuard::open(&config.data_dir)
+        .map_err(|e| setup(format!("cannot open the signing guard: {e}")))?;
     let c = &config.consensus;
     let timeouts = LinearTimeouts {
         propose: Duration::from_millis(c.propose_timeout_ms),
@@ -373,6 +381,8 @@ pub async fn run(
             .then(|| Duration::from_millis(genesis.blocks.heartbeat_ms)),
         idle: false,
         last_status_at: Instant::now(),
+        guard,
+        passive: false,
     };
     if recovered.height == Some(height) {
         tracing::info!(
@@ -511,6 +521,27 @@ impl Member {
         self.ahead = None;
         self.proposed_at = None;
         self.node.metrics().round.set(0);
+        let was_passive = std::mem::take(&mut self.passive);
+        if was_passive && height > self.guard.up_to() {
+            tracing::info!(height, "past the signing guard: signing again from height {height}");
+        }
+        if height <= self.guard.up_to() {
+            // Restored from a backup older than this member's last votes: it may have signed
+            // at this height already, and its log does not say what.
+            if !was_passive {
+                tracing::info!(
+                    height,
+                    signed_up_to = self.guard.up_to(),
+                    "not signing at this height: the signing guard says this member may have signed up to height {} before; following the others' certificates until then",
+                    self.guard.up_to()
+                );
+            }
+            self.idle = true;
+            self.passive = true;
+            self.node.metrics().idle.set(1);
+            self.send_status();
+            return Ok(());
+        }
         // Nothing to commit and nobody else started: wait without running consensus, so an idle
         // chain makes no blocks (block 1 installs the system contracts and is always made).
         if height > 1 && !self.future.iter().any(|e| e.height == height) && !self.wake_due() {
@@ -542,7 +573,7 @@ impl Member {
 
     /// Starts an idle height if it is due.
     async fn wake_if_due(&mut self) -> Result<(), CommitteeError> {
-        if self.idle && self.wake_due() {
+        if self.idle && !self.passive && self.wake_due() {
             self.start().await?;
         }
         Ok(())
@@ -591,6 +622,9 @@ impl Member {
                         .sync()
                         .map_err(|e| Self::fatal("write-ahead log", e))?;
                     let wire = WireMessage::from_message(&message);
+                    self.guard
+                        .raise(wire.height())
+                        .map_err(|e| Self::fatal("signing guard", e))?;
                     let bytes: Held = Arc::new(Frame::Message(wire.clone()).encode());
                     let (height, round) = (wire.height(), wire.round());
                     self.hold(&wire, bytes.clone());
@@ -990,6 +1024,9 @@ impl Member {
                 self.request_sync(Some(peer));
             }
         } else if height == self.height {
+            if self.passive {
+                return Ok(());
+            }
             if self.idle {
                 // Another member started this height: join it.
                 self.start().await?;
@@ -1207,7 +1244,7 @@ impl Member {
     /// Every [`STATUS_EVERY`]: the status, and a propose timeout cut short if the round's
     /// proposer fell silent after the round started.
     fn status_tick(&mut self) {
-        if self.idle {
+        if self.idle && !self.passive {
             // Idle members only need to hear that nobody is behind: every few seconds is enough.
             if self.last_status_at.elapsed() >= IDLE_STATUS_EVERY {
                 self.send_status();

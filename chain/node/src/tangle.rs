@@ -491,6 +491,13 @@ struct Collected {
 }
 
 impl TangleApi for TangleService {
+    fn checkpoint(&self, dir: &std::path::Path) -> Result<(), String> {
+        lock(&self.0.tangle)
+            .store()
+            .checkpoint(dir)
+            .map_err(|e| e.to_string())
+    }
+
     fn block(&self, id: &TangleBlockId) -> Result<Option<(Block, BlockMeta)>, String> {
         TangleService::block(self, id)
     }

@@ -11,14 +11,22 @@
 //! tree nodes, versioned values, the latest values, the new version and anything the caller adds
 //! (blocks, receipts) in one atomic, synced RocksDB batch, so a crash never leaves them apart.
 //!
+//! A new node does not replay history: it restores the state at a certified version from
+//! chunks a peer serves (`StateStore::snapshot_chunk`), each checked against the trusted root
+//! before it is kept (`StateRestore`).
+//!
 //! Start with [`StateStore::commit`] and [`StateStore::prove`], then [`StateProof::verify`].
 
 mod proof;
+#[cfg(feature = "rocksdb")]
+mod snapshot;
 #[cfg(feature = "rocksdb")]
 mod store;
 mod version;
 
 pub use proof::{Blake3, ProofError, StateProof, StateRoot};
+#[cfg(feature = "rocksdb")]
+pub use snapshot::{RestoreError, SnapshotChunk, StateRestore};
 #[cfg(feature = "rocksdb")]
 pub use store::{Entry, Pruned, StateError, StateStore};
 pub use version::Version;

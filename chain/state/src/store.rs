@@ -13,15 +13,19 @@ use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard};
 use weft_types::Hash32;
 
-const NODES: &str = "state_nodes";
-const VALUES: &str = "state_values";
-const LATEST: &str = "state_latest";
-const META: &str = "state_meta";
+pub(crate) const NODES: &str = "state_nodes";
+pub(crate) const VALUES: &str = "state_values";
+pub(crate) const LATEST: &str = "state_latest";
+pub(crate) const META: &str = "state_meta";
+/// Each key by its hash (`key hash → key`), for serving snapshots in the tree's order.
+pub(crate) const KEYS: &str = "state_keys";
+/// Set once every latest key has its `KEYS` entry.
+const KEYS_DONE: &[u8] = b"keys_indexed";
 /// Tree nodes no longer needed from a version on: `stale_since` (8 bytes, big-endian) + node key.
 const STALE: &str = "state_stale";
-const VERSION_KEY: &[u8] = b"version";
+pub(crate) const VERSION_KEY: &[u8] = b"version";
 /// The oldest version still readable after pruning.
-const OLDEST_KEY: &[u8] = b"oldest";
+pub(crate) const OLDEST_KEY: &[u8] = b"oldest";
 /// How many stale nodes one pruning batch deletes.
 const PRUNE_BATCH: usize = 10_000;
 
@@ -91,7 +95,7 @@ pub struct StateStore {
     gate: RwLock<()>,
 }
 
-fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
+pub(crate) fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
     let mut out = [0u8; 40];
     out[..32].copy_from_slice(&key_hash.0);
     out[32..].copy_from_slice(&version.to_be_bytes());
@@ -112,7 +116,7 @@ fn root_node_key(version: Version) -> NodeKey {
     NodeKey::new(version, empty)
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StateError {
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StateError {
     StateError::Corrupt(format!("{what}: {e}"))
 }
 
@@ -126,15 +130,32 @@ impl StateStore {
         // RocksDB's own info log is the one file that grows on an idle node: keep it small.
         options.set_max_log_file_size(1 << 20);
         options.set_keep_log_file_num(2);
-        let cfs = [NODES, VALUES, LATEST, META, STALE]
+        let cfs = [NODES, VALUES, LATEST, META, STALE, KEYS]
             .iter()
             .chain(extra_column_families)
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&options, path, cfs)?;
-        Ok(Self {
+        let store = Self {
             db,
             gate: RwLock::new(()),
-        })
+        };
+        store.index_keys()?;
+        Ok(store)
+    }
+
+    /// Gives every latest key its `KEYS` entry, once (stores written before the index existed).
+    fn index_keys(&self) -> Result<()> {
+        if self.db.get_cf(self.cf(META), KEYS_DONE)?.is_some() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        for item in self.db.iterator_cf(self.cf(LATEST), IteratorMode::Start) {
+            let (key, _) = item?;
+            batch.put_cf(self.cf(KEYS), key_hash(&key).0, &key);
+        }
+        batch.put_cf(self.cf(META), KEYS_DONE, []);
+        self.db.write(batch)?;
+        Ok(())
     }
 
     /// While the returned guard lives, no batch is written: several reads of the latest state
@@ -143,12 +164,20 @@ impl StateStore {
         self.gate.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A consistent copy of the whole database (the caller's column families included) in `dir`,
+    /// which must not exist yet: hard links where `dir` is on the same file system, so it is
+    /// cheap and does not stop commits.
+    pub fn checkpoint(&self, dir: &Path) -> Result<()> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dir)?;
+        Ok(())
+    }
+
     /// The database, for the caller's own column families.
     pub fn db(&self) -> &DB {
         &self.db
     }
 
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+    pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         // The store opened every one of its column families.
         self.db
             .cf_handle(name)
@@ -420,7 +449,10 @@ impl StateStore {
         }
         for (key, value) in writes {
             match value {
-                Some(v) => batch.put_cf(self.cf(LATEST), key, v),
+                Some(v) => {
+                    batch.put_cf(self.cf(LATEST), key, v);
+                    batch.put_cf(self.cf(KEYS), key_hash(key).0, key);
+                }
                 None => batch.delete_cf(self.cf(LATEST), key),
             }
         }
@@ -470,8 +502,8 @@ impl TreeReader for StateStore {
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        // Only tree restoration (state sync from chunks) needs this, and Weft does not restore
-        // trees that way; failing loudly beats answering wrongly.
-        anyhow::bail!("restoring a state tree from chunks is not supported by this store")
+        // Only a restore from snapshot chunks asks, and it records its rightmost leaf as it
+        // writes (`crate::snapshot`).
+        crate::snapshot::rightmost_leaf(self)
     }
 }

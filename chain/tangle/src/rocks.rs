@@ -79,6 +79,14 @@ impl RocksStore {
         Ok(Self { db, sync })
     }
 
+    /// A consistent copy of the store in `dir` (which must not exist yet), by hard links where
+    /// possible.
+    pub fn checkpoint(&self, dir: &Path) -> Result<()> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)
+            .and_then(|c| c.create_checkpoint(dir))
+            .map_err(|e| Error::Storage(format!("cannot copy the Tangle to {}: {e}", dir.display())))
+    }
+
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         self.db
             .cf_handle(name)

@@ -23,6 +23,17 @@ pub fn weft(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs `weft` expecting it to fail; returns its standard error.
+pub fn weft_fails(args: &[&str]) -> String {
+    let out = Command::new(WEFT).args(args).output().unwrap();
+    assert!(
+        !out.status.success(),
+        "weft {args:?} succeeded:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
 pub struct Member {
     pub config: PathBuf,
     pub log: PathBuf,
