@@ -162,8 +162,8 @@ pub async fn run(command: &NodeCommand) -> Result<()> {
 async fn backup(config: &Path, out: &Path) -> Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let config = NodeConfig::load(config)?;
-    let out = std::path::absolute(out)
-        .with_context(|| format!("cannot resolve {}", out.display()))?;
+    let out =
+        std::path::absolute(out).with_context(|| format!("cannot resolve {}", out.display()))?;
     let socket = config.data_dir.join(weft_node::storage::ADMIN_SOCKET);
     let started = std::time::Instant::now();
     let manifest = match tokio::net::UnixStream::connect(&socket).await {

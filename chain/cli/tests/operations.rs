@@ -71,7 +71,10 @@ async fn a_member_restored_from_an_older_backup_does_not_sign_twice() {
     committee.kill9(1);
     let data = data_dir(&committee, 1);
     let signed = guard(&data);
-    assert!(signed > backed_up, "signed up to {signed}, backup at {backed_up}");
+    assert!(
+        signed > backed_up,
+        "signed up to {signed}, backup at {backed_up}"
+    );
 
     // Restoring while it runs is refused; stopped, it works and keeps the newer guard.
     let restored = weft(&[
@@ -92,9 +95,11 @@ async fn a_member_restored_from_an_older_backup_does_not_sign_twice() {
     );
     assert_eq!(guard(&data), signed);
     assert!(
-        std::fs::read_dir(&data)
+        std::fs::read_dir(&data).unwrap().any(|e| e
             .unwrap()
-            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("before-restore-")),
+            .file_name()
+            .to_string_lossy()
+            .starts_with("before-restore-")),
         "the replaced data was not kept aside"
     );
 
@@ -104,7 +109,7 @@ async fn a_member_restored_from_an_older_backup_does_not_sign_twice() {
         .wait_height(1, top.max(signed) + 3, Duration::from_secs(60))
         .await;
     let log = committee.log(1);
-    let restarted = log.rfind("committee member started").unwrap();
+    let restarted = log.rfind("opened node data").unwrap();
     let after = &log[restarted..];
     assert!(
         after.contains("not signing at this height"),
@@ -177,6 +182,10 @@ async fn a_restore_without_a_guard_needs_a_height() {
     committee
         .wait_height(2, top + 5, Duration::from_secs(60))
         .await;
-    assert!(committee.log(2).contains(&format!("signing again from height {}", top + 3)));
+    assert!(
+        committee
+            .log(2)
+            .contains(&format!("signing again from height {}", top + 3))
+    );
     committee.assert_agreement(&[0, 1, 2, 3]).await;
 }

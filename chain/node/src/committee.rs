@@ -523,7 +523,10 @@ impl Member {
         self.node.metrics().round.set(0);
         let was_passive = std::mem::take(&mut self.passive);
         if was_passive && height > self.guard.up_to() {
-            tracing::info!(height, "past the signing guard: signing again from height {height}");
+            tracing::info!(
+                height,
+                "past the signing guard: signing again from height {height}"
+            );
         }
         if height <= self.guard.up_to() {
             // Restored from a backup older than this member's last votes: it may have signed

@@ -147,7 +147,12 @@ pub fn backup(node: &Node, out: &Path) -> Result<Manifest, String> {
         }
         None => false,
     };
-    finish_backup(&node.config().data_dir, &node.config().chain_id, out, tangle)
+    finish_backup(
+        &node.config().data_dir,
+        &node.config().chain_id,
+        out,
+        tangle,
+    )
 }
 
 /// Takes a backup of a node that is not running, opening its databases directly.
@@ -316,9 +321,8 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
         if entry.file_type().map_err(|e| e.to_string())?.is_dir() {
             copy_dir(&entry.path(), &target)?;
         } else {
-            std::fs::copy(entry.path(), &target).map_err(|e| {
-                format!("cannot copy {}: {e}", entry.path().display())
-            })?;
+            std::fs::copy(entry.path(), &target)
+                .map_err(|e| format!("cannot copy {}: {e}", entry.path().display()))?;
         }
     }
     Ok(())
@@ -360,11 +364,14 @@ pub async fn serve_admin(node: Node) {
                 Some(("backup", dir)) => {
                     let dir = PathBuf::from(dir);
                     let started = std::time::Instant::now();
-                    let result =
-                        tokio::task::spawn_blocking(move || backup(&node, &dir)).await;
+                    let result = tokio::task::spawn_blocking(move || backup(&node, &dir)).await;
                     match result {
                         Ok(Ok(manifest)) => {
-                            tracing::info!(height = manifest.height, ms = started.elapsed().as_millis() as u64, "backup taken");
+                            tracing::info!(
+                                height = manifest.height,
+                                ms = started.elapsed().as_millis() as u64,
+                                "backup taken"
+                            );
                             toml::to_string_pretty(&manifest)
                                 .unwrap_or_else(|e| format!("error: {e}\n"))
                         }
@@ -381,7 +388,6 @@ pub async fn serve_admin(node: Node) {
         });
     }
 }
-
 
 /// What one pruning pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -78,7 +78,8 @@ impl StateStore {
             },
             None => KeyHash([0; 32]),
         };
-        let iter = JellyfishMerkleIterator::new(self.clone(), version, start).map_err(tree_error)?;
+        let iter =
+            JellyfishMerkleIterator::new(self.clone(), version, start).map_err(tree_error)?;
         let mut entries = Vec::new();
         let mut last_hash = None;
         let mut last = true;
@@ -173,8 +174,9 @@ impl StateRestore {
 
     /// Starts again from the rightmost leaf written (after a refused chunk, or a crash).
     pub fn reset(&mut self) -> Result<(), StateError> {
-        let restore = JellyfishMerkleRestore::new(self.store.clone(), self.version, RootHash(self.root.0))
-            .map_err(|e| StateError::Tree(e.to_string()))?;
+        let restore =
+            JellyfishMerkleRestore::new(self.store.clone(), self.version, RootHash(self.root.0))
+                .map_err(|e| StateError::Tree(e.to_string()))?;
         self.restore = Some(restore);
         self.next_after = rightmost_leaf(&self.store)
             .map_err(|e| StateError::Tree(e.to_string()))?
@@ -239,18 +241,23 @@ impl StateRestore {
             .finish()
             .map_err(|e| RestoreError::BadChunk(e.to_string()))?;
         let store = &self.store;
+        let root = JellyfishMerkleTree::<_, Blake3>::new(store.as_ref())
+            .get_root_hash(self.version)
+            .map_err(|e| RestoreError::BadChunk(e.to_string()))?;
+        if root.0 != self.root.0 {
+            // Only a chunk that wrongly claimed to be the last gets here. The store holds a
+            // partial tree and no version: start over in an empty one.
+            return Err(RestoreError::BadChunk(format!(
+                "the restored tree's root is {}, not the trusted {}; the chunks ended early",
+                Hash32(root.0),
+                self.root
+            )));
+        }
         let mut batch = WriteBatch::default();
         batch.put_cf(store.cf(META), VERSION_KEY, self.version.to_le_bytes());
         batch.put_cf(store.cf(META), OLDEST_KEY, self.version.to_le_bytes());
         batch.delete_cf(store.cf(META), RIGHTMOST);
         store.write(batch)?;
-        let root = store.root(self.version)?;
-        if root != self.root {
-            return Err(RestoreError::BadChunk(format!(
-                "the restored tree's root is {root}, not the trusted {}",
-                self.root
-            )));
-        }
         Ok(())
     }
 }

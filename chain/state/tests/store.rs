@@ -449,3 +449,141 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_store_restored_from_chunks_matches_the_original_and_refuses_tampering() {
+    use std::sync::Arc;
+    use weft_state::{RestoreError, StateRestore};
+    let dir = tempfile::tempdir().unwrap();
+    let source = Arc::new(open(dir.path()));
+    for v in 1..=20u64 {
+        let mut w = Writes::new();
+        for i in 0..15u64 {
+            w.insert(
+                format!("key-{:03}", (v * 7 + i * 13) % 120).into_bytes(),
+                Some(format!("value {v}/{i}").into_bytes()),
+            );
+        }
+        if v % 3 == 0 {
+            w.insert(format!("key-{:03}", v).into_bytes(), None);
+        }
+        source.commit(v, &w, |_| {}).unwrap();
+    }
+    // Served at an older version than the head: the target is that version's state.
+    let version = 18;
+    let root = source.root(version).unwrap();
+
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = Arc::new(open(target_dir.path()));
+    let mut restore = StateRestore::new(target.clone(), version, root).unwrap();
+    let mut chunks = 0;
+    let mut tampered_once = false;
+    loop {
+        let chunk = source
+            .snapshot_chunk(version, restore.next_after(), 7)
+            .unwrap();
+        let last = chunk.last;
+        if !tampered_once && chunks == 2 {
+            // A peer that changes one value: refused, nothing kept; the honest chunk goes in.
+            let mut bad = source
+                .snapshot_chunk(version, restore.next_after(), 7)
+                .unwrap();
+            bad.entries[3].1 = b"forged".to_vec();
+            let err = restore.add_chunk(bad).unwrap_err();
+            assert!(matches!(err, RestoreError::BadChunk(_)), "{err}");
+            tampered_once = true;
+            // After the refusal the restore may start from an earlier key: ask again.
+            let chunk = source
+                .snapshot_chunk(version, restore.next_after(), 7)
+                .unwrap();
+            let last = chunk.last;
+            restore.add_chunk(chunk).unwrap();
+            chunks += 1;
+            if last {
+                break;
+            }
+            continue;
+        }
+        // A chunk of another version is refused.
+        if chunks == 1 {
+            let other = source
+                .snapshot_chunk(version - 1, restore.next_after(), 7)
+                .unwrap();
+            assert!(restore.add_chunk(other).is_err());
+            let chunk = source
+                .snapshot_chunk(version, restore.next_after(), 7)
+                .unwrap();
+            let last = chunk.last;
+            restore.add_chunk(chunk).unwrap();
+            chunks += 1;
+            if last {
+                break;
+            }
+            continue;
+        }
+        restore.add_chunk(chunk).unwrap();
+        chunks += 1;
+        if last {
+            break;
+        }
+    }
+    assert!(tampered_once && chunks > 5, "{chunks} chunks");
+    restore.finish().unwrap();
+    assert_eq!(target.version().unwrap(), Some(version));
+    assert_eq!(target.root(version).unwrap(), root);
+    assert_eq!(target.oldest().unwrap(), version);
+    // Latest values, prefix iteration and proofs are those of the source at that version.
+    for i in 0..130u64 {
+        let key = format!("key-{i:03}").into_bytes();
+        assert_eq!(
+            target.get(&key).unwrap(),
+            source.get_at(&key, version).unwrap()
+        );
+        let proof = target.prove(&key, version).unwrap();
+        assert_eq!(
+            proof.verify_key(&root, &key).unwrap().map(<[u8]>::to_vec),
+            source.get_at(&key, version).unwrap()
+        );
+    }
+    let first = target.next(b"key-", None).unwrap().unwrap();
+    assert_eq!(first, source_first_at(&source, version));
+    // The restored store goes on committing.
+    let w = writes(&[("key-000", Some("after"))]);
+    target.commit(version + 1, &w, |_| {}).unwrap();
+    assert_eq!(target.get(b"key-000").unwrap(), Some(b"after".to_vec()));
+    // A restore into a store that holds state is refused.
+    assert!(StateRestore::new(target.clone(), 5, root).is_err());
+}
+
+/// The first `key-` entry of `store` at `version`.
+fn source_first_at(store: &StateStore, version: u64) -> (Vec<u8>, Vec<u8>) {
+    (0..130u64)
+        .map(|i| format!("key-{i:03}").into_bytes())
+        .find_map(|k| store.get_at(&k, version).unwrap().map(|v| (k, v)))
+        .unwrap()
+}
+
+#[test]
+fn a_forged_range_proof_is_refused() {
+    use std::sync::Arc;
+    use weft_state::StateRestore;
+    let dir = tempfile::tempdir().unwrap();
+    let source = Arc::new(open(dir.path()));
+    let mut w = Writes::new();
+    for i in 0..40u64 {
+        w.insert(format!("k{i}").into_bytes(), Some(vec![i as u8]));
+    }
+    let root = source.commit(1, &w, |_| {}).unwrap();
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = Arc::new(open(target_dir.path()));
+    let mut restore = StateRestore::new(target.clone(), 1, root).unwrap();
+    // Entries dropped from a chunk (a gap), with the proof of the full one: refused.
+    let mut gap = source.snapshot_chunk(1, None, 10).unwrap();
+    gap.entries.remove(4);
+    assert!(restore.add_chunk(gap).is_err());
+    // A chunk claiming to be the whole state when it is not: the root check refuses it.
+    let mut short = source.snapshot_chunk(1, None, 10).unwrap();
+    short.last = true;
+    restore.add_chunk(short).unwrap();
+    assert!(restore.finish().is_err());
+}

@@ -84,7 +84,9 @@ impl RocksStore {
     pub fn checkpoint(&self, dir: &Path) -> Result<()> {
         rocksdb::checkpoint::Checkpoint::new(&self.db)
             .and_then(|c| c.create_checkpoint(dir))
-            .map_err(|e| Error::Storage(format!("cannot copy the Tangle to {}: {e}", dir.display())))
+            .map_err(|e| {
+                Error::Storage(format!("cannot copy the Tangle to {}: {e}", dir.display()))
+            })
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
