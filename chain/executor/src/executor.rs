@@ -227,6 +227,34 @@ impl Executor {
         self.read(BLOCKS, &big_endian_key(height, None))
     }
 
+    /// Records `block` (with its commit certificate) as the head of a store whose state was
+    /// restored at its height from a snapshot: blocks below it are not here, and the next block
+    /// executes on top of it.
+    pub fn adopt(&self, block: &Block, certificate: &[u8]) -> Result<(), ExecutorError> {
+        let height = block.header.height;
+        let db = self.store.db();
+        let cf = |name: &str| {
+            db.cf_handle(name)
+                .expect("executor column families are opened with the store")
+        };
+        if self.store.version()? != Some(height) {
+            return Err(ExecutorError::WrongHeight {
+                height,
+                expected: self.store.version()?.map_or(1, |v| v + 1),
+            });
+        }
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.put_cf(
+            cf(BLOCKS),
+            big_endian_key(height, None),
+            borsh::to_vec(block).expect("borsh encoding into a Vec cannot fail"),
+        );
+        batch.put_cf(cf(CERTIFICATES), big_endian_key(height, None), certificate);
+        batch.put_cf(cf(EXECUTOR_META), OLDEST_BLOCK, height.to_be_bytes());
+        self.store.write(batch)?;
+        Ok(())
+    }
+
     /// The oldest height whose block, receipts and certificate are kept (1 until pruned).
     pub fn oldest_block(&self) -> Result<u64, ExecutorError> {
         let db = self.store.db();

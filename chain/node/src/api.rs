@@ -201,4 +201,17 @@ impl Host for Node {
         };
         Some(SyncedBlock { block, certificate })
     }
+
+    fn snapshot_chunk(
+        &self,
+        version: u64,
+        after: Option<[u8; 32]>,
+        max: u32,
+    ) -> Result<Vec<u8>, String> {
+        let chunk = self
+            .store()
+            .snapshot_chunk(version, after, max as usize)
+            .map_err(|e| e.to_string())?;
+        Ok(borsh::to_vec(&chunk).expect("borsh encoding into a Vec cannot fail"))
+    }
 }

@@ -301,6 +301,15 @@ pub async fn run(
     .map_err(setup)?;
     node.set_gossip(started.gossip);
     let (net, mut events, tangle_events) = (started.handle, started.events, started.tangle_events);
+    // A member with no state joins a running committee from a snapshot, not from genesis.
+    let member_peers: Vec<PeerId> = by_peer.keys().copied().collect();
+    crate::statesync::run(&node, &net, &mut events, &member_peers, &validators)
+        .await
+        .map_err(|e| {
+            setup(format!(
+                "state sync failed: {e}; start again to retry, or restore a backup (docs/operations.md)"
+            ))
+        })?;
     let tangle = crate::tangle::TangleService::open(&node, &key, &genesis, net.clone())
         .map_err(|e| setup(format!("cannot open the Tangle: {e}")))?;
     node.set_tangle(std::sync::Arc::new(tangle.clone()));
@@ -961,6 +970,8 @@ impl Member {
                     },
                 }
             }
+            // Answers to state sync requests that came after it finished.
+            NetEvent::Snapshot { .. } => Ok(()),
             NetEvent::Disconnected { peer } => {
                 if let Some(&i) = self.by_peer.get(&peer) {
                     tracing::debug!(member = %self.members[i].name, "lost the connection to a member");

@@ -34,6 +34,7 @@
 //! state_history = 10000        # state versions kept below the head (0: all); anchored ones always
 //! keep_blocks = 0              # blocks, receipts, certificates kept below the head (0: all)
 //! prune_every_s = 60
+//! state_sync = true            # an empty member restores state from peers, not from genesis
 //!
 //! [tangle]
 //! prune_after_s = 3600         # confirmed validation blocks are forgotten after this (0: never)
@@ -235,6 +236,9 @@ pub struct StorageConfig {
     pub keep_blocks: u64,
     /// How often pruning runs, in seconds.
     pub prune_every_s: u64,
+    /// A member starting with no state restores it from peers at their latest certified
+    /// height instead of replaying the chain from genesis.
+    pub state_sync: bool,
 }
 
 impl Default for StorageConfig {
@@ -243,6 +247,7 @@ impl Default for StorageConfig {
             state_history: 10_000,
             keep_blocks: 0,
             prune_every_s: 60,
+            state_sync: true,
         }
     }
 }

@@ -10,6 +10,8 @@
 //! - [`tangle`] is a member's embedded Tangle and the anchoring of every committed state root.
 //! - [`api`] is how the servers and the network see the node: `Node` implements
 //!   `weft_api::NodeApi` (served by `weft-rpc`) and `weft_p2p::Host`.
+//! - [`statesync`] restores the state at a certified height from peers for a member that starts
+//!   with no data, instead of replaying the chain.
 //! - [`storage`] is what the node keeps: pruning of old state versions and blocks, the data
 //!   directory's size.
 //! - [`genesis`] is the committee file, [`config`] the node's TOML config, [`metrics`] the
@@ -25,6 +27,7 @@ pub mod genesis;
 pub mod metrics;
 pub mod producer;
 pub mod service;
+pub mod statesync;
 pub mod storage;
 pub mod tangle;
 

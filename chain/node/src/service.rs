@@ -775,6 +775,27 @@ impl Node {
             .stage(height, time_ms, proposer, txs, &|h| admitted.contains(h))
     }
 
+    /// Takes `block` as the head after the state store was restored at its height from a
+    /// snapshot (`crate::statesync`).
+    pub fn adopt_snapshot(
+        &self,
+        block: &weft_types::Block,
+        certificate: &weft_consensus::StoredCertificate,
+    ) -> Result<(), ExecutorError> {
+        let _committing = lock(&self.0.commit_lock);
+        let bytes = borsh::to_vec(certificate).expect("borsh encoding into a Vec cannot fail");
+        self.0.executor.adopt(block, &bytes)?;
+        let header = &block.header;
+        *self.0.head.write().unwrap_or_else(|e| e.into_inner()) = Head {
+            height: header.height,
+            hash: header.hash(),
+            state_root: header.state_root,
+            time_ms: header.time_ms,
+        };
+        self.0.metrics.height.set(header.height as i64);
+        Ok(())
+    }
+
     /// Commits a staged block, with its commit certificate in a committee, then prunes the
     /// mempool, wakes waiters and notifies subscribers.
     pub fn commit_staged(

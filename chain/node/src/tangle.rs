@@ -598,12 +598,14 @@ pub async fn run(
                 ticks += 1;
                 anchoring.catch_up(s, &node);
                 anchoring.repair(s);
+                if ticks.is_multiple_of(node.config().storage.prune_every_s) {
+                    forget_confirmed(s);
+                }
                 if ticks.is_multiple_of(60) {
                     let pruned = lock(&s.0.tangle).prune(now_ms());
                     if let Ok(n) = pruned && n > 0 {
                         tracing::info!(blocks = n, "gave up on Tangle blocks unconfirmed for too long");
                     }
-                    forget_confirmed(s);
                 }
             }
         }
@@ -681,6 +683,11 @@ impl Anchoring {
     /// Signs the anchors of every committed block not handled yet.
     fn catch_up(&mut self, s: &TangleService, node: &Node) {
         let head = node.head().height;
+        // A member restored from a snapshot lacks the blocks, and its Tangle the anchors, before
+        // it: it cannot know the anchor chain's last link, so it signs none (the others anchor).
+        if self.last.is_none() && node.executor().oldest_block().unwrap_or(1) > 1 {
+            return;
+        }
         while self.next_height <= head {
             let h = self.next_height;
             let block = match node.block(h) {

@@ -11,7 +11,8 @@
 //!   [`NetHandle::verdict`]. A rejected message is not relayed.
 //! - **request-response** `/weft/sync/1` serves committed blocks with their commit certificates
 //!   (from [`Host::committed`]) to members that fell behind; `/weft/tangle/1` fetches Tangle
-//!   blocks by id.
+//!   blocks by id; `/weft/snapshot/1` offers a certified recent block and serves the state at
+//!   its height in chunks ([`Host::snapshot_chunk`]) to a member starting without history.
 //! - A peer whose messages are rejected [`BAN_AFTER`] times is disconnected and refused for
 //!   [`BAN_FOR`]. Nothing a peer sends can crash the node: every decode is checked.
 //! - Committee members' addresses and extra peers are dialled, and re-dialled while disconnected.
@@ -73,7 +74,43 @@ pub trait Host: Send + Sync + 'static {
     fn head(&self) -> u64;
     /// The committed block at `height` with its commit certificate, if there is one.
     fn committed(&self, height: u64) -> Option<SyncedBlock>;
+    /// Up to `max` entries of the state at `version` after key hash `after`, as the owner
+    /// encodes a chunk with its proof, or why not (say, the version was pruned).
+    fn snapshot_chunk(
+        &self,
+        version: u64,
+        after: Option<[u8; 32]>,
+        max: u32,
+    ) -> Result<Vec<u8>, String>;
 }
+
+/// What a member starting without history asks over `/weft/snapshot/1`.
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub enum SnapshotRequest {
+    /// The latest committed block with its certificate: the state at its height is on offer.
+    Offer,
+    /// A chunk of the state at `version`.
+    Chunk {
+        /// The version (a height offered before).
+        version: u64,
+        /// The key hash the chunk starts after (`None`: the first chunk).
+        after: Option<[u8; 32]>,
+        /// Most entries.
+        max: u32,
+    },
+}
+
+/// The answer to a [`SnapshotRequest`].
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub enum SnapshotResponse {
+    /// The offered block (none before the first certified block).
+    Offer(Option<SyncedBlock>),
+    /// The chunk's bytes, or why there is none.
+    Chunk(Result<Vec<u8>, String>),
+}
+
+/// Most entries asked for in one snapshot chunk.
+pub const SNAPSHOT_CHUNK_ENTRIES: u32 = 4096;
 
 /// What became of one gossiped transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +246,8 @@ enum Command {
     Respond(ResponseChannel<SyncResponse>, SyncResponse),
     RequestTangle(Option<PeerId>, TangleRequest),
     RespondTangle(ResponseChannel<TangleResponse>, TangleResponse),
+    RequestSnapshot(PeerId, SnapshotRequest),
+    RespondSnapshot(ResponseChannel<SnapshotResponse>, SnapshotResponse),
     Blame(PeerId, &'static str),
     Shutdown,
 }
@@ -267,6 +306,13 @@ pub enum NetEvent {
     Disconnected {
         /// The peer.
         peer: PeerId,
+    },
+    /// The answer to [`NetHandle::request_snapshot`].
+    Snapshot {
+        /// Who answered.
+        peer: PeerId,
+        /// The answer, or why there is none.
+        response: Result<SnapshotResponse, String>,
     },
     /// The answer to [`NetHandle::request_blocks`].
     Synced {
@@ -336,6 +382,11 @@ impl NetHandle {
             .send(Command::RespondTangle(channel, response));
     }
 
+    /// Asks `peer` for a snapshot offer or chunk; the answer arrives as [`NetEvent::Snapshot`].
+    pub fn request_snapshot(&self, peer: PeerId, request: SnapshotRequest) {
+        let _ = self.commands.send(Command::RequestSnapshot(peer, request));
+    }
+
     /// Asks `peer` (any connected peer when `None`) for committed blocks from `from`.
     pub fn request_blocks(&self, peer: Option<PeerId>, from: u64) {
         let _ = self.commands.send(Command::Request(
@@ -375,6 +426,7 @@ struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
     tangle: request_response::Behaviour<TangleCodec>,
+    snapshot: request_response::Behaviour<SnapshotCodec>,
 }
 
 /// Length-prefixed borsh for a request-response protocol.
@@ -394,6 +446,7 @@ impl<Req, Resp> Default for BorshCodec<Req, Resp> {
 
 type SyncCodec = BorshCodec<SyncRequest, SyncResponse>;
 type TangleCodec = BorshCodec<TangleRequest, TangleResponse>;
+type SnapshotCodec = BorshCodec<SnapshotRequest, SnapshotResponse>;
 
 const MAX_REQUEST: usize = 4096;
 const MAX_RESPONSE: usize = 256 * 1024 * 1024;
@@ -518,11 +571,19 @@ pub fn start(
                 [(StreamProtocol::new("/weft/tangle/1"), ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
             );
+            let snapshot = request_response::Behaviour::new(
+                [(
+                    StreamProtocol::new("/weft/snapshot/1"),
+                    ProtocolSupport::Full,
+                )],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+            );
             Ok(Behaviour {
                 stream: libp2p_stream::Behaviour::new(),
                 gossipsub,
                 sync,
                 tangle,
+                snapshot,
             })
         })
         .map_err(|e| format!("cannot set up the network behaviour: {e}"))?
@@ -684,6 +745,19 @@ impl Task {
                     None => tracing::debug!("no peer to fetch blocks from"),
                 }
             }
+            Command::RequestSnapshot(peer, request) => {
+                self.swarm
+                    .behaviour_mut()
+                    .snapshot
+                    .send_request(&peer, request);
+            }
+            Command::RespondSnapshot(channel, response) => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .snapshot
+                    .send_response(channel, response);
+            }
             Command::Respond(channel, response) => {
                 let _ = self
                     .swarm
@@ -786,6 +860,7 @@ impl Task {
             })) => self.gossip(propagation_source, message_id, message),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.sync(event),
             SwarmEvent::Behaviour(BehaviourEvent::Tangle(event)) => self.tangle(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Snapshot(event)) => self.snapshot(event),
             _ => {}
         }
     }
@@ -815,6 +890,49 @@ impl Task {
             });
         } else {
             self.verdict(id, source, Verdict::Reject("unknown_topic"));
+        }
+    }
+
+    fn snapshot(&mut self, event: request_response::Event<SnapshotRequest, SnapshotResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let host = self.host.clone();
+                    let commands = self.handle.commands.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let response = match request {
+                            SnapshotRequest::Offer => {
+                                SnapshotResponse::Offer(host.committed(host.head()))
+                            }
+                            SnapshotRequest::Chunk {
+                                version,
+                                after,
+                                max,
+                            } => SnapshotResponse::Chunk(host.snapshot_chunk(
+                                version,
+                                after,
+                                max.min(SNAPSHOT_CHUNK_ENTRIES),
+                            )),
+                        };
+                        let _ = commands.send(Command::RespondSnapshot(channel, response));
+                    });
+                }
+                request_response::Message::Response { response, .. } => {
+                    let _ = self.events.send(NetEvent::Snapshot {
+                        peer,
+                        response: Ok(response),
+                    });
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                let _ = self.events.send(NetEvent::Snapshot {
+                    peer,
+                    response: Err(error.to_string()),
+                });
+            }
+            _ => {}
         }
     }
 
