@@ -8,9 +8,12 @@
 
 mod common;
 
-use common::committee::{Committee, weft};
+use common::committee::{CHAIN, Committee, increments, metric, metrics, weft};
+use common::counter_wasm;
 use std::path::Path;
 use std::time::Duration;
+use weft_client::json::WaitUntil;
+use weft_client::{Signer, keyfile};
 
 fn data_dir(committee: &Committee, i: usize) -> std::path::PathBuf {
     committee.members[i].config.parent().unwrap().join("data")
@@ -188,4 +191,190 @@ async fn a_restore_without_a_guard_needs_a_height() {
             .contains(&format!("signing again from height {}", top + 3))
     );
     committee.assert_agreement(&[0, 1, 2, 3]).await;
+}
+
+/// A member whose data directory is wiped rejoins from a state snapshot its peers serve: it
+/// never replays history (block 1 is not on it), reaches the same state root and the same
+/// counter as the others, and signs again once past the height in progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_member_rejoins_by_state_sync_without_replaying_history() {
+    let mut committee = Committee::running(4).await;
+    let client = committee.client(0).await;
+    let mut alice = Signer::new(keyfile::generate(), CHAIN, 0);
+    let counter = alice.contract_id(0);
+    let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap());
+    client.send_and_wait(&deploy).await.unwrap();
+    increments(&mut committee, &[0, 1, 2, 3], &mut alice, counter, 8).await;
+
+    committee.sigterm(3);
+    std::fs::remove_dir_all(data_dir(&committee, 3)).unwrap();
+    increments(&mut committee, &[0, 1, 2], &mut alice, counter, 8).await;
+    let top = committee.height(0).await;
+
+    committee.start(3);
+    committee
+        .wait_height(3, top + 2, Duration::from_secs(60))
+        .await;
+    let log = committee.log(3);
+    let restarted = &log[log.rfind("opened node data").unwrap()..];
+    assert!(
+        restarted.contains("restoring the state at that height from peers")
+            && restarted.contains("state restored from peers"),
+        "node-3 did not restore from a snapshot:\n{restarted}"
+    );
+    let synced = committee.client(3).await;
+    assert!(
+        synced.block(Some(1), false).await.unwrap().is_none(),
+        "node-3 holds block 1: it replayed history"
+    );
+    // The same state as the others, read with proofs against each one's own head.
+    let (h3, c3) = committee.count(3, &counter).await;
+    let (h0, c0) = committee.count(0, &counter).await;
+    assert_eq!(c3, 16, "node-3 at height {h3}");
+    assert_eq!(c0, 16, "node-0 at height {h0}");
+    let common = h3.min(h0);
+    let on_3 = synced.block(Some(common), false).await.unwrap().unwrap();
+    let on_0 = client.block(Some(common), false).await.unwrap().unwrap();
+    assert_eq!(on_3.header.state_root, on_0.header.state_root);
+    // And it commits what comes next, signing again past the guard.
+    increments(&mut committee, &[3, 0], &mut alice, counter, 4).await;
+    assert_eq!(committee.count(3, &counter).await.1, 20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !committee.log(3).contains("signing again from height") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node-3 never signed again:\n{}",
+            committee.log(3)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// With short pruning windows, confirmed validation blocks and old state versions go while
+/// the anchor chain stays whole: `weft tangle anchors` checks it, the light client verifies
+/// state at the latest anchor, and a read at a pruned height says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_keeps_the_anchor_chain_and_anchored_proofs() {
+    use weft_client::verify_anchored_state;
+    let mut committee = Committee::new(4);
+    for m in &committee.members {
+        let mut text = std::fs::read_to_string(&m.config).unwrap();
+        for (from, to) in [
+            ("state_history = 10000", "state_history = 3"),
+            ("prune_every_s = 60", "prune_every_s = 1"),
+            ("prune_after_s = 3600", "prune_after_s = 6"),
+            ("max_tip_age_ms = 10000", "max_tip_age_ms = 2000"),
+            ("below_max_depth_ms = 30000", "below_max_depth_ms = 3000"),
+        ] {
+            assert!(text.contains(from), "no `{from}` in the config:\n{text}");
+            text = text.replace(from, to);
+        }
+        std::fs::write(&m.config, text).unwrap();
+    }
+    for i in 0..4 {
+        committee.start(i);
+    }
+    for i in 0..4 {
+        committee.wait_height(i, 2, Duration::from_secs(60)).await;
+    }
+    let client = committee.client(0).await;
+    let info = client.chain_info().await.unwrap();
+    let trusted = committee_of(&info);
+    let mut alice = Signer::new(keyfile::generate(), CHAIN, 0);
+    let counter = alice.contract_id(0);
+    let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap());
+    let first = client.send(&deploy, WaitUntil::Confirmed).await.unwrap();
+    let first_anchor = first.anchor.unwrap();
+    // The validation blocks that confirmed the first anchor.
+    let children: Vec<weft_types::TangleBlockId> = client
+        .tangle_block(&first_anchor.tangle_block)
+        .await
+        .unwrap()
+        .unwrap()
+        .children
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.parse().unwrap())
+        .collect();
+    assert!(!children.is_empty());
+    increments(&mut committee, &[0, 1, 2, 3], &mut alice, counter, 6).await;
+
+    // Past the Tangle window (6 s) and a few pruning passes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let text = metrics(committee.members[0].metrics_port).await;
+        if metric(&text, "weft_pruned_tangle_blocks_total") > 0.0
+            && metric(&text, "weft_state_oldest_version") > 1.0
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing pruned after 40 s:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mut gone = 0;
+    for child in &children {
+        gone += usize::from(client.tangle_block(child).await.unwrap().is_none());
+    }
+    assert!(
+        gone > 0,
+        "every approver of the first anchor was kept: {children:?}"
+    );
+    // Anchor blocks stay, and the chain of anchors is whole.
+    assert!(
+        client
+            .tangle_block(&first_anchor.tangle_block)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let anchors = client.anchors(CHAIN, 1, 1000).await.unwrap();
+    let url = committee.members[0].url.clone();
+    let shown = weft(&[
+        "--rpc",
+        &url,
+        "tangle",
+        "anchors",
+        "--limit",
+        &anchors.len().to_string(),
+    ]);
+    assert!(shown.contains("one chain, no gaps"), "{shown}");
+    // Proofs at the latest anchor still verify; a pruned height is refused with the reason.
+    let latest = client.latest_anchor(CHAIN).await.unwrap().unwrap();
+    let key = common::item_key("count");
+    let answer = client
+        .state(&counter, &key, Some(latest.height))
+        .await
+        .unwrap();
+    let value = verify_anchored_state(&answer, CHAIN, &trusted, &counter, &key)
+        .unwrap()
+        .unwrap();
+    assert_eq!(borsh::from_slice::<u64>(&value).unwrap(), 6);
+    let err = client
+        .state(&counter, &key, Some(first.receipt.unwrap().height))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("was pruned"), "{err}");
+}
+
+/// The committee as the light client is given it (from the genesis members' keys).
+fn committee_of(info: &weft_client::json::ChainInfo) -> weft_types::Committee {
+    let members = info
+        .committee
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|m| weft_types::CommitteeMember {
+            public_key: weft_types::PublicKey(
+                hex::decode(m.public_key.trim_start_matches("0x"))
+                    .unwrap()
+                    .try_into()
+                    .unwrap(),
+            ),
+            power: m.power,
+        })
+        .collect();
+    weft_types::Committee::new(0, members).unwrap()
 }
