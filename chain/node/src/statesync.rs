@@ -206,7 +206,7 @@ pub async fn run(
                     answered.insert(peer);
                     let Some(offer) = offer else { continue };
                     match check_offer(validators, &chain, &offer) {
-                        Ok(()) if offer.block.header.height > 1 => offers.push((peer, offer)),
+                        Ok(()) if offer.block.header.height > 1 => offers.push((peer, *offer)),
                         Ok(()) => {}
                         Err(e) => {
                             tracing::warn!(%peer, error = %e, "refused a snapshot offer");

@@ -104,7 +104,7 @@ pub enum SnapshotRequest {
 #[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
 pub enum SnapshotResponse {
     /// The offered block (none before the first certified block).
-    Offer(Option<SyncedBlock>),
+    Offer(Option<Box<SyncedBlock>>),
     /// The chunk's bytes, or why there is none.
     Chunk(Result<Vec<u8>, String>),
 }
@@ -904,7 +904,7 @@ impl Task {
                     tokio::task::spawn_blocking(move || {
                         let response = match request {
                             SnapshotRequest::Offer => {
-                                SnapshotResponse::Offer(host.committed(host.head()))
+                                SnapshotResponse::Offer(host.committed(host.head()).map(Box::new))
                             }
                             SnapshotRequest::Chunk {
                                 version,
