@@ -909,7 +909,9 @@ impl<S: Store> Tangle<S> {
     }
 
     /// Gives up on blocks that stayed unconfirmed (or unsolid) longer than
-    /// [`Params::orphan_after_ms`], so memory does not grow with blocks nobody approves.
+    /// [`Params::orphan_after_ms`], so memory does not grow with blocks nobody approves. Blocks
+    /// with a payload stay on disk, marked orphaned; validation blocks nobody approved (the last
+    /// ones before a quiet spell) are forgotten, so disk does not grow with them either.
     pub fn prune(&mut self, now_ms: u64) -> Result<usize> {
         let cutoff = now_ms.saturating_sub(self.params.orphan_after_ms);
         let old: Vec<TangleBlockId> = self
@@ -923,8 +925,13 @@ impl<S: Store> Tangle<S> {
         }
         let mut changes = Changes::default();
         let mut touched = HashSet::new();
+        let mut forget = Vec::new();
         for id in &old {
             if let Some(mut meta) = self.live.remove(id) {
+                if meta.validation && meta.solid {
+                    forget.push(*id);
+                    continue;
+                }
                 meta.orphaned = true;
                 changes.metas.insert(*id, meta);
             }
@@ -939,6 +946,10 @@ impl<S: Store> Tangle<S> {
             !children.is_empty() && !old_set.contains(parent)
         });
         self.finish(changes, touched)?;
+        for id in &forget {
+            self.tips.remove(id);
+        }
+        self.store.forget(&forget, &[])?;
         Ok(old.len())
     }
 }

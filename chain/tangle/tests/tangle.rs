@@ -670,3 +670,31 @@ fn validators_are_asked_only_for_what_awaits_their_approval() {
     }
     assert!(!t.awaits_approval_of(&Keypair::from_seed([77; 32]).public_key()));
 }
+
+#[test]
+fn validation_blocks_nobody_approved_are_forgotten_when_given_up() {
+    let w = World::new();
+    let mut t = w.tangle();
+    let user = Keypair::from_seed([97; 32]);
+    let data = w.block(
+        &user,
+        &[TangleBlockId::GENESIS],
+        NOW,
+        Payload::Data {
+            tag: "x".into(),
+            data: vec![1],
+        },
+    );
+    let v = w.block(&w.validators[1], &[data.id()], NOW, Payload::Validation);
+    insert(&mut t, &data);
+    insert(&mut t, &v);
+    assert!(!confirmed(&t, &data.id()));
+    let later = NOW + t.params().orphan_after_ms + 1;
+    assert_eq!(t.prune(later).unwrap(), 2);
+    // The data block stays, marked orphaned; the validation block is gone.
+    assert!(t.store().meta(&data.id()).unwrap().unwrap().orphaned);
+    assert!(t.store().block(&data.id()).unwrap().is_some());
+    assert_eq!(t.store().block(&v.id()).unwrap(), None);
+    assert_eq!(t.store().meta(&v.id()).unwrap(), None);
+    assert!(t.tips().iter().all(|(id, _)| *id != v.id()));
+}
