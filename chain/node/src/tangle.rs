@@ -683,10 +683,26 @@ impl Anchoring {
     /// Signs the anchors of every committed block not handled yet.
     fn catch_up(&mut self, s: &TangleService, node: &Node) {
         let head = node.head().height;
-        // A member restored from a snapshot lacks the blocks, and its Tangle the anchors, before
-        // it: it cannot know the anchor chain's last link, so it signs none (the others anchor).
-        if self.last.is_none() && node.executor().oldest_block().unwrap_or(1) > 1 {
-            return;
+        // A member restored from a snapshot lacks the blocks before it, so it cannot compute the
+        // anchors of those heights. It takes the chain's last link from its Tangle once that
+        // holds an anchor of a block it has; until then it signs none (the others anchor).
+        let oldest = node.executor().oldest_block().unwrap_or(1);
+        if self.next_height < oldest {
+            let Ok(Some(record)) = s.latest_anchor(&s.0.chain) else {
+                return;
+            };
+            let a = &record.anchor.statement;
+            let Ok(Some(block)) = node.block(a.height) else {
+                return;
+            };
+            self.last = Some(LastAnchor {
+                index: a.state_index,
+                id: a.id(),
+                height: a.height,
+                time_ms: block.header.time_ms,
+                state_root: a.state_root,
+            });
+            self.next_height = a.height + 1;
         }
         while self.next_height <= head {
             let h = self.next_height;
