@@ -10,7 +10,9 @@
 
 mod common;
 
-use common::committee::{CHAIN, Committee, concurrent_load, increments, metric, metrics, weft};
+use common::committee::{
+    CHAIN, Committee, committee_of, concurrent_load, increments, metric, metrics, weft,
+};
 use common::{counter_wasm, item_key};
 use std::time::{Duration, Instant};
 use weft_client::json::WaitUntil;
@@ -328,26 +330,6 @@ async fn a_peer_gossiping_garbage_is_disconnected() {
     committee
         .wait_height(0, height + 2, Duration::from_secs(30))
         .await;
-}
-
-/// The committee's committee, as the light client is given it (from the genesis members' keys).
-fn committee_of(info: &weft_client::json::ChainInfo) -> weft_types::Committee {
-    let members = info
-        .committee
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|m| weft_types::CommitteeMember {
-            public_key: weft_types::PublicKey(
-                hex::decode(m.public_key.trim_start_matches("0x"))
-                    .unwrap()
-                    .try_into()
-                    .unwrap(),
-            ),
-            power: m.power,
-        })
-        .collect();
-    weft_types::Committee::new(0, members).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::committee::{CHAIN, Committee, increments, metric, metrics, weft};
+use common::committee::{CHAIN, Committee, committee_of, increments, metric, metrics, weft};
 use common::counter_wasm;
 use std::path::Path;
 use std::time::Duration;
@@ -364,24 +364,4 @@ async fn pruning_keeps_the_anchor_chain_and_anchored_proofs() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("was pruned"), "{err}");
-}
-
-/// The committee as the light client is given it (from the genesis members' keys).
-fn committee_of(info: &weft_client::json::ChainInfo) -> weft_types::Committee {
-    let members = info
-        .committee
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|m| weft_types::CommitteeMember {
-            public_key: weft_types::PublicKey(
-                hex::decode(m.public_key.trim_start_matches("0x"))
-                    .unwrap()
-                    .try_into()
-                    .unwrap(),
-            ),
-            power: m.power,
-        })
-        .collect();
-    weft_types::Committee::new(0, members).unwrap()
 }

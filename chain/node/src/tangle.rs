@@ -212,28 +212,22 @@ impl TangleService {
 
     /// The anchor of this chain's block `height`, if that block is anchored.
     pub fn anchor_at_height(&self, height: u64) -> Result<Option<AnchorRecord>, String> {
-        let t = lock(&self.0.tangle);
-        let Some(index) = t
-            .store()
-            .anchor_at_height(&self.0.chain, height)
-            .map_err(|e| e.to_string())?
-        else {
-            return Ok(None);
-        };
-        t.store()
-            .anchor(&self.0.chain, index)
-            .map_err(|e| e.to_string())
+        self.anchor_found(|store, chain| store.anchor_at_height(chain, height))
     }
 
     /// The first anchor of this chain at `height` or later (an anchored state includes every
     /// earlier block).
     pub fn anchor_covering(&self, height: u64) -> Result<Option<AnchorRecord>, String> {
+        self.anchor_found(|store, chain| store.anchor_from_height(chain, height))
+    }
+
+    /// The anchor record whose index `find` looks up in the store.
+    fn anchor_found(
+        &self,
+        find: impl FnOnce(&RocksStore, &ChainId) -> weft_tangle::Result<Option<u64>>,
+    ) -> Result<Option<AnchorRecord>, String> {
         let t = lock(&self.0.tangle);
-        let Some(index) = t
-            .store()
-            .anchor_from_height(&self.0.chain, height)
-            .map_err(|e| e.to_string())?
-        else {
+        let Some(index) = find(t.store(), &self.0.chain).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
         t.store()

@@ -26,6 +26,8 @@ const STALE: &str = "state_stale";
 pub(crate) const VERSION_KEY: &[u8] = b"version";
 /// The oldest version still readable after pruning.
 pub(crate) const OLDEST_KEY: &[u8] = b"oldest";
+/// The most RocksDB write-ahead log kept before the families holding it are flushed.
+const MAX_TOTAL_WAL_BYTES: u64 = 64 << 20;
 /// How many stale nodes one pruning batch deletes.
 const PRUNE_BATCH: usize = 10_000;
 
@@ -130,6 +132,10 @@ impl StateStore {
         // RocksDB's own info log is the one file that grows on an idle node: keep it small.
         options.set_max_log_file_size(1 << 20);
         options.set_keep_log_file_num(2);
+        // A write-ahead log file is kept until every column family with data in it is flushed;
+        // rarely written families (the version, the executor's bookkeeping) would keep them all.
+        // Past this size RocksDB flushes those families, so the log stays bounded.
+        options.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         let cfs = [NODES, VALUES, LATEST, META, STALE, KEYS]
             .iter()
             .chain(extra_column_families)

@@ -71,6 +71,8 @@ impl RocksStore {
         options.create_missing_column_families(true);
         options.set_max_log_file_size(1 << 20);
         options.set_keep_log_file_num(2);
+        // Rarely written families (chains, evidence) would otherwise keep every log file alive.
+        options.set_max_total_wal_size(32 << 20);
         let families = FAMILIES
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));

@@ -444,3 +444,23 @@ pub async fn increments(
     }
     out
 }
+
+/// The committee as the light client is given it (from the genesis members' keys).
+pub fn committee_of(info: &weft_client::json::ChainInfo) -> weft_types::Committee {
+    let members = info
+        .committee
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|m| weft_types::CommitteeMember {
+            public_key: weft_types::PublicKey(
+                hex::decode(m.public_key.trim_start_matches("0x"))
+                    .unwrap()
+                    .try_into()
+                    .unwrap(),
+            ),
+            power: m.power,
+        })
+        .collect();
+    weft_types::Committee::new(0, members).unwrap()
+}
