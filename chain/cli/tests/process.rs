@@ -285,6 +285,15 @@ async fn wait_for(client: &Client, at_least: u64) -> u64 {
     }
 }
 
+/// Commits `n` transactions (counter deploys) through `client`: an idle devnet makes no blocks.
+async fn commit(client: &Client, signer: &mut Signer, n: usize) {
+    let wasm = counter_wasm();
+    for _ in 0..n {
+        let deploy = signer.deploy(wasm.clone(), borsh::to_vec(&(0u64,)).unwrap());
+        client.send_and_wait(&deploy).await.unwrap();
+    }
+}
+
 /// `weft dev` keeps the committee running when a node dies, says so, and restarts it on
 /// `weft dev restart`; the node catches up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,6 +314,10 @@ async fn weft_dev_survives_a_dead_node_and_restarts_it() {
         .unwrap();
     let url = |i: u16| format!("http://127.0.0.1:{}", rpc + i);
     let node0 = ready(&url(0), &mut dev, &log).await;
+    let mut alice = Signer::new(keyfile::generate(), "weft-devnet", 0);
+    // Block 1 installs the system contracts (with whatever else is pending); each later commit
+    // makes a block.
+    commit(&node0, &mut alice, 2).await;
     wait_for(&node0, 2).await;
 
     // kill -9 of node-1: the others go on, and `weft dev` says so and keeps running.
@@ -317,6 +330,7 @@ async fn weft_dev_survives_a_dead_node_and_restarts_it() {
             .success()
     );
     let at_kill = height_of(&node0).await;
+    commit(&node0, &mut alice, 3).await;
     wait_for(&node0, at_kill + 3).await;
     assert!(dev.try_wait().unwrap().is_none(), "weft dev stopped");
     let text = std::fs::read_to_string(&log).unwrap();

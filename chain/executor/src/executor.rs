@@ -27,6 +27,8 @@ pub const RECEIPTS: &str = "receipts";
 pub const TX_INDEX: &str = "tx_index";
 /// Column family of commit certificates by height (big-endian), borsh `StoredCertificate`.
 pub const CERTIFICATES: &str = "certificates";
+/// The domain of a block header's `tx_root` (over the transactions' hashes, in order).
+pub const TX_ROOT_DOMAIN: &str = "weft/txs/v1";
 /// Column family of the executor's own bookkeeping (the oldest block kept).
 pub const EXECUTOR_META: &str = "executor_meta";
 /// The column families the executor adds to the state store.
@@ -227,23 +229,16 @@ impl Executor {
         self.read(BLOCKS, &big_endian_key(height, None))
     }
 
-    /// Records `block` (with its commit certificate) as the head of a store whose state was
-    /// restored at its height from a snapshot: blocks below it are not here, and the next block
-    /// executes on top of it.
-    pub fn adopt(&self, block: &Block, certificate: &[u8]) -> Result<(), ExecutorError> {
+    /// Adds to `batch` what makes `block` (with its commit certificate) the head of a store
+    /// whose state is being restored at its height from a snapshot: blocks below it are not
+    /// here, and the next block executes on top of it. The batch is the restore's last.
+    pub fn adopt_into(&self, batch: &mut rocksdb::WriteBatch, block: &Block, certificate: &[u8]) {
         let height = block.header.height;
         let db = self.store.db();
         let cf = |name: &str| {
             db.cf_handle(name)
                 .expect("executor column families are opened with the store")
         };
-        if self.store.version()? != Some(height) {
-            return Err(ExecutorError::WrongHeight {
-                height,
-                expected: self.store.version()?.map_or(1, |v| v + 1),
-            });
-        }
-        let mut batch = rocksdb::WriteBatch::default();
         batch.put_cf(
             cf(BLOCKS),
             big_endian_key(height, None),
@@ -251,8 +246,6 @@ impl Executor {
         );
         batch.put_cf(cf(CERTIFICATES), big_endian_key(height, None), certificate);
         batch.put_cf(cf(EXECUTOR_META), OLDEST_BLOCK, height.to_be_bytes());
-        self.store.write(batch)?;
-        Ok(())
     }
 
     /// The oldest height whose block, receipts and certificate are kept (1 until pruned).
@@ -750,7 +743,7 @@ impl Executor {
         receipts: Vec<Receipt>,
         writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     ) -> Result<StagedBlock, ExecutorError> {
-        let tx_root = list_hash("weft/txs/v1", tx_hashes.iter().copied());
+        let tx_root = list_hash(TX_ROOT_DOMAIN, tx_hashes.iter().copied());
         let receipts_root = list_hash("weft/receipts/v1", receipts.iter().map(Receipt::hash));
         // The header commits to the state root, so stage the state first; the block, receipts
         // and index join the same batch when it is written.

@@ -18,5 +18,5 @@ pub mod view;
 
 pub use executor::{
     COLUMN_FAMILIES, ExecutedBlock, Executor, ExecutorError, GenesisContract, Governance,
-    StagedBlock,
+    StagedBlock, TX_ROOT_DOMAIN,
 };

@@ -44,7 +44,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use weft_consensus::{
-    Action, BlockId, Consensus, Frame, Height, Message, Status, StoredCertificate,
+    Action, BlockId, Consensus, Frame, Height, Message, Recovered, Status, StoredCertificate,
     ValidatorAddress, ValidatorSet, Wal, WalEntry, WalRecord, WeftContext, WireMessage,
     verify_commit,
 };
@@ -185,6 +185,9 @@ struct Member {
     last_status_at: Instant,
     /// The highest height this member signed at, on disk (`signing.guard`).
     guard: SigningGuard,
+    /// The write-ahead log of a later height than the state's (after a restore), resumed when
+    /// this member gets there.
+    pending_wal: Option<Recovered>,
     /// Not signing at this height: the guard says it may have signed it before, and the
     /// write-ahead log does not hold it. The member follows the others' certificates.
     passive: bool,
@@ -392,44 +395,16 @@ pub async fn run(
         last_status_at: Instant::now(),
         guard,
         passive: false,
+        pending_wal: None,
     };
     if recovered.height == Some(height) {
-        tracing::info!(
-            height,
-            entries = recovered.entries.len(),
-            signed = recovered.signed.len(),
-            "resuming the height in progress from the write-ahead log"
-        );
-        member.consensus.restore_signed(recovered.signed.clone());
-        let actions = member
-            .consensus
-            .start_height(Height(height), member.validators.clone(), true)
-            .map_err(|e| CommitteeError::Fatal(e.to_string()))?;
-        member.apply(actions).await?;
-        // Keep what was logged: the log is appended to, not restarted.
-        member.replaying = true;
-        let mut inputs = Vec::new();
-        for entry in &recovered.entries {
-            match entry.to_input() {
-                Ok(input) => {
-                    // Proposals seen before the crash, so their blocks can be checked again.
-                    if let arc_malachitebft_core_consensus::Input::Proposal(p) = &input {
-                        member
-                            .proposals
-                            .insert(p.message.round.as_i64(), p.message.clone());
-                    }
-                    inputs.push(input);
-                }
-                Err(e) => tracing::warn!(error = %e, "skipping an unreadable log entry"),
-            }
-        }
-        let actions = member.consensus.replay(inputs).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "replaying the write-ahead log");
-            Vec::new()
-        });
-        member.apply(actions).await?;
-        member.replaying = false;
+        member.resume(recovered).await?;
     } else {
+        if recovered.height.is_some_and(|w| w > height) {
+            // Restored from a backup older than the log: keep the log's height until this
+            // member gets there again, and resume it then.
+            member.pending_wal = Some(recovered);
+        }
         member.enter(height, false).await?;
     }
     tracing::info!(
@@ -454,7 +429,9 @@ pub async fn run(
         };
         // While idle: a transaction admitted here (or gossiped from elsewhere), or the heartbeat.
         let wake = {
-            let (idle, node, heartbeat) = (member.idle, member.node.clone(), member.heartbeat_at());
+            // A passive member waits for certificates, not for transactions or the heartbeat.
+            let idle = member.idle && !member.passive;
+            let (node, heartbeat) = (member.node.clone(), member.heartbeat_at());
             async move {
                 if !idle {
                     return std::future::pending().await;
@@ -495,11 +472,61 @@ impl Member {
         CommitteeError::Fatal(format!("{what}: {e}"))
     }
 
+    /// Resumes the height the write-ahead log holds: what this member signed there (so it
+    /// never signs anything else) and the inputs it had, replayed.
+    async fn resume(&mut self, recovered: Recovered) -> Result<(), CommitteeError> {
+        let height = self.height;
+        tracing::info!(
+            height,
+            entries = recovered.entries.len(),
+            signed = recovered.signed.len(),
+            "resuming the height in progress from the write-ahead log"
+        );
+        self.idle = false;
+        self.passive = false;
+        self.node.metrics().idle.set(0);
+        self.started = std::time::Instant::now();
+        self.consensus.restore_signed(recovered.signed.clone());
+        let actions = self
+            .consensus
+            .start_height(Height(height), self.validators.clone(), true)
+            .map_err(|e| CommitteeError::Fatal(e.to_string()))?;
+        self.apply(actions).await?;
+        // Keep what was logged: the log is appended to, not restarted.
+        self.replaying = true;
+        let mut inputs = Vec::new();
+        for entry in &recovered.entries {
+            match entry.to_input() {
+                Ok(input) => {
+                    // Proposals seen before the crash, so their blocks can be checked again.
+                    if let arc_malachitebft_core_consensus::Input::Proposal(p) = &input {
+                        self.proposals
+                            .insert(p.message.round.as_i64(), p.message.clone());
+                    }
+                    inputs.push(input);
+                }
+                Err(e) => tracing::warn!(error = %e, "skipping an unreadable log entry"),
+            }
+        }
+        let actions = self.consensus.replay(inputs).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "replaying the write-ahead log");
+            Vec::new()
+        });
+        self.apply(actions).await?;
+        self.replaying = false;
+        Ok(())
+    }
+
     /// Starts `height` from scratch: an empty log, fresh per-height state.
     async fn enter(&mut self, height: u64, fresh: bool) -> Result<(), CommitteeError> {
-        self.wal
-            .start_height(height)
-            .map_err(|e| Self::fatal("write-ahead log", e))?;
+        let logged = self.pending_wal.as_ref().and_then(|r| r.height);
+        // The log of a later height (kept across a restore) stays until this member is there.
+        if logged.is_none_or(|w| w < height) {
+            self.pending_wal = None;
+            self.wal
+                .start_height(height)
+                .map_err(|e| Self::fatal("write-ahead log", e))?;
+        }
         if fresh {
             self.consensus = Consensus::new(
                 self.ctx.clone(),
@@ -530,6 +557,12 @@ impl Member {
         self.ahead = None;
         self.proposed_at = None;
         self.node.metrics().round.set(0);
+        if logged == Some(height)
+            && let Some(recovered) = self.pending_wal.take()
+        {
+            // Back at the height the log holds: resume it, with what was signed there.
+            return Box::pin(self.resume(recovered)).await;
+        }
         let was_passive = std::mem::take(&mut self.passive);
         if was_passive && height > self.guard.up_to() {
             tracing::info!(

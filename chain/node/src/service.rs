@@ -776,15 +776,8 @@ impl Node {
     }
 
     /// Takes `block` as the head after the state store was restored at its height from a
-    /// snapshot (`crate::statesync`).
-    pub fn adopt_snapshot(
-        &self,
-        block: &weft_types::Block,
-        certificate: &weft_consensus::StoredCertificate,
-    ) -> Result<(), ExecutorError> {
-        let _committing = lock(&self.0.commit_lock);
-        let bytes = borsh::to_vec(certificate).expect("borsh encoding into a Vec cannot fail");
-        self.0.executor.adopt(block, &bytes)?;
+    /// snapshot, with the block written in the restore's last batch (`crate::statesync`).
+    pub fn adopted_snapshot(&self, block: &weft_types::Block) {
         let header = &block.header;
         *self.0.head.write().unwrap_or_else(|e| e.into_inner()) = Head {
             height: header.height,
@@ -793,7 +786,6 @@ impl Node {
             time_ms: header.time_ms,
         };
         self.0.metrics.height.set(header.height as i64);
-        Ok(())
     }
 
     /// Commits a staged block, with its commit certificate in a committee, then prunes the

@@ -61,7 +61,19 @@ pub fn check_offer(
             "invalid commit certificate for block {}: {e}",
             header.height
         )
-    })
+    })?;
+    // The certificate names the header; the transactions must be the header's.
+    let tx_root = weft_types::list_hash(
+        weft_executor::TX_ROOT_DOMAIN,
+        offer.block.txs.iter().map(|t| t.tx.hash()),
+    );
+    if tx_root != header.tx_root {
+        return Err(format!(
+            "block {}'s transactions do not match its header's tx_root",
+            header.height
+        ));
+    }
+    Ok(())
 }
 
 /// What became of one chunk answer.
@@ -168,9 +180,10 @@ impl ChunkFetch {
         }
     }
 
-    /// Finishes after [`Progress::Done`]: the restored root must be the trusted one.
-    pub fn finish(self) -> Result<(), String> {
-        self.restore.finish().map_err(|e| e.to_string())
+    /// Finishes after [`Progress::Done`]: the restored root must be the trusted one; `extra`
+    /// joins the last atomic batch.
+    pub fn finish(self, extra: impl FnOnce(&mut weft_state::WriteBatch)) -> Result<(), String> {
+        self.restore.finish(extra).map_err(|e| e.to_string())
     }
 }
 
@@ -233,41 +246,68 @@ pub async fn run(
         peers = offers.len(),
         "no state here and the committee is at height {version}: restoring the state at that height from peers"
     );
-    let peers: Vec<PeerId> = offers.iter().map(|(p, _)| *p).collect();
+    let mut peers: Vec<PeerId> = offers.iter().map(|(p, _)| *p).collect();
     let started = std::time::Instant::now();
-    // The restore lives on a blocking thread (its tree writer is not `Send`); answers reach it
-    // through a channel.
-    let (answers, answered_rx) = std::sync::mpsc::channel::<(PeerId, Result<Vec<u8>, String>)>();
-    let (store, handle) = (node.store().clone(), net.clone());
-    let mut restoring = tokio::task::spawn_blocking(move || {
-        fetch_chunks(store, version, root, peers, &handle, &answered_rx)
-    });
-    let entries = loop {
-        tokio::select! {
-            done = &mut restoring => {
-                break done.map_err(|e| format!("state sync task: {e}"))??;
-            }
-            event = events.recv() => match event {
-                None => return Err("the network stopped".into()),
-                Some(NetEvent::Snapshot { peer, response }) => {
-                    let answer = match response {
-                        Ok(SnapshotResponse::Chunk(chunk)) => chunk,
-                        Ok(SnapshotResponse::Offer(_)) => continue,
-                        Err(e) => Err(e),
-                    };
-                    let _ = answers.send((peer, answer));
-                }
-                Some(_) => {}
-            },
-        }
-    };
-    node.adopt_snapshot(&best.block, &best.certificate)
-        .map_err(|e| format!("cannot adopt the restored state: {e}"))?;
+    // A wiped member may have signed the height in progress before it lost its disk: the guard
+    // goes up before anything else, so a crash from here on cannot forget it.
     let mut guard = SigningGuard::open(&node.config().data_dir)
         .map_err(|e| format!("cannot open the signing guard: {e}"))?;
     guard
         .raise(version + 1)
         .map_err(|e| format!("cannot write the signing guard: {e}"))?;
+    let certificate =
+        borsh::to_vec(&best.certificate).expect("borsh encoding into a Vec cannot fail");
+    let entries = loop {
+        // The restore lives on a blocking thread (its tree writer is not `Send`); answers reach
+        // it through a channel.
+        let (answers, answered_rx) =
+            std::sync::mpsc::channel::<(PeerId, Result<Vec<u8>, String>)>();
+        let (restorer, handle, block, certificate, asked) = (
+            node.clone(),
+            net.clone(),
+            best.block.clone(),
+            certificate.clone(),
+            peers.clone(),
+        );
+        let mut restoring = tokio::task::spawn_blocking(move || {
+            fetch_chunks(
+                &restorer,
+                &block,
+                &certificate,
+                asked,
+                &handle,
+                &answered_rx,
+            )
+        });
+        let done = loop {
+            tokio::select! {
+                done = &mut restoring => break done.map_err(|e| format!("state sync task: {e}"))?,
+                event = events.recv() => match event {
+                    None => return Err("the network stopped".into()),
+                    Some(NetEvent::Snapshot { peer, response }) => {
+                        let answer = match response {
+                            Ok(SnapshotResponse::Chunk(chunk)) => chunk,
+                            Ok(SnapshotResponse::Offer(_)) => continue,
+                            Err(e) => Err(e),
+                        };
+                        let _ = answers.send((peer, answer));
+                    }
+                    Some(_) => {}
+                },
+            }
+        };
+        match done {
+            Ok(entries) => break entries,
+            // A peer ended the state too early: start over without it.
+            Err((e, Some(liar))) if peers.len() > 1 => {
+                tracing::warn!(peer = %liar, error = %e, "a peer ended the state early; restoring again from the others");
+                net.report(liar, "bad_snapshot_chunk");
+                peers.retain(|p| *p != liar);
+            }
+            Err((e, _)) => return Err(e),
+        }
+    };
+    node.adopted_snapshot(&best.block);
     tracing::info!(
         height = version,
         entries,
@@ -277,29 +317,39 @@ pub async fn run(
     Ok(Some(version))
 }
 
-/// Fetches and restores every chunk of `version`, asking peers in turn; returns the entries
-/// restored.
+/// Fetches and restores every chunk of the state at `block`'s height, asking peers in turn,
+/// and writes the block and its certificate with the last batch; returns the entries restored,
+/// or why not and the peer to blame.
 fn fetch_chunks(
-    store: Arc<StateStore>,
-    version: u64,
-    root: weft_types::Hash32,
+    node: &Node,
+    block: &weft_types::Block,
+    certificate: &[u8],
     peers: Vec<PeerId>,
     net: &NetHandle,
     answers: &std::sync::mpsc::Receiver<(PeerId, Result<Vec<u8>, String>)>,
-) -> Result<u64, String> {
-    let mut fetch = ChunkFetch::new(store, version, root, peers)?;
+) -> Result<u64, (String, Option<PeerId>)> {
+    let header = &block.header;
+    let mut fetch = ChunkFetch::new(
+        node.store().clone(),
+        header.height,
+        header.state_root,
+        peers,
+    )
+    .map_err(|e| (e, None))?;
+    let mut last_from: Option<PeerId>;
     loop {
         let (peer, request) = fetch.request();
         net.request_snapshot(peer, request);
         let answer = loop {
             let (from, answer) = answers
                 .recv()
-                .map_err(|_| "state sync stopped".to_string())?;
+                .map_err(|_| ("state sync stopped".to_string(), None))?;
             if from == peer {
                 break answer;
             }
         };
-        match fetch.answer(peer, answer)? {
+        last_from = Some(peer);
+        match fetch.answer(peer, answer).map_err(|e| (e, None))? {
             Progress::More => {
                 if fetch.chunks.is_multiple_of(16) {
                     tracing::info!(
@@ -319,7 +369,9 @@ fn fetch_chunks(
         }
     }
     let entries = fetch.entries();
-    fetch.finish()?;
+    fetch
+        .finish(|batch| node.executor().adopt_into(batch, block, certificate))
+        .map_err(|e| (e, last_from))?;
     Ok(entries)
 }
 
@@ -387,7 +439,7 @@ mod tests {
         assert!(lies >= 2, "the liar was asked {lies} times");
         assert_eq!(fetch.refused[&liar], lies);
         assert!(!fetch.refused.contains_key(&honest));
-        fetch.finish().unwrap();
+        fetch.finish(|_| {}).unwrap();
         assert_eq!(target.root(4).unwrap(), root);
         for i in [0u64, 150, 299] {
             let key = format!("account-{i:04}").into_bytes();

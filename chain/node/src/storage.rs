@@ -76,7 +76,7 @@ impl SigningGuard {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!(
-                    "{} is damaged; it must hold the highest height this member signed at",
+                    "{} is damaged; it must hold the highest height this member signed at. Write a height at or above the chain's current one (weft_chainInfo on another member) into it, followed by a newline, then start again",
                     path.display()
                 ),
             )
@@ -269,6 +269,11 @@ pub fn restore(
     if std::os::unix::net::UnixStream::connect(data_dir.join(ADMIN_SOCKET)).is_ok() {
         return Err("the node is running; stop it before restoring".into());
     }
+    // The state database's lock says for sure whether a node has it open.
+    if data_dir.join("state").exists() {
+        weft_state::StateStore::open(&data_dir.join("state"), weft_executor::COLUMN_FAMILIES)
+            .map_err(|e| format!("cannot open the node's state; is the node still running? stop it before restoring ({e})"))?;
+    }
     let current = read_guard(data_dir)?;
     if member && current.is_none() && signed_up_to.is_none() {
         return Err(format!(
@@ -286,7 +291,11 @@ pub fn restore(
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let mut moved_aside = None;
     let aside = data_dir.join(format!("before-restore-{}", crate::service::now_ms()));
-    for part in ["state", "tangle"] {
+    let mut parts = vec!["state"];
+    if manifest.tangle {
+        parts.push("tangle");
+    }
+    for part in &parts {
         let path = data_dir.join(part);
         if path.exists() {
             std::fs::create_dir_all(&aside)
@@ -295,10 +304,6 @@ pub fn restore(
                 .map_err(|e| format!("cannot move {} aside: {e}", path.display()))?;
             moved_aside = Some(aside.clone());
         }
-    }
-    let mut parts = vec!["state"];
-    if manifest.tangle {
-        parts.push("tangle");
     }
     for part in parts {
         copy_dir(&from.join(part), &data_dir.join(part))?;
@@ -431,9 +436,14 @@ pub fn prune_once(node: &Node) -> Result<PruneReport, String> {
         report.state_entries = pruned.nodes + pruned.values;
     }
     if storage.keep_blocks > 0 {
+        // The latest anchored block stays: anchoring resumes from it after a restart.
+        let mut keep_from = head.saturating_sub(storage.keep_blocks);
+        if let Some(anchored) = anchored {
+            keep_from = keep_from.min(anchored);
+        }
         report.blocks = node
             .executor()
-            .prune_blocks(head.saturating_sub(storage.keep_blocks))
+            .prune_blocks(keep_from)
             .map_err(|e| e.to_string())?;
     }
     Ok(report)

@@ -26,6 +26,8 @@ mod version;
 
 pub use proof::{Blake3, ProofError, StateProof, StateRoot};
 #[cfg(feature = "rocksdb")]
+pub use rocksdb::WriteBatch;
+#[cfg(feature = "rocksdb")]
 pub use snapshot::{RestoreError, SnapshotChunk, StateRestore};
 #[cfg(feature = "rocksdb")]
 pub use store::{Entry, Pruned, StateError, StateStore};

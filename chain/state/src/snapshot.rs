@@ -138,13 +138,15 @@ impl std::fmt::Debug for StateRestore {
 
 impl StateRestore {
     /// Starts restoring `version` with trusted root `root` into `store`, which must hold no
-    /// committed state.
+    /// committed state. What an earlier, unfinished restore left is deleted first: a restore
+    /// starts from nothing in each process.
     pub fn new(store: Arc<StateStore>, version: Version, root: Hash32) -> Result<Self, StateError> {
         if let Some(latest) = store.version()? {
             return Err(StateError::Corrupt(format!(
                 "a restore needs an empty store; this one holds versions up to {latest}"
             )));
         }
+        clear(&store)?;
         let mut restore = Self {
             store,
             version,
@@ -231,8 +233,10 @@ impl StateRestore {
     }
 
     /// Finishes after the last chunk: the tree's root must be the trusted one. The store then
-    /// holds `version` as its only (and oldest) version.
-    pub fn finish(mut self) -> Result<(), RestoreError> {
+    /// holds `version` as its only (and oldest) version; `extra` adds the caller's data (the
+    /// block at that height) to the same atomic batch. A wrong root (a chunk claimed to be the
+    /// last too early) clears what was restored, so a new restore can start.
+    pub fn finish(mut self, extra: impl FnOnce(&mut WriteBatch)) -> Result<(), RestoreError> {
         let restore = self
             .restore
             .take()
@@ -245,8 +249,8 @@ impl StateRestore {
             .get_root_hash(self.version)
             .map_err(|e| RestoreError::BadChunk(e.to_string()))?;
         if root.0 != self.root.0 {
-            // Only a chunk that wrongly claimed to be the last gets here. The store holds a
-            // partial tree and no version: start over in an empty one.
+            // Only a chunk that wrongly claimed to be the last gets here.
+            clear(store)?;
             return Err(RestoreError::BadChunk(format!(
                 "the restored tree's root is {}, not the trusted {}; the chunks ended early",
                 Hash32(root.0),
@@ -257,9 +261,33 @@ impl StateRestore {
         batch.put_cf(store.cf(META), VERSION_KEY, self.version.to_le_bytes());
         batch.put_cf(store.cf(META), OLDEST_KEY, self.version.to_le_bytes());
         batch.delete_cf(store.cf(META), RIGHTMOST);
+        extra(&mut batch);
         store.write(batch)?;
         Ok(())
     }
+}
+
+/// Deletes everything an unfinished restore wrote (a store without a committed version).
+fn clear(store: &StateStore) -> Result<(), StateError> {
+    use crate::store::{NODES, STALE, VALUES};
+    let mut batch = WriteBatch::default();
+    let mut any = false;
+    for family in [NODES, VALUES, LATEST, KEYS, STALE] {
+        for item in store
+            .db()
+            .iterator_cf(store.cf(family), rocksdb::IteratorMode::Start)
+        {
+            let (key, _) = item?;
+            batch.delete_cf(store.cf(family), key);
+            any = true;
+        }
+    }
+    if any || rightmost_leaf(store).ok().flatten().is_some() {
+        batch.delete_cf(store.cf(META), RIGHTMOST);
+        batch.delete_cf(store.cf(META), OLDEST_KEY);
+        store.write(batch)?;
+    }
+    Ok(())
 }
 
 /// The key hash right after `hash`, if any.

@@ -22,7 +22,7 @@ pub(crate) const KEYS: &str = "state_keys";
 /// Set once every latest key has its `KEYS` entry.
 const KEYS_DONE: &[u8] = b"keys_indexed";
 /// Tree nodes no longer needed from a version on: `stale_since` (8 bytes, big-endian) + node key.
-const STALE: &str = "state_stale";
+pub(crate) const STALE: &str = "state_stale";
 pub(crate) const VERSION_KEY: &[u8] = b"version";
 /// The oldest version still readable after pruning.
 pub(crate) const OLDEST_KEY: &[u8] = b"oldest";

@@ -528,7 +528,7 @@ fn a_store_restored_from_chunks_matches_the_original_and_refuses_tampering() {
         }
     }
     assert!(tampered_once && chunks > 5, "{chunks} chunks");
-    restore.finish().unwrap();
+    restore.finish(|_| {}).unwrap();
     assert_eq!(target.version().unwrap(), Some(version));
     assert_eq!(target.root(version).unwrap(), root);
     assert_eq!(target.oldest().unwrap(), version);
@@ -585,5 +585,5 @@ fn a_forged_range_proof_is_refused() {
     let mut short = source.snapshot_chunk(1, None, 10).unwrap();
     short.last = true;
     restore.add_chunk(short).unwrap();
-    assert!(restore.finish().is_err());
+    assert!(restore.finish(|_| {}).is_err());
 }
