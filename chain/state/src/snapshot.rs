@@ -9,19 +9,19 @@
 //! [`StateRestore::reset`]s to the last leaf written and asks another peer from there.
 
 use crate::proof::{Blake3, key_hash};
-use crate::store::{KEYS, LATEST, META, OLDEST_KEY, StateError, StateStore, VERSION_KEY, corrupt};
+use crate::store::{
+    KEYS, LATEST, META, OLDEST_KEY, RIGHTMOST, StateError, StateStore, VERSION_KEY, corrupt,
+    rightmost_leaf,
+};
 use crate::version::Version;
 use borsh::{BorshDeserialize, BorshSerialize};
 use jmt::proof::SparseMerkleRangeProof;
 use jmt::restore::{JellyfishMerkleRestore, StateSnapshotReceiver};
-use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeWriter};
+use jmt::storage::{Node, NodeBatch, TreeWriter};
 use jmt::{JellyfishMerkleIterator, JellyfishMerkleTree, KeyHash, RootHash};
 use rocksdb::WriteBatch;
 use std::sync::Arc;
 use weft_types::Hash32;
-
-/// Where a restore records the rightmost leaf it wrote, to resume after a refused chunk.
-const RIGHTMOST: &[u8] = b"restore_rightmost";
 
 /// A run of the state at a version, in key-hash order, with its range proof.
 #[derive(BorshSerialize, BorshDeserialize)]
@@ -306,14 +306,6 @@ fn next_hash(hash: [u8; 32]) -> Option<[u8; 32]> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The rightmost leaf a restore wrote.
-pub(crate) fn rightmost_leaf(store: &StateStore) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-    match store.db().get_cf(store.cf(META), RIGHTMOST)? {
-        None => Ok(None),
-        Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
-    }
 }
 
 impl TreeWriter for StateStore {

@@ -104,6 +104,17 @@ pub(crate) fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
     out
 }
 
+/// Where a restore records the rightmost leaf it wrote, to resume after a refused chunk.
+pub(crate) const RIGHTMOST: &[u8] = b"restore_rightmost";
+
+/// The rightmost leaf a restore wrote.
+pub(crate) fn rightmost_leaf(store: &StateStore) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+    match store.db.get_cf(store.cf(META), RIGHTMOST)? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
+    }
+}
+
 /// The stale index's key: the version a node is stale from, then the node's key.
 fn stale_key(stale_since: Version, node_key: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + node_key.len());
@@ -510,6 +521,6 @@ impl TreeReader for StateStore {
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         // Only a restore from snapshot chunks asks, and it records its rightmost leaf as it
         // writes (`crate::snapshot`).
-        crate::snapshot::rightmost_leaf(self)
+        rightmost_leaf(self)
     }
 }
