@@ -690,9 +690,18 @@ impl Node {
             }
         }
         let args = args(&abi_method).map_err(QueryError::BadArgs)?;
-        // A view runs as if in the next block: an idle chain makes no blocks, so the head's
-        // time may be long past, and expiries must be judged at the present.
-        let time_ms = self.head().time_ms.max(now_ms());
+        // A view of the latest state runs as if in the next block: an idle chain makes no
+        // blocks, so the head's time may be long past, and expiries must be judged at the
+        // present. A view of a past height runs at that block's time, so it answers the same
+        // whenever it is asked.
+        let time_ms = if latest {
+            self.head().time_ms.max(now_ms())
+        } else {
+            match self.0.executor.block(height) {
+                Ok(Some(block)) => block.header.time_ms,
+                _ => self.head().time_ms,
+            }
+        };
         let limit = self.0.config.query_gas;
         let call = Call {
             caller,
