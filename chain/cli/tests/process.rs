@@ -285,6 +285,18 @@ async fn wait_for(client: &Client, at_least: u64) -> u64 {
     }
 }
 
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Commits `n` transactions (counter deploys) through `client`: an idle devnet makes no blocks.
 async fn commit(client: &Client, signer: &mut Signer, n: usize) {
     let wasm = counter_wasm();
@@ -303,17 +315,21 @@ async fn weft_dev_survives_a_dead_node_and_restarts_it() {
     let home_arg = home.to_str().unwrap().to_string();
     let (rpc, metrics, p2p) = (free_ports(4), free_ports(4), free_ports(4));
     let log = dir.path().join("dev.log");
-    let mut dev = Command::new(WEFT)
-        .args(["dev", "--home", &home_arg, "--nodes", "4"])
-        .args(["--port", &rpc.to_string()])
-        .args(["--metrics-port", &metrics.to_string()])
-        .args(["--p2p-port", &p2p.to_string()])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
-        .spawn()
-        .unwrap();
+    // Killed if the test fails half way (its nodes stop when their standard input closes).
+    let mut guard = KillOnDrop(
+        Command::new(WEFT)
+            .args(["dev", "--home", &home_arg, "--nodes", "4"])
+            .args(["--port", &rpc.to_string()])
+            .args(["--metrics-port", &metrics.to_string()])
+            .args(["--p2p-port", &p2p.to_string()])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let dev = &mut guard.0;
     let url = |i: u16| format!("http://127.0.0.1:{}", rpc + i);
-    let node0 = ready(&url(0), &mut dev, &log).await;
+    let node0 = ready(&url(0), dev, &log).await;
     let mut alice = Signer::new(keyfile::generate(), "weft-devnet", 0);
     // Block 1 installs the system contracts (with whatever else is pending); each later commit
     // makes a block.
@@ -364,7 +380,7 @@ async fn weft_dev_survives_a_dead_node_and_restarts_it() {
         !ok && err.contains("no node `node-9`; this devnet has node-0 to node-3"),
         "{err}"
     );
-    assert!(sigterm(&mut dev).success());
+    assert!(sigterm(dev).success());
     let (ok, _, err) = weft(&["dev", "--home", &home_arg, "status"]);
     assert!(!ok && err.contains("no devnet is running"), "{err}");
 }
