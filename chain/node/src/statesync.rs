@@ -40,7 +40,8 @@ pub const OFFER_WAIT: Duration = Duration::from_secs(5);
 /// Consecutive failed chunk requests (over all peers) after which state sync gives up.
 const MAX_FAILURES: u32 = 12;
 
-/// Checks an offered block: a commit certificate of the committee's quorum for exactly it.
+/// Checks a certified block (offered for state sync, or fetched while catching up): a commit
+/// certificate of the committee's quorum for exactly it, and the header's transactions.
 pub fn check_offer(
     validators: &ValidatorSet,
     chain: &ChainId,

@@ -95,11 +95,16 @@ impl SigningGuard {
             return Ok(());
         }
         self.file.seek(std::io::SeekFrom::Start(0))?;
-        self.file.write_all(format!("{height:020}\n").as_bytes())?;
+        self.file.write_all(guard_text(height).as_bytes())?;
         self.file.sync_data()?;
         self.up_to = height;
         Ok(())
     }
+}
+
+/// The guard's text for `height`: fixed width, so an overwrite in place leaves no old digits.
+fn guard_text(height: u64) -> String {
+    format!("{height:020}\n")
 }
 
 /// The guard's text: a decimal height and a newline (empty: nothing signed yet).
@@ -127,7 +132,7 @@ fn write_guard(data_dir: &Path, height: u64) -> Result<(), String> {
     let path = data_dir.join(GUARD_FILE);
     let mut file = std::fs::File::create(&path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    file.write_all(format!("{height:020}\n").as_bytes())
+    file.write_all(guard_text(height).as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
