@@ -48,7 +48,9 @@ pub struct Floor {
 }
 
 impl Floor {
-    /// Measures for one second on one core, then one second on every core.
+    /// Measures for one second on one core, then one second on every core. Call it before
+    /// starting any node, or a devnet starting up shares the cores with it and the floor comes
+    /// out too low.
     pub fn measure() -> Self {
         eprintln!("measuring ed25519 verification on this machine…");
         let cores = std::thread::available_parallelism().map_or(1, usize::from);

@@ -116,8 +116,8 @@ fn x25519_floor() -> f64 {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let (_node, urls) = args.target.start()?;
     let floor = Floor::measure();
+    let (_node, urls) = args.target.start()?;
     let client = connect(&urls[0]).await?;
     let info = client.chain_info().await?;
     let chain = info.chain_id.clone();

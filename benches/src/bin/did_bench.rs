@@ -100,8 +100,8 @@ async fn committed(client: &Client, count: u64, since: Instant) -> Result<Durati
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let (_node, urls) = args.target.start()?;
     let floor = Floor::measure();
+    let (_node, urls) = args.target.start()?;
     let cores = floor.cores;
     let client = connect(&urls[0]).await?;
     let info = client.chain_info().await?;

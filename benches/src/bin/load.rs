@@ -73,9 +73,9 @@ async fn main() -> Result<()> {
     if args.rate > 0 {
         args.txs = args.rate * args.duration as usize;
     }
+    let floor = Floor::measure();
     let (node, urls) = args.target.start()?;
     let url = urls[0].clone();
-    let floor = Floor::measure();
 
     let client = connect(&url).await?;
     let info = client.chain_info().await?;

@@ -67,8 +67,8 @@ async fn main() -> Result<()> {
     if args.senders == 0 || args.transfers == 0 {
         bail!("--senders and --transfers must be at least 1");
     }
-    let (_node, urls) = args.target.start()?;
     let floor = Floor::measure();
+    let (_node, urls) = args.target.start()?;
     let client = connect(&urls[0]).await?;
     let chain = client.chain_info().await?.chain_id;
     // Fresh keys per run, so a run against a long-lived devnet starts from empty balances.

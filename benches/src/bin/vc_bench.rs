@@ -101,8 +101,8 @@ async fn wait_anchored(client: &Client, chain: &str) -> Result<()> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let (_node, urls) = args.target.start()?;
     let floor = Floor::measure();
+    let (_node, urls) = args.target.start()?;
     let client = connect(&urls[0]).await?;
     let info = client.chain_info().await?;
     let chain = info.chain_id.clone();
