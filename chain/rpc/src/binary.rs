@@ -3,24 +3,38 @@
 //! [`TxOutcome`] per transaction (`weft_client::binary` has the format and a sender).
 //!
 //! It is an HTTP layer in front of jsonrpsee: every other request goes on to JSON-RPC. Decoding,
-//! the batch signature check and admission run on a blocking thread, off the async runtime.
+//! the batch signature check and admission run on a blocking thread, off the async runtime, and
+//! at most one batch per core at a time: without that bound an overloaded node ran a thread per
+//! waiting request, the thread that executes and commits blocks got a sliver of the CPU, and the
+//! node committed less the more it was offered. Waiting requests hold their connection, which is
+//! the client's backpressure.
 
 use crate::chain::submit_error;
 use crate::params::Ctx;
 use crate::route::{BoxFuture, Route, RouteLayer};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 use weft_client::binary::{MAX_BATCH, PATH, TxOutcome};
 
 /// The route of [`PATH`].
 #[derive(Clone)]
 pub struct BinaryRoute {
     max_bytes: usize,
+    admitting: Arc<Semaphore>,
 }
 
 /// The layer that serves [`PATH`] for `node`, taking request bodies up to `max_bytes`, and passes
 /// everything else on.
 pub fn layer(node: Ctx, max_bytes: usize) -> RouteLayer<BinaryRoute> {
-    RouteLayer::new(node, BinaryRoute { max_bytes })
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    RouteLayer::new(
+        node,
+        BinaryRoute {
+            max_bytes,
+            admitting: Arc::new(Semaphore::new(cores)),
+        },
+    )
 }
 
 impl Route for BinaryRoute {
@@ -29,7 +43,12 @@ impl Route for BinaryRoute {
     }
 
     fn handle(&self, node: Ctx, request: HttpRequest) -> BoxFuture<HttpResponse> {
-        Box::pin(ingest(node, request, self.max_bytes))
+        Box::pin(ingest(
+            node,
+            request,
+            self.max_bytes,
+            self.admitting.clone(),
+        ))
     }
 }
 
@@ -41,7 +60,12 @@ fn plain(status: u16, text: String) -> HttpResponse {
         .expect("a valid response")
 }
 
-async fn ingest(node: Ctx, request: HttpRequest, max: usize) -> HttpResponse {
+async fn ingest(
+    node: Ctx,
+    request: HttpRequest,
+    max: usize,
+    admitting: Arc<Semaphore>,
+) -> HttpResponse {
     use http_body_util::BodyExt;
     if request.method() != http::Method::POST {
         let mut response = plain(
@@ -88,7 +112,11 @@ async fn ingest(node: Ctx, request: HttpRequest, max: usize) -> HttpResponse {
             ),
         );
     }
+    let Ok(permit) = admitting.acquire_owned().await else {
+        return plain(503, "the node is shutting down".to_string());
+    };
     let outcomes = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         node.submit_many(&txs)
             .into_iter()
             .map(|result| match result {
