@@ -537,3 +537,54 @@ async fn the_binary_path_admits_a_batch_with_one_outcome_each() {
     assert!(status.contains("405"), "{status}");
     assert!(http.chain_info().await.is_ok());
 }
+
+/// More batches at once than the node admits at a time (one per core): the rest wait their turn
+/// with their connections held, and none is refused or lost; every transaction commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_binary_batches_wait_their_turn_and_all_commit() {
+    use weft_client::binary::{BinarySender, TxOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path()).await;
+    let http = node.client().await;
+    let mut deployer = signer(&http, 9).await;
+    let (counter, _) = deploy_counter(&http, &mut deployer, 0).await;
+    let sender = BinarySender::new(&node.ws()).unwrap();
+    let (batches, per_batch) = (12u8, 25u64);
+    let mut sending = Vec::new();
+    for seed in 0..batches {
+        let mut s = signer(&http, 40 + seed).await;
+        let batch: Vec<_> = (0..per_batch)
+            .map(|_| s.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap()))
+            .collect();
+        let sender = sender.clone();
+        sending.push(tokio::spawn(async move {
+            let answer = std::time::Duration::from_secs(30);
+            let outcomes = tokio::time::timeout(answer, sender.send(&batch)).await;
+            (batch, outcomes)
+        }));
+    }
+    for task in sending {
+        let (batch, outcomes) = task.await.unwrap();
+        let outcomes = outcomes
+            .expect("a waiting batch was never answered within 30 s")
+            .unwrap();
+        assert_eq!(outcomes.len(), batch.len());
+        for (tx, outcome) in batch.iter().zip(&outcomes) {
+            assert_eq!(*outcome, TxOutcome::Accepted(tx.tx.hash()), "{outcome:?}");
+        }
+    }
+    let expected = json!(u64::from(batches) * per_batch);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let count = http.call_json(&counter, "get", json!([])).await.unwrap();
+        if count.value.as_ref() == Some(&expected) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batches never all committed: the counter is at {:?}",
+            count.value
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
