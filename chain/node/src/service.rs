@@ -85,6 +85,11 @@ struct Inner {
 #[derive(Clone)]
 pub struct Node(Arc<Inner>);
 
+/// The ABIs of contracts looked up while admitting one request's transactions. A contract
+/// upgraded meanwhile is checked against the ABI it had when the request arrived; its block
+/// checks the call again.
+type Abis = HashMap<ContractId, Arc<ContractAbi>>;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock means another thread panicked mid-update; the node cannot go on safely.
     m.lock().expect("node lock poisoned by a panic")
@@ -316,7 +321,7 @@ impl Node {
     /// first, then the signature (outside any lock, so RPC threads verify in parallel), then
     /// state checks. In a committee, an admitted transaction is gossiped to the other members.
     pub fn submit(&self, tx: SignedTransaction, size: usize) -> Result<TxHash, SubmitError> {
-        self.submit_local(tx, size, None)
+        self.submit_local(tx, size, None, &mut Abis::new())
     }
 
     /// A transaction submitted to this node (gossiped to the committee once admitted); `verified`
@@ -326,9 +331,10 @@ impl Node {
         tx: SignedTransaction,
         size: usize,
         verified: Option<TxHash>,
+        abis: &mut Abis,
     ) -> Result<TxHash, SubmitError> {
         let forward = self.0.gossip.get().map(|_| tx.clone());
-        let result = self.submit_counted(tx, size, verified);
+        let result = self.submit_counted(tx, size, verified, abis);
         if let (Ok(_), Some(tx), Some(gossip)) = (&result, forward, self.0.gossip.get()) {
             let _ = gossip.send(tx);
         }
@@ -347,6 +353,8 @@ impl Node {
             .collect();
         let mut verdicts = weft_types::verify_batch(&items).into_iter();
         let mut hashes = items.into_iter().map(|(_, hash, _)| hash);
+        // A batch mostly calls a few contracts: their ABIs are looked up once per batch.
+        let mut abis = Abis::new();
         decoded
             .into_iter()
             .zip(txs)
@@ -354,9 +362,11 @@ impl Node {
                 let tx = tx?;
                 let (valid, hash) = (verdicts.next(), hashes.next());
                 match (valid, hash) {
-                    (Some(true), Some(hash)) => self.submit_local(tx, bytes.len(), Some(hash)),
+                    (Some(true), Some(hash)) => {
+                        self.submit_local(tx, bytes.len(), Some(hash), &mut abis)
+                    }
                     // Checked again alone: the error (and its metric) says what was wrong.
-                    _ => self.submit_counted(tx, bytes.len(), None),
+                    _ => self.submit_counted(tx, bytes.len(), None, &mut abis),
                 }
             })
             .collect()
@@ -369,7 +379,7 @@ impl Node {
         tx: SignedTransaction,
         size: usize,
     ) -> Result<TxHash, SubmitError> {
-        self.submit_counted(tx, size, None)
+        self.submit_counted(tx, size, None, &mut Abis::new())
     }
 
     /// [`Node::submit_from_peer`] for a transaction whose signature the caller checked (in a
@@ -380,7 +390,7 @@ impl Node {
         size: usize,
         hash: TxHash,
     ) -> Result<TxHash, SubmitError> {
-        self.submit_counted(tx, size, Some(hash))
+        self.submit_counted(tx, size, Some(hash), &mut Abis::new())
     }
 
     fn submit_counted(
@@ -388,8 +398,9 @@ impl Node {
         tx: SignedTransaction,
         size: usize,
         verified: Option<TxHash>,
+        abis: &mut Abis,
     ) -> Result<TxHash, SubmitError> {
-        let result = self.submit_inner(tx, size, verified);
+        let result = self.submit_inner(tx, size, verified, abis);
         match &result {
             Ok(_) => {
                 self.0.metrics.txs_admitted.inc();
@@ -410,6 +421,7 @@ impl Node {
         tx: SignedTransaction,
         size: usize,
         verified: Option<TxHash>,
+        abis: &mut Abis,
     ) -> Result<TxHash, SubmitError> {
         self.0
             .config
@@ -419,7 +431,7 @@ impl Node {
             Some(hash) => hash,
             None => self.verify(&tx).map_err(AdmitError::from)?,
         };
-        let deployed_abi = self.check_action(&tx)?;
+        let deployed_abi = self.check_action(&tx, abis)?;
         let sender = tx.tx.sender.address();
         let committed = self.committed_nonce(&sender)?;
         let nonce = tx.tx.nonce;
@@ -452,10 +464,12 @@ impl Node {
     }
 
     /// Deploys must carry valid code; calls must name a deployed (or pending) contract and one of
-    /// its call methods. Returns the ABI of deployed code.
+    /// its call methods. Returns the ABI of deployed code. `abis` holds the ABIs of contracts
+    /// already looked up for the same request.
     fn check_action(
         &self,
         tx: &SignedTransaction,
+        abis: &mut Abis,
     ) -> Result<Option<Arc<ContractAbi>>, SubmitError> {
         match &tx.tx.action {
             Action::Deploy { code, .. } => {
@@ -478,7 +492,11 @@ impl Node {
             Action::Call {
                 contract, method, ..
             } => {
-                let abi = match self.contract_abi_latest(contract) {
+                let abi = match abis.get(contract) {
+                    Some(abi) => Ok(Some(abi.clone())),
+                    None => self.contract_abi_latest(contract),
+                };
+                let abi = match abi {
                     Ok(Some(abi)) => abi,
                     Ok(None) => match lock(&self.0.pending_contracts).get(contract).cloned() {
                         Some(abi) => abi,
@@ -491,6 +509,7 @@ impl Node {
                     },
                     Err(e) => return Err(SubmitError::Internal(e)),
                 };
+                abis.entry(*contract).or_insert_with(|| abi.clone());
                 match abi.method(method) {
                     Some(m) if m.kind == MethodKind::Call => Ok(None),
                     Some(m) => Err(SubmitError::UnknownMethod(format!(
