@@ -171,6 +171,7 @@ impl Host for Node {
         }
         let mut verdicts = std::iter::repeat_n(true, items.len());
         let mut hashes = items.into_iter().map(|(_, hash, _)| hash);
+        let mut abis = crate::service::Abis::new();
         decoded
             .into_iter()
             .zip(batch)
@@ -181,7 +182,7 @@ impl Host for Node {
                 let (valid, hash) = (verdicts.next(), hashes.next());
                 match (valid, hash) {
                     (Some(true), Some(hash)) => {
-                        admission(self.submit_verified_from_peer(tx, bytes.len(), hash))
+                        admission(self.submit_verified_from_peer(tx, bytes.len(), hash, &mut abis))
                     }
                     _ => Admission::Invalid("invalid_tx"),
                 }

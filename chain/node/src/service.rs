@@ -88,7 +88,7 @@ pub struct Node(Arc<Inner>);
 /// The ABIs of contracts looked up while admitting one request's transactions. A contract
 /// upgraded meanwhile is checked against the ABI it had when the request arrived; its block
 /// checks the call again.
-type Abis = HashMap<ContractId, Arc<ContractAbi>>;
+pub(crate) type Abis = HashMap<ContractId, Arc<ContractAbi>>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock means another thread panicked mid-update; the node cannot go on safely.
@@ -383,14 +383,15 @@ impl Node {
     }
 
     /// [`Node::submit_from_peer`] for a transaction whose signature the caller checked (in a
-    /// batch); `hash` is its hash.
-    pub fn submit_verified_from_peer(
+    /// batch); `hash` is its hash, `abis` the ABIs already looked up for the same batch.
+    pub(crate) fn submit_verified_from_peer(
         &self,
         tx: SignedTransaction,
         size: usize,
         hash: TxHash,
+        abis: &mut Abis,
     ) -> Result<TxHash, SubmitError> {
-        self.submit_counted(tx, size, Some(hash), &mut Abis::new())
+        self.submit_counted(tx, size, Some(hash), abis)
     }
 
     fn submit_counted(
