@@ -86,8 +86,8 @@ struct Inner {
 pub struct Node(Arc<Inner>);
 
 /// The ABIs of contracts looked up while admitting one request's transactions. A contract
-/// upgraded meanwhile is checked against the ABI it had when the request arrived; its block
-/// checks the call again.
+/// upgraded meanwhile is checked against the ABI it had when the batch first looked it up; its
+/// block checks the call again.
 pub(crate) type Abis = HashMap<ContractId, Arc<ContractAbi>>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -112,9 +112,10 @@ async fn ingest(
             ),
         );
     }
-    let Ok(permit) = admitting.acquire_owned().await else {
-        return plain(503, "the node is shutting down".to_string());
-    };
+    let permit = admitting
+        .acquire_owned()
+        .await
+        .expect("the admission semaphore is never closed");
     let outcomes = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         node.submit_many(&txs)

@@ -550,12 +550,18 @@ async fn concurrent_binary_batches_wait_their_turn_and_all_commit() {
     let (counter, _) = deploy_counter(&http, &mut deployer, 0).await;
     let sender = BinarySender::new(&node.ws()).unwrap();
     let (batches, per_batch) = (12u8, 25u64);
-    let mut sending = Vec::new();
+    // Every batch is signed first, so that all of them are in flight together.
+    let mut signed = Vec::new();
     for seed in 0..batches {
         let mut s = signer(&http, 40 + seed).await;
-        let batch: Vec<_> = (0..per_batch)
-            .map(|_| s.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap()))
-            .collect();
+        signed.push(
+            (0..per_batch)
+                .map(|_| s.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap()))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let mut sending = Vec::new();
+    for batch in signed {
         let sender = sender.clone();
         sending.push(tokio::spawn(async move {
             let answer = std::time::Duration::from_secs(30);
