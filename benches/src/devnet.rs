@@ -49,9 +49,9 @@ pub struct Floor {
 
 impl Floor {
     /// Measures three seconds on one core, then three on every core, and keeps the best second
-    /// of each: a floor sampled low (another process woke up, one sample put the all-core figure
-    /// at 42,600/s where the others gave 52,600–54,800) would flatter every ratio to it. Call it
-    /// before starting any node, or a devnet starting up shares the cores with it.
+    /// of each: one second sampled while another process woke up reads low and would flatter
+    /// every ratio to the floor. Call it before starting any node, or a devnet starting up
+    /// shares the cores with it.
     pub fn measure() -> Self {
         eprintln!("measuring ed25519 verification on this machine…");
         let cores = std::thread::available_parallelism().map_or(1, usize::from);

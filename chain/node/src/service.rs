@@ -494,23 +494,13 @@ impl Node {
                 contract, method, ..
             } => {
                 let abi = match abis.get(contract) {
-                    Some(abi) => Ok(Some(abi.clone())),
-                    None => self.contract_abi_latest(contract),
+                    Some(abi) => abi.clone(),
+                    None => {
+                        let abi = self.called_abi(contract)?;
+                        abis.insert(*contract, abi.clone());
+                        abi
+                    }
                 };
-                let abi = match abi {
-                    Ok(Some(abi)) => abi,
-                    Ok(None) => match lock(&self.0.pending_contracts).get(contract).cloned() {
-                        Some(abi) => abi,
-                        // Before block 1, the system contracts are not installed yet.
-                        None if self.head().height == 0 => weft_system::by_id(contract)
-                            .and_then(|c| self.0.query_vm.validate(c.code).ok())
-                            .map(Arc::new)
-                            .ok_or(SubmitError::UnknownContract(*contract))?,
-                        None => return Err(SubmitError::UnknownContract(*contract)),
-                    },
-                    Err(e) => return Err(SubmitError::Internal(e)),
-                };
-                abis.entry(*contract).or_insert_with(|| abi.clone());
                 match abi.method(method) {
                     Some(m) if m.kind == MethodKind::Call => Ok(None),
                     Some(m) => Err(SubmitError::UnknownMethod(format!(
@@ -528,6 +518,24 @@ impl Node {
                     ))),
                 }
             }
+        }
+    }
+
+    /// The ABI of a contract a transaction calls: deployed, pending in the mempool, or (before
+    /// block 1 installs them) a system contract.
+    fn called_abi(&self, contract: &ContractId) -> Result<Arc<ContractAbi>, SubmitError> {
+        match self.contract_abi_latest(contract) {
+            Ok(Some(abi)) => Ok(abi),
+            Ok(None) => match lock(&self.0.pending_contracts).get(contract).cloned() {
+                Some(abi) => Ok(abi),
+                // Before block 1, the system contracts are not installed yet.
+                None if self.head().height == 0 => weft_system::by_id(contract)
+                    .and_then(|c| self.0.query_vm.validate(c.code).ok())
+                    .map(Arc::new)
+                    .ok_or(SubmitError::UnknownContract(*contract)),
+                None => Err(SubmitError::UnknownContract(*contract)),
+            },
+            Err(e) => Err(SubmitError::Internal(e)),
         }
     }
 
