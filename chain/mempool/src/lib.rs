@@ -272,21 +272,27 @@ impl Mempool {
         }
         let sender = tx.tx.sender.address();
         let nonce = tx.tx.nonce;
-        let next = self.next_nonce(&sender, committed_nonce);
+        // The next free nonce walks the sender's pending ones: only errors and far nonces need it.
+        let next = || self.next_nonce(&sender, committed_nonce);
         if nonce < committed_nonce {
-            return Err(AdmitError::NonceUsed { nonce, next });
+            return Err(AdmitError::NonceUsed {
+                nonce,
+                next: next(),
+            });
         }
         if let Some(pending) = self.senders.get(&sender).and_then(|p| p.get(&nonce)) {
             return Err(AdmitError::NoncePending {
                 nonce,
                 pending: pending.hash,
-                next,
+                next: next(),
             });
         }
-        if nonce > next.saturating_add(c.nonce_window) {
+        if nonce > committed_nonce.saturating_add(c.nonce_window)
+            && nonce > next().saturating_add(c.nonce_window)
+        {
             return Err(AdmitError::NonceGap {
                 nonce,
-                next,
+                next: next(),
                 window: c.nonce_window,
             });
         }

@@ -166,7 +166,7 @@ impl Host for Node {
             .flatten()
             .map(|t| (t.tx.sender, t.tx.hash(), t.signature))
             .collect();
-        if !weft_types::verify_all(&items) {
+        if !self.verify_all(&items) {
             return vec![Admission::Invalid("invalid_tx"); batch.len()];
         }
         let mut verdicts = std::iter::repeat_n(true, items.len());

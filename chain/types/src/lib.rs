@@ -13,6 +13,7 @@ pub mod anchor;
 pub mod block;
 pub mod channel;
 pub mod did;
+pub mod ed25519;
 pub mod event;
 pub mod holder;
 pub mod ids;
@@ -29,11 +30,15 @@ pub use anchor::{
     Signed, Statement,
 };
 pub use block::{Block, BlockHash, BlockHeader, Receipt, ReceiptStatus, list_hash};
+#[cfg(feature = "signing")]
+pub use ed25519::{
+    VerifyingKey, verify_all, verify_all_keyed, verify_batch, verify_batch_keyed, verify_hash,
+};
 pub use event::Event;
 pub use ids::{
     Address, ChainId, CodeHash, ContractId, Hash32, ParseHexError, PublicKey, Signature,
     StatementId, TangleBlockId, domain_hash,
 };
-pub use tx::{Action, SignatureError, SignedTransaction, Transaction, TxHash};
 #[cfg(feature = "signing")]
-pub use tx::{Keypair, VerifyingKey, verify_all, verify_batch, verify_hash};
+pub use tx::Keypair;
+pub use tx::{Action, SignatureError, SignedTransaction, Transaction, TxHash};
