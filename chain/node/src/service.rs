@@ -853,17 +853,11 @@ impl Node {
         proposer: PublicKey,
         txs: Vec<SignedTransaction>,
     ) -> Result<StagedBlock, ExecutorError> {
-        // Transactions this node's mempool admitted had their signatures checked there.
-        let admitted: HashSet<TxHash> = {
-            let mempool = lock(&self.0.mempool);
-            txs.iter()
-                .map(|t| t.tx.hash())
-                .filter(|h| mempool.contains(h))
-                .collect()
-        };
-        self.0
-            .executor
-            .stage(height, time_ms, proposer, txs, &|h| admitted.contains(h))
+        // Transactions this node's mempool admitted had their signatures checked there. The
+        // executor hashes each transaction once and asks with that hash.
+        self.0.executor.stage(height, time_ms, proposer, txs, &|h| {
+            lock(&self.0.mempool).contains(h)
+        })
     }
 
     /// Takes `block` as the head after the state store was restored at its height from a

@@ -17,6 +17,8 @@
 //!
 //! Start with [`StateStore::commit`] and [`StateStore::prove`], then [`StateProof::verify`].
 
+#[cfg(feature = "rocksdb")]
+mod latest;
 mod proof;
 #[cfg(feature = "rocksdb")]
 mod snapshot;

@@ -226,7 +226,9 @@ impl StateRestore {
             batch.put_cf(self.store.cf(LATEST), key, value);
             batch.put_cf(self.store.cf(KEYS), key_hash(key).0, key);
         }
-        self.store.db().write(batch).map_err(StateError::from)?;
+        let written = self.store.db().write(batch);
+        self.store.latest.invalidate();
+        written.map_err(StateError::from)?;
         self.next_after = previous;
         self.entries += chunk.entries.len() as u64;
         Ok(())

@@ -1,5 +1,6 @@
 //! The state store: the tree and the latest values in RocksDB.
 
+use crate::latest::{LatestCache, Lookup};
 use crate::proof::{Blake3, StateProof, StateRoot, key_hash};
 use crate::version::Version;
 use jmt::storage::{LeafNode, NibblePath, Node, NodeKey, TreeReader};
@@ -95,6 +96,8 @@ pub struct StateStore {
     /// Writers hold it exclusively while a batch lands; readers that need several reads from one
     /// version hold it shared ([`StateStore::read_section`]).
     gate: RwLock<()>,
+    /// Latest values read since the last write.
+    pub(crate) latest: LatestCache,
 }
 
 pub(crate) fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
@@ -155,6 +158,7 @@ impl StateStore {
         let store = Self {
             db,
             gate: RwLock::new(()),
+            latest: LatestCache::default(),
         };
         store.index_keys()?;
         Ok(store)
@@ -343,7 +347,13 @@ impl StateStore {
 
     /// The latest value of `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get_cf(self.cf(LATEST), key)?)
+        let epoch = match self.latest.lookup(key) {
+            Lookup::Hit(value) => return Ok(value),
+            Lookup::Miss(epoch) => epoch,
+        };
+        let value = self.db.get_cf(self.cf(LATEST), key)?;
+        self.latest.keep(epoch, key, &value);
+        Ok(value)
     }
 
     /// The value of `key` at `version`.
@@ -483,7 +493,9 @@ impl StateStore {
         options.set_sync(true);
         // A poisoned gate only means a reader panicked; the lock protects no data of its own.
         let _writing = self.gate.write().unwrap_or_else(|e| e.into_inner());
-        self.db.write_opt(batch, &options)?;
+        let written = self.db.write_opt(batch, &options);
+        self.latest.invalidate();
+        written?;
         Ok(())
     }
 }

@@ -36,6 +36,9 @@ fn commits_keep_history_and_latest_values() {
             |_| {},
         )
         .unwrap();
+    // Read before the next commit: what a read keeps does not outlive the commit.
+    assert_eq!(store.get(b"a/1").unwrap(), Some(b"x".to_vec()));
+    assert_eq!(store.get(b"a/2").unwrap(), Some(b"y".to_vec()));
     let r2 = store
         .commit(2, &writes(&[("a/1", Some("x2")), ("a/2", None)]), |_| {})
         .unwrap();
@@ -475,6 +478,8 @@ fn a_store_restored_from_chunks_matches_the_original_and_refuses_tampering() {
 
     let target_dir = tempfile::tempdir().unwrap();
     let target = Arc::new(open(target_dir.path()));
+    // Read before the restore: the restore's writes replace what this read saw.
+    assert_eq!(target.get(b"key-000").unwrap(), None);
     let mut restore = StateRestore::new(target.clone(), version, root).unwrap();
     let mut chunks = 0;
     let mut tampered_once = false;
@@ -547,6 +552,10 @@ fn a_store_restored_from_chunks_matches_the_original_and_refuses_tampering() {
     }
     let first = target.next(b"key-", None).unwrap().unwrap();
     assert_eq!(first, source_first_at(&source, version));
+    assert_eq!(
+        target.get(b"key-000").unwrap(),
+        source.get_at(b"key-000", version).unwrap()
+    );
     // The restored store goes on committing.
     let w = writes(&[("key-000", Some("after"))]);
     target.commit(version + 1, &w, |_| {}).unwrap();
