@@ -5,7 +5,8 @@
 //! - `ed25519/single_cached_key`: one at a time over keys decompressed beforehand;
 //! - `ed25519/batch`: one batch check, each key decompressed ([`weft_types::verify_all`]);
 //! - `ed25519/batch_cached_keys`: one batch check over keys decompressed beforehand, as a node
-//!   does with its key cache ([`weft_types::verify_all_keyed`]).
+//!   does with its key cache ([`weft_types::verify_all_keyed`]);
+//! - `ed25519_batch_size/batch_cached_keys_{8,32,128}`: the same for smaller batches.
 
 #![allow(
     clippy::unwrap_used,
@@ -58,6 +59,15 @@ fn signatures(c: &mut Criterion) {
     group.bench_function("batch_cached_keys", |b| {
         b.iter(|| assert!(verify_all_keyed(&keyed)))
     });
+    group.finish();
+    // Smaller batches, as gossip carries them (a 20 ms flush at a few thousand tx/s).
+    let mut group = c.benchmark_group("ed25519_batch_size");
+    for size in [8usize, 32, 128] {
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_function(format!("batch_cached_keys_{size}"), |b| {
+            b.iter(|| assert!(verify_all_keyed(&keyed[..size])))
+        });
+    }
     group.finish();
 }
 

@@ -408,13 +408,22 @@ impl Executor {
             borsh::to_vec(&executed.block).expect(INFALLIBLE),
         );
         for (i, receipt) in executed.receipts.iter().enumerate() {
-            let location = big_endian_key(height, Some(i as u32));
             batch.put_cf(
                 cf(RECEIPTS),
-                &location,
+                big_endian_key(height, Some(i as u32)),
                 borsh::to_vec(receipt).expect(INFALLIBLE),
             );
-            batch.put_cf(cf(TX_INDEX), tx_hashes[i].0, &location);
+        }
+        // In key order: RocksDB inserts a run of ascending keys into its memtable faster than
+        // keys in random order (it starts each search from the previous insert).
+        let mut by_hash: Vec<usize> = (0..executed.receipts.len()).collect();
+        by_hash.sort_unstable_by_key(|&i| tx_hashes[i].0);
+        for i in by_hash {
+            batch.put_cf(
+                cf(TX_INDEX),
+                tx_hashes[i].0,
+                big_endian_key(height, Some(i as u32)),
+            );
         }
         if let Some(certificate) = certificate {
             batch.put_cf(cf(CERTIFICATES), big_endian_key(height, None), certificate);

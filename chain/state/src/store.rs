@@ -474,14 +474,20 @@ impl StateStore {
             let value = borsh::to_vec(value).map_err(|e| corrupt("value", e))?;
             batch.put_cf(self.cf(VALUES), value_key(hash, *value_version), value);
         }
+        let mut hashed = Vec::with_capacity(writes.len());
         for (key, value) in writes {
             match value {
                 Some(v) => {
                     batch.put_cf(self.cf(LATEST), key, v);
-                    batch.put_cf(self.cf(KEYS), key_hash(key).0, key);
+                    hashed.push((key_hash(key).0, key));
                 }
                 None => batch.delete_cf(self.cf(LATEST), key),
             }
+        }
+        // In key order, which RocksDB's memtable inserts faster than random order.
+        hashed.sort_unstable_by_key(|(hash, _)| *hash);
+        for (hash, key) in hashed {
+            batch.put_cf(self.cf(KEYS), hash, key);
         }
         batch.put_cf(self.cf(META), VERSION_KEY, version.to_le_bytes());
         Ok((Hash32(root.0), batch))
