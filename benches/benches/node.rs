@@ -105,7 +105,7 @@ fn blocks(c: &mut Criterion) {
             make_block,
             |(h, txs)| {
                 executor
-                    .execute_with(h, h, proposer, txs, &|_| true)
+                    .execute_with(h, h, proposer, txs, &|txs, _| vec![true; txs.len()])
                     .unwrap()
             },
             BatchSize::PerIteration,

@@ -172,6 +172,12 @@ fn big_endian_key(height: u64, index: Option<u32>) -> Vec<u8> {
     out
 }
 
+/// Which of a block's transactions (with their hashes) already had their signatures checked, one
+/// answer each: a node says true for a transaction its mempool admitted with that same signature
+/// (the hash does not cover the signature, so a block may carry an admitted transaction with
+/// another one).
+pub type Verified<'a> = &'a dyn Fn(&[SignedTransaction], &[Hash32]) -> Vec<bool>;
+
 impl Executor {
     /// An executor for `chain_id`; transactions get at most `max_tx_gas` gas whatever they ask.
     /// The store must have been opened with [`COLUMN_FAMILIES`].
@@ -361,18 +367,20 @@ impl Executor {
         proposer: PublicKey,
         txs: Vec<SignedTransaction>,
     ) -> Result<ExecutedBlock, ExecutorError> {
-        self.execute_with(height, time_ms, proposer, txs, &|_| false)
+        self.execute_with(height, time_ms, proposer, txs, &|txs, _| {
+            vec![false; txs.len()]
+        })
     }
 
     /// [`Executor::execute`], skipping the signature check of transactions for which
-    /// `verified(hash)` is true: those the node's mempool admitted, whose signatures it checked.
+    /// [`Verified`] says true: those the node's mempool admitted, whose signatures it checked.
     pub fn execute_with(
         &self,
         height: u64,
         time_ms: u64,
         proposer: PublicKey,
         txs: Vec<SignedTransaction>,
-        verified: &dyn Fn(&Hash32) -> bool,
+        verified: Verified<'_>,
     ) -> Result<ExecutedBlock, ExecutorError> {
         let staged = self.stage(height, time_ms, proposer, txs, verified)?;
         self.write(staged, None)
@@ -446,7 +454,7 @@ impl Executor {
         time_ms: u64,
         proposer: PublicKey,
         txs: Vec<SignedTransaction>,
-        verified: &dyn Fn(&Hash32) -> bool,
+        verified: Verified<'_>,
     ) -> Result<StagedBlock, ExecutorError> {
         let latest = self.store.version()?;
         let expected = latest.map_or(1, |v| v + 1);
@@ -465,7 +473,10 @@ impl Executor {
         // Signatures not checked before (at admission to this node's mempool) are checked here,
         // all in one batch.
         let hashes: Vec<Hash32> = txs.iter().map(|t| t.tx.hash()).collect();
-        let unchecked: Vec<usize> = (0..txs.len()).filter(|i| !verified(&hashes[*i])).collect();
+        let checked = verified(&txs, &hashes);
+        let unchecked: Vec<usize> = (0..txs.len())
+            .filter(|&i| !checked.get(i).copied().unwrap_or(false))
+            .collect();
         let items: Vec<_> = unchecked
             .iter()
             .map(|&i| (txs[i].tx.sender, hashes[i], txs[i].signature))

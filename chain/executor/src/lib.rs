@@ -18,5 +18,5 @@ pub mod view;
 
 pub use executor::{
     COLUMN_FAMILIES, ExecutedBlock, Executor, ExecutorError, GenesisContract, Governance,
-    StagedBlock, TX_ROOT_DOMAIN,
+    StagedBlock, TX_ROOT_DOMAIN, Verified,
 };

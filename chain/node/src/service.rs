@@ -463,23 +463,22 @@ impl Node {
             let mut cache = lock(&self.0.verifying_keys);
             keys.iter().map(|k| cache.get(k).copied()).collect()
         };
-        let mut fresh = Vec::new();
+        // A key the cache lacks is decompressed once however often it appears.
+        let mut fresh: HashMap<PublicKey, Result<VerifyingKey, SignatureError>> = HashMap::new();
         let keys: Vec<_> = keys
             .iter()
             .zip(cached)
-            .map(|(key, cached)| {
-                cached.map(Ok).unwrap_or_else(|| {
-                    let k = VerifyingKey::new(key);
-                    if let Ok(k) = k {
-                        fresh.push(k);
-                    }
-                    k
-                })
+            .map(|(key, cached)| match cached {
+                Some(k) => Ok(k),
+                None => fresh
+                    .entry(*key)
+                    .or_insert_with(|| VerifyingKey::new(key))
+                    .clone(),
             })
             .collect();
         if !fresh.is_empty() {
             let mut cache = lock(&self.0.verifying_keys);
-            for k in fresh {
+            for k in fresh.into_values().flatten() {
                 cache.put(k.public_key(), k);
             }
         }
@@ -853,11 +852,21 @@ impl Node {
         proposer: PublicKey,
         txs: Vec<SignedTransaction>,
     ) -> Result<StagedBlock, ExecutorError> {
-        // Transactions this node's mempool admitted had their signatures checked there. The
-        // executor hashes each transaction once and asks with that hash.
-        self.0.executor.stage(height, time_ms, proposer, txs, &|h| {
-            lock(&self.0.mempool).contains(h)
-        })
+        // Transactions this node's mempool admitted had their signatures checked there: the same
+        // transaction (by hash, which the executor computes once) with the same signature.
+        self.0
+            .executor
+            .stage(height, time_ms, proposer, txs, &|txs, hashes| {
+                let mempool = lock(&self.0.mempool);
+                txs.iter()
+                    .zip(hashes)
+                    .map(|(tx, hash)| {
+                        mempool
+                            .get(hash)
+                            .is_some_and(|p| p.signature == tx.signature)
+                    })
+                    .collect()
+            })
     }
 
     /// Takes `block` as the head after the state store was restored at its height from a

@@ -538,6 +538,128 @@ async fn the_binary_path_admits_a_batch_with_one_outcome_each() {
     assert!(http.chain_info().await.is_ok());
 }
 
+/// One batch that deploys a contract and calls it, calls a view method of it, comes from a key
+/// of small order and from a known sender: the contract looked up once for the batch is the
+/// pending deploy, each transaction gets its own verdict (the batch signature check falls back
+/// to single checks only for what it must), and what was accepted commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_deploys_calls_and_refuses_each_on_its_own() {
+    use weft_client::binary::{BinarySender, TxOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path()).await;
+    let http = node.client().await;
+    let mut alice = signer(&http, 9).await;
+    let mut bob = signer(&http, 10).await;
+    // Alice deploys and calls (her nonces order them); Bob's call of a view method is refused.
+    let counter = alice.contract_id(alice.next_nonce());
+    let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(5u64,)).unwrap());
+    let increment = alice.call(counter, "increment", borsh::to_vec(&(2u64,)).unwrap());
+    let view = bob.call(counter, "get", vec![]);
+    // The identity point as key: every signature equation holds under it, so it is refused.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = weft_types::SignedTransaction {
+        tx: Transaction {
+            chain_id: ChainId(CHAIN.into()),
+            sender: weft_types::PublicKey(identity),
+            nonce: 0,
+            gas_limit: 1_000_000,
+            action: Action::Call {
+                contract: counter,
+                method: "increment".into(),
+                args: borsh::to_vec(&(1u64,)).unwrap(),
+            },
+        },
+        signature: weft_types::Signature({
+            let mut s = [0u8; 64];
+            s[..32].copy_from_slice(&identity);
+            s
+        }),
+    };
+    let increment_again = alice.call(counter, "increment", borsh::to_vec(&(3u64,)).unwrap());
+    let batch = [deploy, increment, view, weak, increment_again];
+    let sender = BinarySender::new(&node.ws()).unwrap();
+    let outcomes = sender.send(&batch).await.unwrap();
+    assert_eq!(outcomes.len(), batch.len());
+    for i in [0, 1, 4] {
+        assert_eq!(outcomes[i], TxOutcome::Accepted(batch[i].tx.hash()), "{i}");
+    }
+    assert!(
+        matches!(&outcomes[2], TxOutcome::Rejected { code, message }
+            if *code == codes::UNKNOWN_METHOD && message.contains("view")),
+        "{:?}",
+        outcomes[2]
+    );
+    assert!(
+        matches!(&outcomes[3], TxOutcome::Rejected { code, message }
+            if *code == codes::BAD_SIGNATURE && message.contains("small order")),
+        "{:?}",
+        outcomes[3]
+    );
+    let last = batch[4].tx.hash();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while http.receipt(&last).await.unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch never committed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let count = http.call_json(&counter, "get", json!([])).await.unwrap();
+    assert_eq!(count.value, Some(json!(10)));
+}
+
+/// A block may carry a transaction this node's mempool admitted, with another signature (the
+/// hash does not cover it): staging checks that signature rather than trusting the admission,
+/// so the node judges the block as one that never saw the transaction would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_transaction_signed_otherwise_than_admitted_is_checked() {
+    use weft_client::json::WaitUntil;
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(dir.path()).await;
+    let http = node.client().await;
+    let mut alice = signer(&http, 9).await;
+    let (counter, _) = deploy_counter(&http, &mut alice, 0).await;
+    // One nonce ahead of the next: admitted, never ready, so it stays in the mempool.
+    let _gap = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+    let pending = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
+    http.send(&pending, WaitUntil::Accepted).await.unwrap();
+    let mut forged = pending.clone();
+    forged.signature.0[40] ^= 1;
+    let stage = |tx: &weft_types::SignedTransaction| loop {
+        // The producer may commit an empty block meanwhile: stage on the head of the moment.
+        let head = node.node.head();
+        match node.node.stage(
+            head.height + 1,
+            head.time_ms + 1,
+            alice_key(),
+            vec![tx.clone()],
+        ) {
+            Err(weft_node::ExecutorError::WrongHeight { .. }) => continue,
+            Err(e) => break e,
+            Ok(_) => panic!("a block with a nonce ahead was staged"),
+        }
+    };
+    let refused = stage(&forged);
+    assert!(
+        matches!(
+            refused,
+            weft_node::ExecutorError::BadSignature { index: 0, .. }
+        ),
+        "{refused}"
+    );
+    // The admitted signature is not checked again: the block fails only on the nonce.
+    let refused = stage(&pending);
+    assert!(
+        matches!(refused, weft_node::ExecutorError::BadNonce { index: 0, .. }),
+        "{refused}"
+    );
+}
+
+fn alice_key() -> weft_types::PublicKey {
+    Keypair::from_seed([9; 32]).public_key()
+}
+
 /// More batches at once than the node admits at a time (one per core): the rest wait their turn
 /// with their connections held, and none is refused or lost; every transaction commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
