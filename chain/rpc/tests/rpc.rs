@@ -9,6 +9,7 @@ mod common;
 
 use common::{
     CHAIN, TestNode, counter_wasm, deploy_counter, item_key, post_raw, registry_wasm, signer,
+    wait_for_receipt,
 };
 use serde_json::json;
 use weft_client::json::{EventFilter, Status, WaitUntil, abi_from_json};
@@ -506,14 +507,7 @@ async fn the_binary_path_admits_a_batch_with_one_outcome_each() {
         }
     }
     let last = txs[bad_index - 1].tx.hash();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while http.receipt(&last).await.unwrap().is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the batch never committed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_receipt(&http, &last).await;
     let count = http.call_json(&counter, "get", json!([])).await.unwrap();
     assert_eq!(count.value, Some(json!(20)));
 
@@ -597,14 +591,7 @@ async fn one_batch_deploys_calls_and_refuses_each_on_its_own() {
         outcomes[3]
     );
     let last = batch[4].tx.hash();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while http.receipt(&last).await.unwrap().is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the batch never committed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_receipt(&http, &last).await;
     let count = http.call_json(&counter, "get", json!([])).await.unwrap();
     assert_eq!(count.value, Some(json!(10)));
 }

@@ -142,3 +142,15 @@ pub async fn deploy_counter(
     assert_eq!(receipt.contract, Some(counter), "{receipt:?}");
     (counter, receipt)
 }
+
+/// Waits up to 30 s for the receipt of `hash` (its transaction committed).
+pub async fn wait_for_receipt(client: &Client, hash: &weft_types::TxHash) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while client.receipt(hash).await.unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "transaction {hash} never committed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
