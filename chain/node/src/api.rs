@@ -169,7 +169,6 @@ impl Host for Node {
         if !self.verify_all(&items) {
             return vec![Admission::Invalid("invalid_tx"); batch.len()];
         }
-        let mut verdicts = std::iter::repeat_n(true, items.len());
         let mut hashes = items.into_iter().map(|(_, hash, _)| hash);
         let mut abis = crate::service::Abis::new();
         decoded
@@ -179,12 +178,11 @@ impl Host for Node {
                 let Some(tx) = tx else {
                     return Admission::Invalid("malformed_tx");
                 };
-                let (valid, hash) = (verdicts.next(), hashes.next());
-                match (valid, hash) {
-                    (Some(true), Some(hash)) => {
+                match hashes.next() {
+                    Some(hash) => {
                         admission(self.submit_verified_from_peer(tx, bytes.len(), hash, &mut abis))
                     }
-                    _ => Admission::Invalid("invalid_tx"),
+                    None => Admission::Invalid("invalid_tx"),
                 }
             })
             .collect()

@@ -488,33 +488,33 @@ impl Node {
     /// Checks many signatures in one batch over the cached keys (ZIP-215); whether each is
     /// valid, as [`weft_types::verify_batch`] says.
     pub(crate) fn verify_batch(&self, items: &[(PublicKey, TxHash, Signature)]) -> Vec<bool> {
-        let keys: Vec<PublicKey> = items.iter().map(|(key, _, _)| *key).collect();
-        let keys = self.verifying_keys(&keys);
-        let keyed: Vec<_> = items
+        let keyed = self.keyed(items);
+        let valid: Vec<_> = keyed.iter().flatten().copied().collect();
+        let mut verdicts = weft_types::verify_batch_keyed(&valid).into_iter();
+        keyed
             .iter()
-            .zip(&keys)
-            .filter_map(|((_, hash, signature), key)| {
-                Some((*key.as_ref().ok()?, *hash, *signature))
-            })
-            .collect();
-        let mut verdicts = weft_types::verify_batch_keyed(&keyed).into_iter();
-        keys.iter()
-            .map(|key| key.is_ok() && verdicts.next().unwrap_or(false))
+            .map(|item| item.is_ok() && verdicts.next().unwrap_or(false))
             .collect()
     }
 
     /// Whether every signature is valid, in one batch check over the cached keys (as
     /// [`weft_types::verify_all`]).
     pub(crate) fn verify_all(&self, items: &[(PublicKey, TxHash, Signature)]) -> bool {
+        let keyed: Result<Vec<_>, _> = self.keyed(items).into_iter().collect();
+        keyed.is_ok_and(|keyed| weft_types::verify_all_keyed(&keyed))
+    }
+
+    /// Each item with its sender's decompressed key, or why the key is refused.
+    fn keyed(
+        &self,
+        items: &[(PublicKey, TxHash, Signature)],
+    ) -> Vec<Result<(VerifyingKey, TxHash, Signature), SignatureError>> {
         let keys: Vec<PublicKey> = items.iter().map(|(key, _, _)| *key).collect();
-        let mut keyed = Vec::with_capacity(items.len());
-        for ((_, hash, signature), key) in items.iter().zip(self.verifying_keys(&keys)) {
-            match key {
-                Ok(key) => keyed.push((key, *hash, *signature)),
-                Err(_) => return false,
-            }
-        }
-        weft_types::verify_all_keyed(&keyed)
+        items
+            .iter()
+            .zip(self.verifying_keys(&keys))
+            .map(|((_, hash, signature), key)| Ok((key?, *hash, *signature)))
+            .collect()
     }
 
     /// Deploys must carry valid code; calls must name a deployed (or pending) contract and one of

@@ -8,8 +8,8 @@
 mod common;
 
 use common::{
-    CHAIN, TestNode, counter_wasm, deploy_counter, item_key, post_raw, registry_wasm, signer,
-    wait_for_receipt,
+    CHAIN, TestNode, counter_wasm, deploy_counter, item_key, node_with_counter, post_raw,
+    registry_wasm, signer, wait_for_receipt,
 };
 use serde_json::json;
 use weft_client::json::{EventFilter, Status, WaitUntil, abi_from_json};
@@ -478,10 +478,7 @@ async fn http_raw(
 async fn the_binary_path_admits_a_batch_with_one_outcome_each() {
     use weft_client::binary::{BinarySender, PATH, TxOutcome};
     let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::start(dir.path()).await;
-    let http = node.client().await;
-    let mut alice = signer(&http, 9).await;
-    let (counter, _) = deploy_counter(&http, &mut alice, 0).await;
+    let (node, http, mut alice, counter) = node_with_counter(dir.path(), 9).await;
 
     let mut txs: Vec<_> = (1..=20u64)
         .map(|_| alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap()))
@@ -603,10 +600,7 @@ async fn one_batch_deploys_calls_and_refuses_each_on_its_own() {
 async fn a_block_transaction_signed_otherwise_than_admitted_is_checked() {
     use weft_client::json::WaitUntil;
     let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::start(dir.path()).await;
-    let http = node.client().await;
-    let mut alice = signer(&http, 9).await;
-    let (counter, _) = deploy_counter(&http, &mut alice, 0).await;
+    let (node, http, mut alice, counter) = node_with_counter(dir.path(), 9).await;
     // One nonce ahead of the next: admitted, never ready, so it stays in the mempool.
     let _gap = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
     let pending = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
@@ -653,10 +647,7 @@ fn alice_key() -> weft_types::PublicKey {
 async fn concurrent_binary_batches_wait_their_turn_and_all_commit() {
     use weft_client::binary::{BinarySender, TxOutcome};
     let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::start(dir.path()).await;
-    let http = node.client().await;
-    let mut deployer = signer(&http, 9).await;
-    let (counter, _) = deploy_counter(&http, &mut deployer, 0).await;
+    let (node, http, _, counter) = node_with_counter(dir.path(), 9).await;
     let sender = BinarySender::new(&node.ws()).unwrap();
     let (batches, per_batch) = (12u8, 25u64);
     // Every batch is signed first, so that all of them are in flight together.

@@ -226,9 +226,7 @@ impl StateRestore {
             batch.put_cf(self.store.cf(LATEST), key, value);
             batch.put_cf(self.store.cf(KEYS), key_hash(key).0, key);
         }
-        let written = self.store.db().write(batch);
-        self.store.latest.invalidate();
-        written.map_err(StateError::from)?;
+        self.store.write_unsynced(batch)?;
         self.next_after = previous;
         self.entries += chunk.entries.len() as u64;
         Ok(())

@@ -97,7 +97,7 @@ pub struct StateStore {
     /// version hold it shared ([`StateStore::read_section`]).
     gate: RwLock<()>,
     /// Latest values read since the last write.
-    pub(crate) latest: LatestCache,
+    latest: LatestCache,
 }
 
 pub(crate) fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
@@ -495,8 +495,19 @@ impl StateStore {
 
     /// Writes a staged batch atomically and syncs it to disk.
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.land(batch, true)
+    }
+
+    /// Writes a batch atomically without syncing it (a restore's chunks: its last batch syncs).
+    pub(crate) fn write_unsynced(&self, batch: WriteBatch) -> Result<()> {
+        self.land(batch, false)
+    }
+
+    /// Every write of latest values goes through here: behind the gate, and it empties the
+    /// cache of values read before it.
+    fn land(&self, batch: WriteBatch, sync: bool) -> Result<()> {
         let mut options = WriteOptions::default();
-        options.set_sync(true);
+        options.set_sync(sync);
         // A poisoned gate only means a reader panicked; the lock protects no data of its own.
         let _writing = self.gate.write().unwrap_or_else(|e| e.into_inner());
         let written = self.db.write_opt(batch, &options);
