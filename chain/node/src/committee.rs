@@ -735,14 +735,22 @@ impl Member {
             Duration::from_millis(node.config().consensus.empty_block_interval_ms)
         };
         let fill = Duration::from_millis(node.config().block.interval_ms);
+        // In round 0 the height lasts at least `min_height_ms`: a light load makes fewer, larger
+        // blocks. A later round is late already.
+        let earliest = Instant::from_std(self.started)
+            + if round == Round::new(0) {
+                Duration::from_millis(node.config().consensus.min_height_ms)
+            } else {
+                Duration::ZERO
+            };
         tokio::spawn(async move {
-            // Propose as soon as transactions are ready (after `fill` for more to arrive), or an
-            // empty block after `empty_after`. Pending transactions that wait for an earlier
-            // nonce are not ready.
+            // Propose as soon as transactions are ready (after `fill` for more to arrive, and
+            // not before `earliest`), or an empty block after `empty_after`. Pending
+            // transactions that wait for an earlier nonce are not ready.
             let deadline = Instant::now() + empty_after;
             while Instant::now() < deadline {
                 if !node.propose(1).is_empty() {
-                    tokio::time::sleep(fill).await;
+                    tokio::time::sleep_until((Instant::now() + fill).max(earliest)).await;
                     break;
                 }
                 let poll = fill.max(Duration::from_millis(5));
@@ -1571,7 +1579,7 @@ impl Member {
         metrics.rounds_per_height.observe((round.max(0) + 1) as f64);
         let config = &self.node.config();
         let interval = Duration::from_millis(if txs > 0 {
-            config.block.interval_ms
+            config.block.interval_ms.max(config.consensus.min_height_ms)
         } else {
             config.consensus.empty_block_interval_ms
         });

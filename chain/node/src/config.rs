@@ -29,6 +29,7 @@
 //! precommit_timeout_ms = 300
 //! delta_ms = 200
 //! empty_block_interval_ms = 1000
+//! min_height_ms = 100          # a proposer with transactions lets its height last this long
 //!
 //! [storage]                    # what this node keeps (docs/operations.md)
 //! state_history = 10000        # state versions kept below the head (0: all); anchored ones always
@@ -170,6 +171,12 @@ pub struct ConsensusConfig {
     pub delta_ms: u64,
     /// With no pending transactions, a proposer waits this long before proposing an empty block.
     pub empty_block_interval_ms: u64,
+    /// A round-0 proposer with transactions ready waits until its height is this old before it
+    /// proposes. Every block costs every member the same fixed work (votes, the state tree's
+    /// paths to the root, a synced write, an anchor), so under a light load fewer, larger blocks
+    /// leave the cores to the transactions; under a heavy load a height lasts longer than this
+    /// anyway and nothing waits. 0: propose as soon as `block.interval_ms` has passed.
+    pub min_height_ms: u64,
     /// How often a member sends its own messages for a stalled height again (the backstop of the
     /// status-driven repair).
     pub regossip_ms: u64,
@@ -183,6 +190,7 @@ impl Default for ConsensusConfig {
             precommit_timeout_ms: 300,
             delta_ms: 200,
             empty_block_interval_ms: 1_000,
+            min_height_ms: 100,
             regossip_ms: 1_000,
         }
     }
@@ -399,6 +407,12 @@ impl NodeConfig {
         {
             return Err("consensus timeouts and regossip_ms must be at least 1 millisecond".into());
         }
+        if c.min_height_ms >= c.propose_timeout_ms {
+            return Err(format!(
+                "consensus.min_height_ms ({}) must be below propose_timeout_ms ({}): the other members would time out waiting for the proposal",
+                c.min_height_ms, c.propose_timeout_ms
+            ));
+        }
         let t = &self.tangle;
         if t.prune_after_s > 0
             && t.prune_after_s * 1000 < 2 * t.below_max_depth_ms.max(t.max_tip_age_ms)
@@ -460,6 +474,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("chain_id must be 1 to 64 bytes"), "{err}");
+        let err = NodeConfig::parse(
+            "chain_id = \"x\"\ndata_dir = \"d\"\n[consensus]\nmin_height_ms = 3000\n",
+            p,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("min_height_ms (3000) must be below propose_timeout_ms (3000)"),
+            "{err}"
+        );
     }
 
     #[test]
