@@ -735,14 +735,17 @@ impl Member {
             Duration::from_millis(node.config().consensus.empty_block_interval_ms)
         };
         let fill = Duration::from_millis(node.config().block.interval_ms);
-        // In round 0 the height lasts at least `min_height_ms`: a light load makes fewer, larger
-        // blocks. A later round is late already.
-        let earliest = Instant::from_std(self.started)
-            + if round == Round::new(0) {
-                Duration::from_millis(node.config().consensus.min_height_ms)
-            } else {
-                Duration::ZERO
-            };
+        // In round 0 a block's time is at least `min_height_ms` after its parent's: a light load
+        // makes fewer, larger blocks, and a height that took longer than that under a heavy load
+        // waits no more. A later round is late already. A clock behind the parent's costs no
+        // more than `min_height_ms`.
+        let min_height = if round == Round::new(0) {
+            Duration::from_millis(node.config().consensus.min_height_ms)
+        } else {
+            Duration::ZERO
+        };
+        let since_parent = Duration::from_millis(now_ms().saturating_sub(node.head().time_ms));
+        let earliest = Instant::now() + min_height.saturating_sub(since_parent);
         tokio::spawn(async move {
             // Propose as soon as transactions are ready (after `fill` for more to arrive, and
             // not before `earliest`), or an empty block after `empty_after`. Pending

@@ -29,7 +29,7 @@
 //! precommit_timeout_ms = 300
 //! delta_ms = 200
 //! empty_block_interval_ms = 1000
-//! min_height_ms = 100          # a proposer with transactions lets its height last this long
+//! min_height_ms = 100          # a block's time is at least this long after its parent's
 //!
 //! [storage]                    # what this node keeps (docs/operations.md)
 //! state_history = 10000        # state versions kept below the head (0: all); anchored ones always
@@ -171,8 +171,8 @@ pub struct ConsensusConfig {
     pub delta_ms: u64,
     /// With no pending transactions, a proposer waits this long before proposing an empty block.
     pub empty_block_interval_ms: u64,
-    /// A round-0 proposer with transactions ready waits until its height is this old before it
-    /// proposes. Every block costs every member the same fixed work (votes, the state tree's
+    /// A round-0 proposer with transactions ready proposes no sooner than this after its parent
+    /// block's time. Every block costs every member the same fixed work (votes, the state tree's
     /// paths to the root, a synced write, an anchor), so under a light load fewer, larger blocks
     /// leave the cores to the transactions; under a heavy load a height lasts longer than this
     /// anyway and nothing waits. 0: propose as soon as `block.interval_ms` has passed.
