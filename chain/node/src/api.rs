@@ -157,19 +157,10 @@ impl Host for Node {
 
     /// Decodes a batch, checks every signature in one batch verification, then admits each. A
     /// peer relays only what it checked, so one bad signature refuses the whole batch (without
-    /// looking for which). A transaction whose nonce is committed already reached this member in
-    /// a block, before its batch: it is refused without a second signature check.
+    /// looking for which).
     fn admit_txs(&self, batch: &[Vec<u8>]) -> Vec<Admission> {
-        let mut stale = vec![false; batch.len()];
-        let decoded: Vec<Option<SignedTransaction>> = batch
-            .iter()
-            .zip(&mut stale)
-            .map(|(b, stale)| {
-                let tx = self.decode(b).ok()?;
-                *stale = self.is_committed(&tx);
-                (!*stale).then_some(tx)
-            })
-            .collect();
+        let decoded: Vec<Option<SignedTransaction>> =
+            batch.iter().map(|b| self.decode(b).ok()).collect();
         let items: Vec<_> = decoded
             .iter()
             .flatten()
@@ -183,18 +174,9 @@ impl Host for Node {
         decoded
             .into_iter()
             .zip(batch)
-            .zip(stale)
-            .map(|((tx, bytes), stale)| {
+            .map(|(tx, bytes)| {
                 let Some(tx) = tx else {
-                    return if stale {
-                        self.metrics()
-                            .txs_rejected
-                            .get_or_create(&crate::metrics::Reason { reason: "nonce" })
-                            .inc();
-                        Admission::Refused
-                    } else {
-                        Admission::Invalid("malformed_tx")
-                    };
+                    return Admission::Invalid("malformed_tx");
                 };
                 match hashes.next() {
                     Some(hash) => {

@@ -592,13 +592,6 @@ impl Node {
         }
     }
 
-    /// Whether a transaction with `tx`'s sender and nonce is committed (it can never be admitted
-    /// again). False when the state cannot be read: admission then says why.
-    pub(crate) fn is_committed(&self, tx: &SignedTransaction) -> bool {
-        self.committed_nonce(&tx.tx.sender.address())
-            .is_ok_and(|committed| tx.tx.nonce < committed)
-    }
-
     fn committed_nonce(&self, address: &Address) -> Result<u64, SubmitError> {
         self.0
             .executor

@@ -637,32 +637,6 @@ async fn a_block_transaction_signed_otherwise_than_admitted_is_checked() {
     );
 }
 
-/// A gossiped transaction whose nonce is committed already came in a block: it is refused
-/// without a second signature check, so a bad signature on it does not refuse its batch. A bad
-/// signature on a transaction not yet committed still does.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gossiped_transaction_already_committed_is_refused_unchecked() {
-    use weft_p2p::{Admission, Host};
-    let dir = tempfile::tempdir().unwrap();
-    let (node, http, mut alice, counter) = node_with_counter(dir.path(), 9).await;
-    let committed = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
-    http.send(&committed, WaitUntil::Accepted).await.unwrap();
-    wait_for_receipt(&http, &committed.tx.hash()).await;
-    let forge = |tx: &weft_types::SignedTransaction| {
-        let mut forged = tx.clone();
-        forged.signature.0[40] ^= 1;
-        vec![borsh::to_vec(&forged).unwrap()]
-    };
-    let gossiped = node.node.clone();
-    let stale = tokio::task::spawn_blocking(move || gossiped.admit_txs(&forge(&committed)));
-    assert_eq!(stale.await.unwrap(), vec![Admission::Refused]);
-    let next = alice.call(counter, "increment", borsh::to_vec(&(1u64,)).unwrap());
-    let gossiped = node.node.clone();
-    let fresh = tokio::task::spawn_blocking(move || gossiped.admit_txs(&forge(&next)));
-    assert_eq!(fresh.await.unwrap(), vec![Admission::Invalid("invalid_tx")]);
-    node.stop().await;
-}
-
 fn alice_key() -> weft_types::PublicKey {
     Keypair::from_seed([9; 32]).public_key()
 }
