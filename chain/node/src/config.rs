@@ -12,7 +12,7 @@
 //! listen = "127.0.0.1:9615"    # Prometheus text at /metrics; omit to disable
 //!
 //! [block]
-//! interval_ms = 20             # longest a pending transaction waits for its block
+//! interval_ms = 20             # how long a block fills once a transaction is ready
 //! max_txs = 10000
 //!
 //! # Committee members only:
@@ -29,7 +29,7 @@
 //! precommit_timeout_ms = 300
 //! delta_ms = 200
 //! empty_block_interval_ms = 1000
-//! min_height_ms = 100          # a block's time is at least this long after its parent's
+//! min_height_ms = 100          # a round-0 proposer waits this long after its parent's time
 //!
 //! [storage]                    # what this node keeps (docs/operations.md)
 //! state_history = 10000        # state versions kept below the head (0: all); anchored ones always
@@ -113,7 +113,8 @@ pub struct MetricsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlockConfig {
-    /// Longest a pending transaction waits before a block is made, in milliseconds.
+    /// How long a block fills once a transaction is ready, in milliseconds (in a committee, round
+    /// 0 also waits for `consensus.min_height_ms`).
     pub interval_ms: u64,
     /// Most transactions per block.
     pub max_txs: usize,
@@ -407,10 +408,10 @@ impl NodeConfig {
         {
             return Err("consensus timeouts and regossip_ms must be at least 1 millisecond".into());
         }
-        if c.min_height_ms >= c.propose_timeout_ms {
+        if 2 * (c.min_height_ms + self.block.interval_ms) > c.propose_timeout_ms {
             return Err(format!(
-                "consensus.min_height_ms ({}) must be below propose_timeout_ms ({}): the other members would time out waiting for the proposal",
-                c.min_height_ms, c.propose_timeout_ms
+                "consensus.min_height_ms ({}) plus block.interval_ms ({}) must be at most half of propose_timeout_ms ({}): the proposer waits that long before it builds, and the other members must still receive and execute its block in time",
+                c.min_height_ms, self.block.interval_ms, c.propose_timeout_ms
             ));
         }
         let t = &self.tangle;
@@ -475,13 +476,13 @@ mod tests {
             .to_string();
         assert!(err.contains("chain_id must be 1 to 64 bytes"), "{err}");
         let err = NodeConfig::parse(
-            "chain_id = \"x\"\ndata_dir = \"d\"\n[consensus]\nmin_height_ms = 3000\n",
+            "chain_id = \"x\"\ndata_dir = \"d\"\n[consensus]\nmin_height_ms = 1490\n",
             p,
         )
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("min_height_ms (3000) must be below propose_timeout_ms (3000)"),
+            err.contains("min_height_ms (1490) plus block.interval_ms (20) must be at most half of propose_timeout_ms (3000)"),
             "{err}"
         );
     }
