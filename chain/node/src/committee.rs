@@ -735,10 +735,11 @@ impl Member {
             Duration::from_millis(node.config().consensus.empty_block_interval_ms)
         };
         let fill = Duration::from_millis(node.config().block.interval_ms);
-        // In round 0 a block's time is at least `min_height_ms` after its parent's: a light load
-        // makes fewer, larger blocks, and a height that took longer than that under a heavy load
-        // waits no more. A later round is late already. A clock behind the parent's costs no
-        // more than `min_height_ms`.
+        // In round 0 this proposer builds no sooner than `min_height_ms` after its parent's block
+        // time (by its own clock; a policy, not a rule the others check): a light load makes
+        // fewer, larger blocks, and a height that took longer than that under a heavy load waits
+        // no more. A later round is late already. A clock behind the parent's costs no more than
+        // `min_height_ms`.
         let min_height = if round == Round::new(0) {
             Duration::from_millis(node.config().consensus.min_height_ms)
         } else {
