@@ -8,8 +8,8 @@
 mod common;
 
 use common::{
-    CHAIN, TestNode, counter_wasm, deploy_counter, item_key, node_with_counter, post_raw,
-    registry_wasm, signer, wait_for_receipt,
+    CHAIN, TestNode, counter_wasm, deploy_counter, item_key, node_with_counter, node_with_signer,
+    post_raw, registry_wasm, signer, wait_for_receipt,
 };
 use serde_json::json;
 use weft_client::json::{EventFilter, Status, WaitUntil, abi_from_json};
@@ -20,10 +20,8 @@ use weft_types::{Action, ChainId, ContractId, Keypair, Transaction};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_call_send_subscribe_and_prove_over_http_and_websocket() {
     let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::start(dir.path()).await;
-    let http = node.client().await;
+    let (node, http, mut alice) = node_with_signer(dir.path(), 1).await;
     let ws = Client::connect(&node.ws()).await.unwrap();
-    let mut alice = signer(&http, 1).await;
     let counter = alice.contract_id(alice.next_nonce());
 
     let mut blocks = ws.subscribe_blocks().await.unwrap();
@@ -181,6 +179,25 @@ async fn deploy_call_send_subscribe_and_prove_over_http_and_websocket() {
     node.stop().await;
 }
 
+/// An unsigned `increment(1)` of `counter` on this chain from `sender` with `nonce`.
+fn unsigned_increment(
+    sender: weft_types::PublicKey,
+    nonce: u64,
+    counter: ContractId,
+) -> Transaction {
+    Transaction {
+        chain_id: ChainId(CHAIN.into()),
+        sender,
+        nonce,
+        gas_limit: 1_000_000,
+        action: Action::Call {
+            contract: counter,
+            method: "increment".into(),
+            args: borsh::to_vec(&(1u64,)).unwrap(),
+        },
+    }
+}
+
 fn code_of(e: weft_client::Error) -> (i32, String) {
     match e {
         weft_client::Error::Rpc { code, message, .. } => (code, message),
@@ -191,9 +208,7 @@ fn code_of(e: weft_client::Error) -> (i32, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_the_right_error_and_the_node_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::start(dir.path()).await;
-    let http = node.client().await;
-    let mut alice = signer(&http, 2).await;
+    let (node, http, mut alice) = node_with_signer(dir.path(), 2).await;
     let (counter, deployed) = deploy_counter(&http, &mut alice, 0).await;
 
     // Malformed JSON, unknown method, wrong params: standard codes.
@@ -258,14 +273,7 @@ async fn bad_input_gets_the_right_error_and_the_node_keeps_serving() {
     let key = Keypair::from_seed([2; 32]);
     let other_chain = key.sign(Transaction {
         chain_id: ChainId("another-chain".into()),
-        sender: key.public_key(),
-        nonce: alice.next_nonce(),
-        gas_limit: 1_000_000,
-        action: Action::Call {
-            contract: counter,
-            method: "increment".into(),
-            args: borsh::to_vec(&(1u64,)).unwrap(),
-        },
+        ..unsigned_increment(key.public_key(), alice.next_nonce(), counter)
     });
     let (code, message) = code_of(
         http.send(&other_chain, WaitUntil::Accepted)
@@ -281,17 +289,9 @@ async fn bad_input_gets_the_right_error_and_the_node_keeps_serving() {
     // Replayed nonce: the deploy again.
     let deploy = http.transaction(&deployed.tx_hash).await.unwrap().unwrap();
     assert_eq!(deploy.transaction.nonce, 0);
-    let replay = alice.key().sign(weft_types::Transaction {
-        chain_id: ChainId(CHAIN.into()),
-        sender: alice.key().public_key(),
-        nonce: 0,
-        gas_limit: 1_000_000,
-        action: Action::Call {
-            contract: counter,
-            method: "increment".into(),
-            args: borsh::to_vec(&(1u64,)).unwrap(),
-        },
-    });
+    let replay = alice
+        .key()
+        .sign(unsigned_increment(alice.key().public_key(), 0, counter));
     let err = http.send(&replay, WaitUntil::Accepted).await.unwrap_err();
     let weft_client::Error::Rpc {
         code,
@@ -408,9 +408,7 @@ async fn bad_input_gets_the_right_error_and_the_node_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_stop_and_reopen_keeps_height_root_and_receipts() {
     let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::start(dir.path()).await;
-    let http = node.client().await;
-    let mut alice = signer(&http, 3).await;
+    let (node, http, mut alice) = node_with_signer(dir.path(), 3).await;
     let (counter, deployed) = deploy_counter(&http, &mut alice, 0).await;
     let mut receipts = vec![deployed];
     for i in 1..=5u64 {
@@ -537,9 +535,7 @@ async fn the_binary_path_admits_a_batch_with_one_outcome_each() {
 async fn one_batch_deploys_calls_and_refuses_each_on_its_own() {
     use weft_client::binary::{BinarySender, TxOutcome};
     let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::start(dir.path()).await;
-    let http = node.client().await;
-    let mut alice = signer(&http, 9).await;
+    let (node, http, mut alice) = node_with_signer(dir.path(), 9).await;
     let mut bob = signer(&http, 10).await;
     // Alice deploys and calls (her nonces order them); Bob's call of a view method is refused.
     let counter = alice.contract_id(alice.next_nonce());
@@ -550,17 +546,7 @@ async fn one_batch_deploys_calls_and_refuses_each_on_its_own() {
     let mut identity = [0u8; 32];
     identity[0] = 1;
     let weak = weft_types::SignedTransaction {
-        tx: Transaction {
-            chain_id: ChainId(CHAIN.into()),
-            sender: weft_types::PublicKey(identity),
-            nonce: 0,
-            gas_limit: 1_000_000,
-            action: Action::Call {
-                contract: counter,
-                method: "increment".into(),
-                args: borsh::to_vec(&(1u64,)).unwrap(),
-            },
-        },
+        tx: unsigned_increment(weft_types::PublicKey(identity), 0, counter),
         signature: weft_types::Signature({
             let mut s = [0u8; 64];
             s[..32].copy_from_slice(&identity);

@@ -7,9 +7,9 @@
 //! `default-features = false` for clients).
 //!
 //! [`StateStore`] keeps the tree in RocksDB next to a plain copy of the latest values, which serves
-//! fast reads and prefix iteration (hashed tree keys cannot be iterated in order); the latest values
-//! read since the last write are also kept in memory (`latest`). A commit writes
-//! tree nodes, versioned values, the latest values, the new version and anything the caller adds
+//! fast reads and prefix iteration (hashed tree keys cannot be iterated in order); the latest
+//! values read since the last write are also kept in memory (`latest`). A commit writes tree
+//! nodes, versioned values, the latest values, the new version and anything the caller adds
 //! (blocks, receipts) in one atomic, synced RocksDB batch, so a crash never leaves them apart.
 //!
 //! A new node does not replay history: it restores the state at a certified version from

@@ -230,9 +230,9 @@ mod verify {
     }
 
     /// Verifies many signatures of 32-byte hashes at once (ZIP-215 batch verification: for 512
-    /// signatures about 40 % of the cost per signature of [`verify_hash`], 30 % over cached keys); returns for each whether it is valid,
-    /// exactly as [`verify_hash`] would say. A batch with a bad signature is checked again one
-    /// by one to find it.
+    /// signatures about 40 % of the cost per signature of [`verify_hash`], 30 % over cached
+    /// keys); returns for each whether it is valid, exactly as [`verify_hash`] would say. A batch
+    /// with a bad signature is checked again one by one to find it.
     pub fn verify_batch(items: &[(PublicKey, Hash32, Signature)]) -> Vec<bool> {
         if items.len() > 1 && verify_all(items) {
             return vec![true; items.len()];

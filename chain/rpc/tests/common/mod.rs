@@ -155,15 +155,21 @@ pub async fn wait_for_receipt(client: &Client, hash: &weft_types::TxHash) {
     }
 }
 
+/// A node in `dir`, a client of it and the signer of `seed`.
+pub async fn node_with_signer(dir: &Path, seed: u8) -> (TestNode, Client, Signer) {
+    let node = TestNode::start(dir).await;
+    let http = node.client().await;
+    let signer = signer(&http, seed).await;
+    (node, http, signer)
+}
+
 /// A node with the counter deployed (starting at 0) by the signer of `seed`: the node, a client,
 /// the signer and the counter.
 pub async fn node_with_counter(
     dir: &Path,
     seed: u8,
 ) -> (TestNode, Client, Signer, weft_types::ContractId) {
-    let node = TestNode::start(dir).await;
-    let http = node.client().await;
-    let mut deployer = signer(&http, seed).await;
+    let (node, http, mut deployer) = node_with_signer(dir, seed).await;
     let (counter, _) = deploy_counter(&http, &mut deployer, 0).await;
     (node, http, deployer, counter)
 }
