@@ -241,7 +241,12 @@ async fn a_wiped_member_rejoins_by_state_sync_without_replaying_history() {
     let on_0 = client.block(Some(common), false).await.unwrap().unwrap();
     assert_eq!(on_3.header.state_root, on_0.header.state_root);
     // And it commits what comes next, signing again past the guard.
-    increments(&mut committee, &[3, 0], &mut alice, counter, 4).await;
+    // The last one went to node-0: node-3 counts it once it has that block.
+    let receipts = increments(&mut committee, &[3, 0], &mut alice, counter, 4).await;
+    let last = receipts.last().map(|r| r.height).unwrap_or(top);
+    committee
+        .wait_height(3, last, Duration::from_secs(30))
+        .await;
     assert_eq!(committee.count(3, &counter).await.1, 20);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !committee.log(3).contains("signing again from height") {
