@@ -184,6 +184,26 @@ async fn activity(committee: &Committee) -> Vec<(f64, f64)> {
     out
 }
 
+/// The members' activity once it has not changed for 3 s (within 30 s): a member that is behind
+/// may still add a validation or fallback anchor block after the others went quiet.
+async fn quiet(committee: &Committee) -> Vec<(f64, f64)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = activity(committee).await;
+    loop {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let now = activity(committee).await;
+        if now == last {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the committee never went quiet: {now:?}\n{}",
+            committee.tails()
+        );
+        last = now;
+    }
+}
+
 /// Without transactions (and without a heartbeat) a committee makes no blocks and its Tangle
 /// issues nothing once block 1's anchor is confirmed; a transaction wakes it, commits, and its
 /// anchor is confirmed for a handful of Tangle blocks.
@@ -211,8 +231,7 @@ async fn an_idle_committee_stays_quiet_and_wakes_for_a_transaction() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let settled = activity(&committee).await;
+    let settled = quiet(&committee).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         activity(&committee).await,
@@ -239,8 +258,10 @@ async fn an_idle_committee_stays_quiet_and_wakes_for_a_transaction() {
     let receipt = sent.receipt.unwrap();
     assert_eq!(receipt.height, 2);
     assert!(sent.anchor.is_some_and(|a| a.confirmed && a.height == 2));
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = activity(&committee).await;
+    for i in 0..4 {
+        committee.wait_height(i, 2, Duration::from_secs(30)).await;
+    }
+    let after = quiet(&committee).await;
     for (i, (before, now)) in settled.iter().zip(&after).enumerate() {
         assert_eq!(now.0 - before.0, 1.0, "node-{i} committed other blocks");
         // The anchor and about one validation block per member for it.
@@ -318,10 +339,18 @@ async fn a_peer_gossiping_garbage_is_disconnected() {
         "still connected after sending {sent} garbage messages"
     );
     assert!(sent >= 20, "disconnected after only {sent} messages");
+    // Messages already being checked when the twentieth cut the peer off are counted too.
     let metrics = metrics(committee.members[0].metrics_port).await;
+    let rejected: u32 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("weft_p2p_rejected_messages_total{reason=\"malformed_tx_batch\"} ")
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count of malformed batches:\n{metrics}"));
     assert!(
-        metrics.contains("weft_p2p_rejected_messages_total{reason=\"malformed_tx_batch\"} 20"),
-        "{metrics}"
+        (20..=sent).contains(&rejected),
+        "{rejected} rejected of {sent}:\n{metrics}"
     );
     let log = committee.log(0);
     assert!(log.contains("disconnecting it"), "{log}");
@@ -344,7 +373,11 @@ async fn every_state_change_is_anchored_confirmed_and_verifiable_by_a_light_clie
     let mut alice = Signer::new(keyfile::generate(), CHAIN, 0);
     let counter = alice.contract_id(0);
     let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap());
-    client.send_and_wait(&deploy).await.unwrap();
+    let deployed = client.send_and_wait(&deploy).await.unwrap();
+    // Node-1 takes a call only to a contract it knows.
+    committee
+        .wait_height(1, deployed.height, Duration::from_secs(30))
+        .await;
     // waitUntil confirmed: the answer carries the confirmed anchor covering the receipt's block.
     let tx = alice.call(counter, "increment", borsh::to_vec(&(5u64,)).unwrap());
     let sent = committee
@@ -468,15 +501,22 @@ async fn every_state_change_is_anchored_confirmed_and_verifiable_by_a_light_clie
         );
         prev = a.id;
     }
-    committee
-        .wait_height(3, head, Duration::from_secs(60))
-        .await;
-    let on_3 = committee
-        .client(3)
-        .await
-        .anchors(CHAIN, 1, n)
-        .await
-        .unwrap();
+    // Node-3 (killed and restarted above) may still be taking in the Tangle's blocks.
+    let client_3 = committee.client(3).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let on_3 = loop {
+        let on_3 = client_3.anchors(CHAIN, 1, n).await.unwrap();
+        if on_3.len() >= n {
+            break on_3;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node-3 holds {} of the {n} anchors:\n{}",
+            on_3.len(),
+            committee.log(3)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(
         on_3.iter().map(|a| a.id).collect::<Vec<_>>(),
         anchors[..n].iter().map(|a| a.id).collect::<Vec<_>>()

@@ -80,13 +80,20 @@ impl Load {
     }
 }
 
-/// Deploys the counter through member 0.
+/// Deploys the counter through member 0 and waits until every member has it, so that no sender
+/// of the load is refused a call to a contract its member does not know yet.
 async fn deploy(committee: &mut Committee) -> (ContractId, ReceiptJson) {
     let mut alice = Signer::new(keyfile::generate(), CHAIN, 0);
     let counter = alice.contract_id(0);
     let client = committee.client(0).await;
     let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap());
-    (counter, client.send_and_wait(&deploy).await.unwrap())
+    let receipt = client.send_and_wait(&deploy).await.unwrap();
+    for i in 0..committee.members.len() {
+        committee
+            .wait_height(i, receipt.height, Duration::from_secs(30))
+            .await;
+    }
+    (counter, receipt)
 }
 
 /// Everything the tests check at the end: all members at the last acknowledged height, the same

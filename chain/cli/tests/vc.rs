@@ -321,9 +321,18 @@ async fn device_policies_from_the_command_line() {
         dids.push(out.split_whitespace().next().unwrap().to_string());
     }
     let (device, tech) = (&dids[0], &dids[1]);
+    // A daily window from an hour ago to an hour ahead (UTC), spanning midnight when it must.
+    let minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 60
+        % 1440;
+    let hh_mm = |m: u64| format!("{:02}:{:02}", m / 60, m % 60);
+    let (from, until) = (hh_mm((minute + 1380) % 1440), hh_mm((minute + 60) % 1440));
     let policy = serde_json::json!({"rules": [{
         "effect": "grant", "actions": ["open"], "subject": {"did": tech},
-        "conditions": [{"daily": {"from": "00:00", "until": "23:59"}}],
+        "conditions": [{"daily": {"from": from, "until": until}}],
         "obligations": ["log-access"]
     }, {
         "effect": "deny", "actions": ["reset"], "subject": "anyone"
@@ -358,7 +367,7 @@ async fn device_policies_from_the_command_line() {
     assert!(ok && out.contains("2 rule(s)"), "{out}{err}");
     let (ok, out, _) = weft(&["--rpc", &url, "policy", "show", device]);
     assert!(
-        ok && out.contains("log-access") && out.contains("\"from\": \"00:00\""),
+        ok && out.contains("log-access") && out.contains(&format!("\"from\": \"{from}\"")),
         "{out}"
     );
     let decide = |action: &str, subject: &str| {
