@@ -34,7 +34,20 @@ async fn four_members_commit_survive_kill_9_and_catch_up() {
     let counter = alice.contract_id(0);
     let deploy = alice.deploy(counter_wasm(), borsh::to_vec(&(0u64,)).unwrap());
     let mut acknowledged = vec![client.send_and_wait(&deploy).await.unwrap()];
+    // Without faults a proposed block goes to each member once: the proposer's own status says it
+    // holds its block, and a block on its way is not sent again. (Height 1 may be sent again while
+    // the members start.)
+    let (from, again_before) = (
+        committee.height(0).await,
+        blocks_sent_again(&committee).await,
+    );
     acknowledged.extend(increments(&mut committee, &[0, 1, 2, 3], &mut alice, counter, 20).await);
+    let heights = committee.height(0).await - from;
+    let again = blocks_sent_again(&committee).await - again_before;
+    assert!(
+        again <= (heights as f64 / 10.0).max(1.0),
+        "{again} proposed blocks sent again over {heights} heights"
+    );
 
     // Garbage on a member's peer port: the handshake fails, the member carries on.
     {
@@ -182,6 +195,20 @@ async fn activity(committee: &Committee) -> Vec<(f64, f64)> {
         ));
     }
     out
+}
+
+/// Proposed blocks sent again to a member that seemed to lack them, summed over the members.
+async fn blocks_sent_again(committee: &Committee) -> f64 {
+    let mut again = 0.0;
+    for m in &committee.members {
+        again += metrics(m.metrics_port)
+            .await
+            .lines()
+            .filter(|l| l.starts_with("weft_p2p_repaired_total{") && l.contains("class=\"blocks\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    again
 }
 
 /// The members' activity once it has not changed for 3 s (within 30 s): a member that is behind

@@ -15,7 +15,9 @@
 //! it holds), sent when its height or round changes and every [`STATUS_EVERY`]. Repair follows
 //! state, not timers: a member one height behind is sent the commit certificate it lacks (and the
 //! block, if it lacks that too); a member in this round is sent the votes and proposal it lacks;
-//! a member in an earlier round is sent this round's votes. Re-sending this member's own messages
+//! a member in an earlier round is sent this round's votes. A block goes again only once this
+//! member has held it for [`BLOCK_REPAIR_AFTER`]: a status sent while the block was on its way
+//! says the peer lacks it. Re-sending this member's own messages
 //! while a height stalls remains as a backstop. A round whose proposer's connection closed, or
 //! who has not been heard from for [`SILENT_AFTER`], times out after [`SILENT_PROPOSER_TIMEOUT`]
 //! instead of the configured propose timeout, so a dead proposer costs one short round.
@@ -73,6 +75,9 @@ pub const SILENT_PROPOSER_TIMEOUT: Duration = Duration::from_millis(100);
 const MAX_ROUNDS_AHEAD: i64 = 8;
 /// The least time between two sends of one repair to one peer (a status can cross a repair).
 const REPAIR_EVERY: Duration = Duration::from_millis(300);
+/// A proposed block is repaired to a peer only once this member has held it this long: sooner,
+/// the peer's copy is most likely still on its way.
+const BLOCK_REPAIR_AFTER: Duration = Duration::from_millis(300);
 /// A height that takes this much longer than its block interval is a stall.
 pub const STALL_AFTER: Duration = Duration::from_secs(1);
 
@@ -139,6 +144,8 @@ struct Member {
     proposals: HashMap<i64, weft_consensus::Proposal>,
     /// Blocks received, by height and hash (this height and the next).
     blocks: HashMap<u64, HashMap<BlockId, Block>>,
+    /// When this member first held each block (received or built), by height and hash.
+    held_since: HashMap<(u64, BlockId), Instant>,
     staged: HashMap<BlockId, StagedBlock>,
     invalid: HashSet<BlockId>,
     checking: HashSet<BlockId>,
@@ -149,7 +156,7 @@ struct Member {
     sent: Vec<(u64, i64, Held)>,
     /// What this member sent at the height before: a member still there needs its precommits.
     previous_sent: Vec<(u64, i64, Held)>,
-    own_block: Option<(u64, i64, Held)>,
+    own_block: Option<(u64, i64, Held, BlockId)>,
     /// This member's position in the committee.
     index: usize,
     /// Every member by committee position.
@@ -364,6 +371,7 @@ pub async fn run(
         timers: Vec::new(),
         proposals: HashMap::new(),
         blocks: HashMap::new(),
+        held_since: HashMap::new(),
         staged: HashMap::new(),
         invalid: HashSet::new(),
         checking: HashSet::new(),
@@ -542,6 +550,7 @@ impl Member {
         self.timers.clear();
         self.proposals.clear();
         self.blocks.retain(|h, _| *h >= height);
+        self.held_since.retain(|(h, _), _| *h >= height);
         self.staged.clear();
         self.invalid.clear();
         self.checking.clear();
@@ -843,7 +852,8 @@ impl Member {
                     None,
                     Outgoing::new(Class::Blocks, height, round.as_i64(), bytes.clone()),
                 );
-                self.own_block = Some((height, round.as_i64(), bytes));
+                self.own_block = Some((height, round.as_i64(), bytes, id));
+                self.held_since.insert((height, id), Instant::now());
                 self.staged.insert(id, staged);
                 self.node.metrics().proposals.inc();
                 self.node
@@ -964,7 +974,7 @@ impl Member {
                     Outgoing::new(Class::Consensus, *height, *round, bytes.clone()).repair(),
                 );
             }
-            if let Some((height, round, bytes)) = &self.own_block {
+            if let Some((height, round, bytes, _)) = &self.own_block {
                 self.net.send(
                     None,
                     Outgoing::new(Class::Blocks, *height, *round, bytes.clone()).repair(),
@@ -1045,6 +1055,7 @@ impl Member {
         wire: WireMessage,
         data: Vec<u8>,
     ) -> Result<(), CommitteeError> {
+        tracing::trace!(at = self.height, height = wire.height(), round = wire.round(), %peer, "consensus frame");
         // A repair that crossed the original: already counted, nothing to check.
         if wire.height() == self.height && self.holds(&wire, &data) {
             return Ok(());
@@ -1146,6 +1157,7 @@ impl Member {
     }
 
     async fn deliver(&mut self, message: Message) -> Result<(), CommitteeError> {
+        tracing::trace!(height = self.height, message = ?TraceMsg(&message), "consensus message");
         match &message {
             SignedConsensusMsg::Proposal(p) => {
                 self.node.metrics().proposals.inc();
@@ -1262,13 +1274,18 @@ impl Member {
             }
             bits
         };
-        let has_proposal = self.proposals.get(&round).is_some_and(|p| {
-            self.staged.contains_key(&p.value)
-                || self
-                    .blocks
-                    .get(&self.height)
-                    .is_some_and(|b| b.contains_key(&p.value))
-        });
+        // The proposer holds its own proposal and block (they are not in `proposals`).
+        let has_proposal = self
+            .own_block
+            .as_ref()
+            .is_some_and(|(h, r, _, _)| (*h, *r) == (self.height, round))
+            || self.proposals.get(&round).is_some_and(|p| {
+                self.staged.contains_key(&p.value)
+                    || self
+                        .blocks
+                        .get(&self.height)
+                        .is_some_and(|b| b.contains_key(&p.value))
+            });
         Status {
             height: self.height,
             round,
@@ -1387,7 +1404,9 @@ impl Member {
                 )
                 .repair(),
             );
-            if !status.has_proposal {
+            // The block only once it has had time to arrive (see `BLOCK_REPAIR_AFTER`): this
+            // member started its height when it committed that one.
+            if !status.has_proposal && self.started.elapsed() >= BLOCK_REPAIR_AFTER {
                 self.repair(
                     from,
                     (BLOCK, -1, 0),
@@ -1447,23 +1466,33 @@ impl Member {
                 (PROPOSAL, round, 0),
                 Outgoing::new(Class::Consensus, self.height, round, bytes).repair(),
             );
-            let block = self.proposals.get(&round).and_then(|p| {
-                self.blocks
-                    .get(&self.height)
-                    .and_then(|b| b.get(&p.value))
-                    .map(|b| borsh::to_vec(b).expect("borsh encoding into a Vec cannot fail"))
-                    .or_else(|| {
-                        self.own_block
-                            .as_ref()
-                            .filter(|(_, r, _)| *r == round)
-                            .map(|(_, _, b)| b.to_vec())
+            // The block only once it has had time to arrive: a peer's status sent while the
+            // block was on its way says it lacks it, and a block can be megabytes.
+            let own = self
+                .own_block
+                .as_ref()
+                .filter(|(h, r, _, _)| (*h, *r) == (self.height, round))
+                .map(|(_, _, bytes, id)| (*id, Some(bytes.clone())));
+            let proposed = own.or_else(|| self.proposals.get(&round).map(|p| (p.value, None)));
+            let block = proposed
+                .filter(|(id, _)| {
+                    self.held_since
+                        .get(&(self.height, *id))
+                        .is_some_and(|at| at.elapsed() >= BLOCK_REPAIR_AFTER)
+                })
+                .and_then(|(id, bytes)| {
+                    bytes.or_else(|| {
+                        let block = self.blocks.get(&self.height)?.get(&id)?;
+                        Some(Arc::new(
+                            borsh::to_vec(block).expect("borsh encoding into a Vec cannot fail"),
+                        ))
                     })
-            });
+                });
             if let Some(block) = block {
                 self.repair(
                     from,
                     (BLOCK, round, 0),
-                    Outgoing::new(Class::Blocks, self.height, round, Arc::new(block)).repair(),
+                    Outgoing::new(Class::Blocks, self.height, round, block).repair(),
                 );
             }
         }
@@ -1635,11 +1664,17 @@ impl Member {
         if header.height < self.height || header.height > self.height + 1 {
             return Verdict::Ignore;
         }
-        let at = self.blocks.entry(header.height).or_default();
+        let (height, id) = (header.height, BlockId(header.hash()));
+        let at = self.blocks.entry(height).or_default();
+        if at.contains_key(&id) {
+            // The same block again (a repair that crossed the original).
+            return Verdict::Ignore;
+        }
         if at.len() >= MAX_BLOCKS_PER_HEIGHT {
             return Verdict::Ignore;
         }
-        at.insert(BlockId(header.hash()), block);
+        at.insert(id, block);
+        self.held_since.insert((height, id), Instant::now());
         Verdict::Accept
     }
 
@@ -1810,4 +1845,27 @@ fn commit_synced(
     node.commit_staged(staged, Some(certificate))
         .map_err(|e| format!("fatal: cannot commit synced block {height}: {e}"))?;
     Ok(())
+}
+
+/// A consensus message in a trace line: kind, round and sender.
+struct TraceMsg<'a>(&'a Message);
+
+impl std::fmt::Debug for TraceMsg<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            SignedConsensusMsg::Proposal(p) => write!(
+                f,
+                "proposal r{} from {}",
+                p.message.round.as_i64(),
+                p.message.proposer
+            ),
+            SignedConsensusMsg::Vote(v) => write!(
+                f,
+                "{:?} r{} from {}",
+                v.message.vote_type,
+                v.message.round.as_i64(),
+                v.message.validator
+            ),
+        }
+    }
 }

@@ -926,13 +926,15 @@ impl Node {
             .iter()
             .map(|t| t.tx.sender.address())
             .collect();
+        // Read before taking the mempool's lock, which admission waits for.
+        let nonces: Vec<(Address, u64)> = senders
+            .into_iter()
+            .filter_map(|sender| Some((sender, self.0.executor.nonce(&sender).ok()?)))
+            .collect();
         {
-            let executor = &self.0.executor;
             let mut mempool = lock(&self.0.mempool);
-            for sender in &senders {
-                if let Ok(nonce) = executor.nonce(sender) {
-                    mempool.prune(sender, nonce);
-                }
+            for (sender, nonce) in &nonces {
+                mempool.prune(sender, *nonce);
             }
         }
         {

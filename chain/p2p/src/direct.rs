@@ -463,6 +463,11 @@ async fn write_loop(
                     ))
                 }
             }
+            if tracing::enabled!(tracing::Level::TRACE) {
+                for out in &batch[..written] {
+                    tracing::trace!(peer = %labels.peer, class = class.label(), height = out.height, round = out.round, len = out.bytes.len(), "written");
+                }
+            }
             metrics.sent.get_or_create(&labels).inc_by(written as u64);
             if let Some(e) = failed {
                 let lost = (batch.len() - written) as u64;
