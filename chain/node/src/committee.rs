@@ -852,7 +852,6 @@ impl Member {
                     None,
                     Outgoing::new(Class::Blocks, height, round.as_i64(), bytes.clone()),
                 );
-                self.own_block = Some((height, round.as_i64(), bytes, id));
                 self.held_since.insert((height, id), Instant::now());
                 self.staged.insert(id, staged);
                 self.node.metrics().proposals.inc();
@@ -864,6 +863,12 @@ impl Member {
                     .consensus
                     .propose(Height(height), round, id)
                     .map_err(|e| Self::fatal("proposing", e))?;
+                // Its own block only if it proposes it: after a restart the log may already hold
+                // a proposal of another block for this round, and consensus keeps that one.
+                let proposes = actions.iter().any(|a| {
+                    matches!(a, Action::Send(SignedConsensusMsg::Proposal(p)) if p.message.value == id)
+                });
+                self.own_block = proposes.then(|| (height, round.as_i64(), bytes, id));
                 self.apply(actions).await
             }
             Internal::Checked { height, id, result } => {
@@ -965,19 +970,20 @@ impl Member {
         Ok(())
     }
 
-    /// The backstop: while a height stalls, send this member's messages (and block) again.
+    /// The backstop: while a height stalls, send this member's messages (and block) again. These
+    /// go to everyone, lacking or not, and are not counted as repairs.
     fn tick(&mut self) {
         if self.last_tick_height == self.height && !self.idle {
             for (height, round, bytes) in self.previous_sent.iter().chain(&self.sent) {
                 self.net.send(
                     None,
-                    Outgoing::new(Class::Consensus, *height, *round, bytes.clone()).repair(),
+                    Outgoing::new(Class::Consensus, *height, *round, bytes.clone()),
                 );
             }
             if let Some((height, round, bytes, _)) = &self.own_block {
                 self.net.send(
                     None,
-                    Outgoing::new(Class::Blocks, *height, *round, bytes.clone()).repair(),
+                    Outgoing::new(Class::Blocks, *height, *round, bytes.clone()),
                 );
             }
             if self.missing || self.ahead.is_some() {
@@ -1386,7 +1392,10 @@ impl Member {
                     .get(&key)
                     .is_none_or(|at| at.elapsed() >= REPAIR_EVERY)
             };
-            if !due((from, COMMIT, -1, 0)) && (status.has_proposal || !due((from, BLOCK, -1, 0))) {
+            let block_due = !status.has_proposal
+                && self.started.elapsed() >= BLOCK_REPAIR_AFTER
+                && due((from, BLOCK, -1, 0));
+            if !due((from, COMMIT, -1, 0)) && !block_due {
                 return;
             }
             let Some(synced) = net::Host::committed(&self.node, status.height) else {
@@ -1404,9 +1413,9 @@ impl Member {
                 )
                 .repair(),
             );
-            // The block only once it has had time to arrive (see `BLOCK_REPAIR_AFTER`): this
-            // member started its height when it committed that one.
-            if !status.has_proposal && self.started.elapsed() >= BLOCK_REPAIR_AFTER {
+            // The block only once it has had time to arrive (see `BLOCK_REPAIR_AFTER`), counted
+            // from the start of this member's height, which is no sooner than its commit.
+            if block_due {
                 self.repair(
                     from,
                     (BLOCK, -1, 0),
@@ -1674,7 +1683,9 @@ impl Member {
             return Verdict::Ignore;
         }
         at.insert(id, block);
-        self.held_since.insert((height, id), Instant::now());
+        self.held_since
+            .entry((height, id))
+            .or_insert_with(Instant::now);
         Verdict::Accept
     }
 

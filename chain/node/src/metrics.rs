@@ -268,7 +268,7 @@ impl Metrics {
         );
         registry.register(
             "p2p_repaired",
-            "Messages re-sent to a peer that lacked them (status repair and the stall backstop), by peer and class",
+            "Messages re-sent to a peer whose status showed it lacked them, by peer and class",
             m.direct.repaired.clone(),
         );
         registry.register(
