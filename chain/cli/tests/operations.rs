@@ -191,23 +191,14 @@ async fn a_restore_without_a_guard_needs_a_height() {
         .await;
     // It signs again above the guard: at the first height past it that it starts, which is
     // later than top + 3 when it caught up by fetching several blocks at once.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let again: u64 = loop {
-        let log = committee.log(2);
-        let again = log
-            .split("signing again from height ")
-            .nth(1)
-            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok());
-        if let Some(again) = again {
-            break again;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "node-2 never signed again:\n{log}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    const AGAIN: &str = "signing again from height ";
+    let log = committee.wait_log(2, AGAIN, Duration::from_secs(30)).await;
+    let again: u64 = log
+        .split(AGAIN)
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no height after `{AGAIN}`:\n{log}"));
     assert!(
         again > top + 2,
         "signed again at {again}, guard {}",
@@ -270,15 +261,9 @@ async fn a_wiped_member_rejoins_by_state_sync_without_replaying_history() {
         .wait_height(3, last, Duration::from_secs(30))
         .await;
     assert_eq!(committee.count(3, &counter).await.1, 20);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !committee.log(3).contains("signing again from height") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "node-3 never signed again:\n{}",
-            committee.log(3)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    committee
+        .wait_log(3, "signing again from height", Duration::from_secs(30))
+        .await;
 }
 
 /// With short pruning windows, confirmed validation blocks and old state versions go while

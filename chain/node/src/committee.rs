@@ -1061,7 +1061,14 @@ impl Member {
         wire: WireMessage,
         data: Vec<u8>,
     ) -> Result<(), CommitteeError> {
-        tracing::trace!(at = self.height, height = wire.height(), round = wire.round(), %peer, "consensus frame");
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let kind = match &wire {
+                WireMessage::Proposal { .. } => "proposal",
+                WireMessage::Vote { kind: 1, .. } => "prevote",
+                WireMessage::Vote { .. } => "precommit",
+            };
+            tracing::trace!(at = self.height, height = wire.height(), round = wire.round(), kind, sender = %wire.sender(), %peer, "consensus frame");
+        }
         // A repair that crossed the original: already counted, nothing to check.
         if wire.height() == self.height && self.holds(&wire, &data) {
             return Ok(());
@@ -1163,7 +1170,6 @@ impl Member {
     }
 
     async fn deliver(&mut self, message: Message) -> Result<(), CommitteeError> {
-        tracing::trace!(height = self.height, message = ?TraceMsg(&message), "consensus message");
         match &message {
             SignedConsensusMsg::Proposal(p) => {
                 self.node.metrics().proposals.inc();
@@ -1281,10 +1287,7 @@ impl Member {
             bits
         };
         // The proposer holds its own proposal and block (they are not in `proposals`).
-        let has_proposal = self
-            .own_block
-            .as_ref()
-            .is_some_and(|(h, r, _, _)| (*h, *r) == (self.height, round))
+        let has_proposal = self.own_proposal(round).is_some()
             || self.proposals.get(&round).is_some_and(|p| {
                 self.staged.contains_key(&p.value)
                     || self
@@ -1299,6 +1302,14 @@ impl Member {
             prevotes: bitmap(1),
             precommits: bitmap(2),
         }
+    }
+
+    /// The block this member proposed in `round` of its height, encoded, if it did.
+    fn own_proposal(&self, round: i64) -> Option<(BlockId, &Held)> {
+        self.own_block
+            .as_ref()
+            .filter(|(h, r, _, _)| (*h, *r) == (self.height, round))
+            .map(|(_, _, bytes, id)| (*id, bytes))
     }
 
     fn send_status(&mut self) {
@@ -1386,7 +1397,7 @@ impl Member {
         }
         if status.height + 1 == self.height {
             // It is one height behind: it lacks the certificate (and perhaps the block). Nothing
-            // is read from disk unless the repair is due.
+            // is read from disk unless a repair is due.
             let due = |key| {
                 self.repairs
                     .get(&key)
@@ -1398,10 +1409,11 @@ impl Member {
             if !due((from, COMMIT, -1, 0)) && !block_due {
                 return;
             }
-            let Some(synced) = net::Host::committed(&self.node, status.height) else {
+            let height = status.height;
+            // The certificate alone unless the block goes too: a block can be megabytes.
+            let Ok(Some(certificate)) = self.node.certificate(height) else {
                 return;
             };
-            let height = status.height;
             self.repair(
                 from,
                 (COMMIT, -1, 0),
@@ -1409,13 +1421,13 @@ impl Member {
                     Class::Consensus,
                     height,
                     -1,
-                    Arc::new(Frame::Commit(synced.certificate).encode()),
+                    Arc::new(Frame::Commit(certificate).encode()),
                 )
                 .repair(),
             );
             // The block only once it has had time to arrive (see `BLOCK_REPAIR_AFTER`), counted
             // from the start of this member's height, which is no sooner than its commit.
-            if block_due {
+            if block_due && let Ok(Some(block)) = self.node.block(height) {
                 self.repair(
                     from,
                     (BLOCK, -1, 0),
@@ -1424,8 +1436,7 @@ impl Member {
                         height,
                         -1,
                         Arc::new(
-                            borsh::to_vec(&synced.block)
-                                .expect("borsh encoding into a Vec cannot fail"),
+                            borsh::to_vec(&block).expect("borsh encoding into a Vec cannot fail"),
                         ),
                     )
                     .repair(),
@@ -1477,12 +1488,10 @@ impl Member {
             );
             // The block only once it has had time to arrive: a peer's status sent while the
             // block was on its way says it lacks it, and a block can be megabytes.
-            let own = self
-                .own_block
-                .as_ref()
-                .filter(|(h, r, _, _)| (*h, *r) == (self.height, round))
-                .map(|(_, _, bytes, id)| (*id, Some(bytes.clone())));
-            let proposed = own.or_else(|| self.proposals.get(&round).map(|p| (p.value, None)));
+            let proposed = self
+                .own_proposal(round)
+                .map(|(id, bytes)| (id, Some(bytes.clone())))
+                .or_else(|| self.proposals.get(&round).map(|p| (p.value, None)));
             let block = proposed
                 .filter(|(id, _)| {
                     self.held_since
@@ -1856,27 +1865,4 @@ fn commit_synced(
     node.commit_staged(staged, Some(certificate))
         .map_err(|e| format!("fatal: cannot commit synced block {height}: {e}"))?;
     Ok(())
-}
-
-/// A consensus message in a trace line: kind, round and sender.
-struct TraceMsg<'a>(&'a Message);
-
-impl std::fmt::Debug for TraceMsg<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            SignedConsensusMsg::Proposal(p) => write!(
-                f,
-                "proposal r{} from {}",
-                p.message.round.as_i64(),
-                p.message.proposer
-            ),
-            SignedConsensusMsg::Vote(v) => write!(
-                f,
-                "{:?} r{} from {}",
-                v.message.vote_type,
-                v.message.round.as_i64(),
-                v.message.validator
-            ),
-        }
-    }
 }

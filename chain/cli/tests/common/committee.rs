@@ -305,6 +305,22 @@ impl Committee {
         }
     }
 
+    /// Waits until member `i`'s log contains `text`; returns the log.
+    pub async fn wait_log(&self, i: usize, text: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let log = self.log(i);
+            if log.contains(text) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node-{i} never logged `{text}` within {within:?}:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Every pair of running members has the same block at every height both have.
     pub async fn assert_agreement(&mut self, running: &[usize]) {
         let mut clients = Vec::new();
